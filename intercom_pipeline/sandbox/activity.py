@@ -1,0 +1,310 @@
+"""Moving the sandbox clock, and the activity that happens meanwhile.
+
+New conversations, replies, closes, reopens, tags, contact and company changes, deletions, merges
+and a custom attribute that changes type: all timestamped inside the interval the clock moved
+through, so an incremental sync sees them exactly as it would see a live workspace.
+"""
+
+from __future__ import annotations
+
+import random
+from dataclasses import dataclass, field
+from typing import Any
+
+from intercom_pipeline.sandbox import text
+from intercom_pipeline.sandbox.generator import custom_attribute_value, hex_id
+from intercom_pipeline.sandbox.model import AppliedTag, Contact, Conversation, Part
+from intercom_pipeline.sandbox.workspace import Workspace
+
+
+@dataclass
+class Activity:
+    """How much happens while the clock moves. Counts are upper bounds (fewer if no candidate)."""
+
+    new_conversations: int = 0
+    replies: int = 0
+    closes: int = 0
+    reopens: int = 0
+    tags: int = 0
+    new_contacts: int = 0
+    contact_updates: int = 0
+    company_updates: int = 0
+    contact_deletions: int = 0
+    company_deletions: int = 0
+    merges: int = 0
+    # {"name": "seats", "to": "string", "contacts": 5}: the attribute's type changes and that many
+    # contacts get a value of the new type.
+    attribute_type_change: dict[str, Any] | None = None
+
+    @classmethod
+    def default_for(cls, ws: Workspace) -> Activity:
+        """A busy hour for a workspace of this size."""
+        n = max(1, len(ws.conversations) // 100)
+        return cls(
+            new_conversations=n,
+            replies=n,
+            closes=n,
+            reopens=max(1, n // 5),
+            tags=max(1, n // 3),
+            new_contacts=max(1, n // 2),
+            contact_updates=n,
+            company_updates=max(1, n // 5),
+            contact_deletions=max(1, n // 20),
+            company_deletions=max(1, n // 50),
+            merges=max(1, n // 20),
+        )
+
+    @classmethod
+    def from_dict(cls, raw: dict[str, Any]) -> Activity:
+        unknown = set(raw) - set(cls.__dataclass_fields__)
+        if unknown:
+            raise ValueError(
+                f"unknown activity keys {sorted(unknown)}; known: {sorted(cls.__dataclass_fields__)}"
+            )
+        return cls(**raw)
+
+
+@dataclass
+class Changes:
+    """Ids touched by one clock move, per kind (returned by the control API, used by tests)."""
+
+    new_conversations: list[str] = field(default_factory=list)
+    replied: list[str] = field(default_factory=list)
+    closed: list[str] = field(default_factory=list)
+    reopened: list[str] = field(default_factory=list)
+    tagged: list[str] = field(default_factory=list)
+    new_contacts: list[str] = field(default_factory=list)
+    updated_contacts: list[str] = field(default_factory=list)
+    updated_companies: list[str] = field(default_factory=list)
+    deleted_contacts: list[str] = field(default_factory=list)
+    deleted_companies: list[str] = field(default_factory=list)
+    merged_contacts: list[str] = field(default_factory=list)
+    retyped_attribute: dict[str, Any] | None = None
+
+
+def advance(ws: Workspace, seconds: int, activity: Activity, rng: random.Random) -> Changes:
+    """Move the clock forward by `seconds` and apply `activity` inside that interval."""
+    if seconds < 1:
+        raise ValueError("seconds must be at least 1")
+    start, end = ws.now, ws.now + seconds
+    ws.now = end
+    changes = Changes()
+
+    def moment() -> int:
+        return rng.randint(start + 1, end)
+
+    open_ones = [c for c in ws.conversations if c.state != "closed" and c.admin_assignee_id]
+    closed_ones = [c for c in ws.conversations if c.state == "closed" and c.parts]
+    visible = ws.visible_contacts()
+    admins = ws.admins
+
+    for _ in range(activity.new_contacts):
+        at = moment()
+        name = f"{rng.choice(text.FIRST_NAMES)} {rng.choice(text.LAST_NAMES)}"
+        contact = Contact(
+            id=hex_id(rng),
+            role=rng.choice(("user", "lead")),
+            email=f"new.{len(ws.contacts)}@customer-mail.example",
+            name=name,
+            created_at=at,
+            updated_at=at,
+            last_seen_at=at,
+            country="Ireland",
+            city="Dublin",
+        )
+        if contact.role == "user":
+            contact.external_id = f"usr_{len(ws.contacts) + 1:07d}"
+            contact.custom_attributes = {"plan": "Free Trial", "subscription_status": "Free Trial"}
+        ws.add_contact(contact)
+        visible.append(contact)
+        changes.new_contacts.append(contact.id)
+
+    for i in range(activity.new_conversations):
+        contact = rng.choice(visible)
+        at = moment()
+        conversation = _new_conversation(ws, contact, at, rng, i)
+        ws.add_conversation(conversation)
+        changes.new_conversations.append(conversation.id)
+
+    for conversation in rng.sample(open_ones, min(activity.replies, len(open_ones))):
+        at = max(moment(), conversation.updated_at + 1)
+        admin_id = str(conversation.admin_assignee_id)
+        author = ("admin", admin_id) if admin_id in ws.admin_by_id else ("bot", admin_id)
+        _append(ws, conversation, "comment", at, *author, "open", rng.choice(text.ADMIN_REPLIES))
+        changes.replied.append(conversation.id)
+
+    remaining_open = [c for c in open_ones if c.state != "closed"]
+    for conversation in rng.sample(remaining_open, min(activity.closes, len(remaining_open))):
+        at = max(moment(), conversation.updated_at + 1)
+        admin_id = str(conversation.admin_assignee_id)
+        _append(
+            ws,
+            conversation,
+            "close",
+            at,
+            "admin" if admin_id in ws.admin_by_id else "bot",
+            admin_id,
+            "closed",
+        )
+        changes.closed.append(conversation.id)
+
+    for conversation in rng.sample(closed_ones, min(activity.reopens, len(closed_ones))):
+        at = max(moment(), conversation.updated_at + 1)
+        contact_id = conversation.contact_ids[0]
+        role = ws.contact_by_id[contact_id].role
+        _append(
+            ws,
+            conversation,
+            "comment",
+            at,
+            role,
+            contact_id,
+            "open",
+            rng.choice(text.CUSTOMER_REPLIES),
+        )
+        changes.reopened.append(conversation.id)
+
+    for conversation in rng.sample(ws.conversations, min(activity.tags, len(ws.conversations))):
+        at = max(moment(), conversation.updated_at + 1)
+        tag = rng.choice(ws.tags)
+        if all(t.tag_id != tag.id for t in conversation.tags):
+            conversation.tags.append(AppliedTag(tag.id, at, rng.choice(admins).id))
+            conversation.touch(at)
+            changes.tagged.append(conversation.id)
+
+    for contact in rng.sample(visible, min(activity.contact_updates, len(visible))):
+        at = moment()
+        contact.last_seen_at = at
+        contact.updated_at = max(contact.updated_at, at)
+        if contact.role == "user":
+            contact.custom_attributes["seats"] = rng.randint(1, 300)
+        changes.updated_contacts.append(contact.id)
+
+    companies = ws.visible_companies()
+    for company in rng.sample(companies, min(activity.company_updates, len(companies))):
+        at = moment()
+        company.monthly_spend = rng.randint(0, 25_000)
+        company.last_request_at = at
+        company.updated_at = max(company.updated_at, at)
+        changes.updated_companies.append(company.id)
+
+    candidates = [c for c in ws.visible_contacts() if c.id not in changes.updated_contacts]
+    for contact in rng.sample(candidates, min(activity.contact_deletions, len(candidates))):
+        contact.deleted_at = moment()
+        changes.deleted_contacts.append(contact.id)
+
+    companies = [c for c in ws.visible_companies() if c.id not in changes.updated_companies]
+    for company in rng.sample(companies, min(activity.company_deletions, len(companies))):
+        company.deleted_at = moment()
+        changes.deleted_companies.append(company.id)
+
+    leads = [c for c in ws.visible_contacts() if c.role == "lead"]
+    users = [c for c in ws.visible_contacts() if c.role == "user"]
+    for lead in rng.sample(leads, min(activity.merges, len(leads))):
+        target = rng.choice(users)
+        lead.merged_into = target.id
+        target.updated_at = max(target.updated_at, moment())
+        changes.merged_contacts.append(lead.id)
+
+    if activity.attribute_type_change:
+        changes.retyped_attribute = _retype_attribute(
+            ws, activity.attribute_type_change, moment, rng
+        )
+
+    ws.recount_company_users()
+    ws.changed()
+    return changes
+
+
+def _retype_attribute(
+    ws: Workspace, spec: dict[str, Any], moment: Any, rng: random.Random
+) -> dict[str, Any]:
+    name, new_type = spec.get("name"), spec.get("to")
+    attribute = ws.contact_attribute(str(name))
+    if attribute is None or not attribute.custom:
+        raise ValueError(f"no custom contact attribute named {name!r}")
+    if new_type not in ("string", "integer", "float", "boolean", "date"):
+        raise ValueError(f"cannot change {name!r} to type {new_type!r}")
+    old_type = attribute.data_type
+    attribute.data_type = new_type
+    at = moment()
+    attribute.updated_at = at
+    holders = [c for c in ws.visible_contacts() if name in c.custom_attributes]
+    touched = []
+    for contact in rng.sample(holders, min(int(spec.get("contacts", 10)), len(holders))):
+        value = custom_attribute_value(rng, new_type, ws.now)
+        if new_type == "string":
+            value = f"{contact.custom_attributes.get(name)} ({rng.choice(text.PLANS)})"
+        contact.custom_attributes[str(name)] = value
+        contact.updated_at = max(contact.updated_at, at)
+        touched.append(contact.id)
+    return {"name": name, "from": old_type, "to": new_type, "contacts": touched}
+
+
+def _append(
+    ws: Workspace,
+    c: Conversation,
+    part_type: str,
+    at: int,
+    author_type: str,
+    author_id: str,
+    state: str,
+    body: str | None = None,
+) -> None:
+    c.parts.append(
+        Part(
+            ws.allocate_part_id(),
+            part_type,
+            at,
+            author_type,
+            author_id,
+            state,
+            f"<p>{body}</p>" if body else None,
+        )
+    )
+    c.state = state
+    if state != "snoozed":
+        c.snoozed_until = None
+    c.touch(at)
+
+
+def _new_conversation(
+    ws: Workspace, contact: Contact, at: int, rng: random.Random, i: int
+) -> Conversation:
+    _topic, subject, body = rng.choice(text.CUSTOMER_OPENERS)
+    channel = rng.choice(("conversation", "email"))
+    team = rng.choice(ws.teams)
+    conversation = Conversation(
+        id=str(215_000_000_000 + len(ws.conversations) * 13 + 7),
+        created_at=at,
+        updated_at=at,
+        contact_ids=[contact.id],
+        source_type=channel,
+        delivered_as="customer_initiated",
+        source_author_type=contact.role,
+        source_author_id=contact.id,
+        subject=subject if channel == "email" else "",
+        body=f"<p>{body}</p>",
+        state="open",
+        read=False,
+        priority="none",
+        admin_assignee_id=0,
+        team_assignee_id=int(team.id),
+        parts=[],
+        channel_initial=channel,
+        channel_current=channel,
+        company_id=contact.company_ids[0] if contact.company_ids else None,
+        title=subject,
+    )
+    conversation.parts.append(
+        Part(
+            ws.allocate_part_id(),
+            "assignment",
+            at,
+            "bot",
+            ws.bot_ids[1],
+            "open",
+            assigned_to=("team", team.id),
+        )
+    )
+    return conversation

@@ -1,0 +1,421 @@
+"""The sandbox's HTTP server: Intercom's transport rules around `IntercomApi`.
+
+Per request, in order: the control API (`/_sandbox/...`, no token), injected dropped connections,
+Bearer authentication (401), the Accept and Intercom-Version headers, the 10-second rate-limit
+window (429 with X-RateLimit-* headers), simulated latency, injected 5xx answers, the operation
+itself, and injected truncated bodies.
+"""
+
+from __future__ import annotations
+
+import json
+import random
+import threading
+import time
+import uuid
+from collections import Counter
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import asdict, dataclass, field
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any
+from urllib.parse import parse_qsl, urlsplit
+
+from intercom_pipeline.sandbox import activity, render
+from intercom_pipeline.sandbox.api import IntercomApi, Request, Response
+from intercom_pipeline.sandbox.errors import ApiError
+from intercom_pipeline.sandbox.generator import DEFAULT_NOW, build_workspace
+
+API_VERSION = "2.16"
+KNOWN_VERSIONS = {"1.0", "1.1", "1.2", "1.3", "1.4", *(f"2.{n}" for n in range(17)), "Unstable"}
+DEFAULT_TOKEN = "sandbox-token"
+CONTROL_PREFIX = "/_sandbox"
+
+
+@dataclass
+class Faults:
+    """Misbehaviour to inject; shares are probabilities per request (0 to 1)."""
+
+    latency_ms: float = 0.0
+    jitter_ms: float = 0.0
+    error_rate: float = 0.0  # answered 500, 502 or 503
+    drop_rate: float = 0.0  # connection closed before any answer
+    truncate_rate: float = 0.0  # body cut short after a complete set of headers
+    scroll_exists: int = 0  # the next N scroll openings are refused as if another app held one
+
+    def update(self, raw: dict[str, Any]) -> None:
+        for key, value in raw.items():
+            if key not in self.__dataclass_fields__:
+                raise ValueError(
+                    f"unknown fault {key!r}; known: {sorted(self.__dataclass_fields__)}"
+                )
+            setattr(self, key, type(getattr(self, key))(value))
+
+
+@dataclass
+class Stats:
+    """What the sandbox received, for tests and benchmarks."""
+
+    calls: Counter[str] = field(default_factory=Counter)
+    statuses: Counter[int] = field(default_factory=Counter)
+    writes: list[dict[str, Any]] = field(default_factory=list)
+    in_flight: int = 0
+    max_in_flight: int = 0
+    scroll_in_flight: int = 0
+    max_concurrent_scrolls: int = 0
+    scroll_conflicts: int = 0
+    rate_limited: int = 0
+
+    def as_dict(self) -> dict[str, Any]:
+        data = asdict(self)
+        data["calls"] = dict(self.calls)
+        data["statuses"] = {str(k): v for k, v in self.statuses.items()}
+        data["write_count"] = len(self.writes)
+        return data
+
+
+class RateLimiter:
+    """Intercom's per-minute limit spread over fixed 10-second windows."""
+
+    def __init__(self, per_minute: int) -> None:
+        self.set_limit(per_minute)
+        self.window = -1
+        self.used = 0
+        self.lock = threading.Lock()
+
+    def set_limit(self, per_minute: int) -> None:
+        if per_minute < 6:
+            raise ValueError("the rate limit must allow at least 6 calls a minute")
+        self.per_minute = per_minute
+        self.per_window = max(1, round(per_minute / 6))
+
+    def take(self) -> tuple[bool, dict[str, str]]:
+        """Count one call; returns whether it is allowed and the headers to send."""
+        with self.lock:
+            now = time.time()
+            window = int(now // 10)
+            if window != self.window:
+                self.window, self.used = window, 0
+            allowed = self.used < self.per_window
+            if allowed:
+                self.used += 1
+            headers = {
+                "X-RateLimit-Limit": str(self.per_window),
+                "X-RateLimit-Remaining": str(max(0, self.per_window - self.used)),
+                "X-RateLimit-Reset": str((window + 1) * 10),
+            }
+            return allowed, headers
+
+
+@dataclass
+class SandboxConfig:
+    seed: int = 1
+    scale: str = "demo"
+    token: str = DEFAULT_TOKEN
+    rate_limit_per_minute: int = 10_000
+    scroll_expiry_seconds: float = 60.0
+    now: int = DEFAULT_NOW
+    faults: Faults = field(default_factory=Faults)
+
+
+class Sandbox:
+    """A workspace, its API and the transport state (rate limit, faults, stats)."""
+
+    def __init__(self, config: SandboxConfig | None = None) -> None:
+        self.config = config or SandboxConfig()
+        self.workspace = build_workspace(self.config.seed, self.config.scale, self.config.now)
+        self.api = IntercomApi(self.workspace, self.config.scroll_expiry_seconds)
+        self.faults = self.config.faults
+        self.rate_limiter = RateLimiter(self.config.rate_limit_per_minute)
+        self.stats = Stats()
+        self.stats_lock = threading.Lock()
+        self.rng = random.Random(self.config.seed * 31 + 7)
+        self.activity_rng = random.Random(self.config.seed * 17 + 3)
+
+    # --- the Intercom side -----------------------------------------------------------------
+
+    def serve(
+        self, method: str, target: str, headers: dict[str, str], body: bytes
+    ) -> tuple[Response, str | None]:
+        """Answer one Intercom request. Returns the response and the fault to apply to it."""
+        url = urlsplit(target)
+        request = Request(method, url.path.rstrip("/") or "/", dict(parse_qsl(url.query)), body)
+        with self.stats_lock:
+            fault_roll = self.rng.random()
+            request_id = str(uuid.UUID(int=self.rng.getrandbits(128)))
+        if fault_roll < self.faults.drop_rate:
+            return Response(0), "drop"
+        try:
+            response = self._serve(request, headers, request_id)
+        except ApiError as exc:
+            response = Response(
+                exc.status, render.error(exc.code, exc.message, request_id), exc.headers
+            )
+        with self.stats_lock:
+            self.stats.statuses[response.status] += 1
+        truncate = fault_roll < self.faults.drop_rate + self.faults.truncate_rate
+        return response, "truncate" if truncate else None
+
+    def _serve(self, request: Request, headers: dict[str, str], request_id: str) -> Response:
+        auth = headers.get("authorization", "")
+        if auth != f"Bearer {self.config.token}":
+            raise ApiError(401, "unauthorized", "Access Token Invalid")
+        accept = headers.get("accept", "")
+        if not any(t in accept for t in ("application/json", "*/*", "application/*")):
+            raise ApiError(406, "not_acceptable", "Send Accept: application/json")
+        version = headers.get("intercom-version", API_VERSION)
+        if version not in KNOWN_VERSIONS:
+            raise ApiError(
+                400,
+                "intercom_version_invalid",
+                f"Intercom-Version {version!r} is not a valid API version",
+            )
+        if version != API_VERSION:
+            raise ApiError(
+                400,
+                "intercom_version_invalid",
+                f"This sandbox implements API version {API_VERSION} only; send Intercom-Version: {API_VERSION}",
+            )
+        found = self.api.route(request.method, request.path)
+        operation = f"{request.method} {found[0][:-2].replace('(?P<id>[^/]+)', '{id}') if found else request.path}"
+        allowed, limit_headers = self.rate_limiter.take()
+        with self.stats_lock:
+            self.stats.calls[operation] += 1
+            if not allowed:
+                self.stats.rate_limited += 1
+        if not allowed:
+            raise ApiError(
+                429,
+                "rate_limit_exceeded",
+                f"Exceeded rate limit of {self.rate_limiter.per_window} in 10_seconds",
+                limit_headers,
+            )
+        is_scroll = request.path == "/companies/scroll"
+        with self._in_flight(is_scroll):
+            self._sleep_latency()
+            with self.stats_lock:
+                roll = self.rng.random()
+                status = self.rng.choice((500, 502, 503))
+            if roll < self.faults.error_rate:
+                raise ApiError(
+                    status,
+                    "server_error",
+                    "Request failed due to an internal error. Please retry.",
+                    limit_headers,
+                )
+            if is_scroll and not request.query.get("scroll_param"):
+                self._maybe_refuse_scroll(limit_headers)
+            if request.method in ("POST", "PUT") and not request.path.endswith(
+                ("/search", "/list")
+            ):
+                with self.stats_lock:
+                    self.stats.writes.append(
+                        {
+                            "method": request.method,
+                            "path": request.path,
+                            "body": _json_or_text(request.body),
+                            "at": self.workspace.now,
+                        }
+                    )
+            try:
+                response = self.api.handle(request)
+            except ApiError as exc:
+                if exc.code == "scroll_exists":
+                    with self.stats_lock:
+                        self.stats.scroll_conflicts += 1
+                exc.headers = {**limit_headers, **exc.headers}
+                raise
+        response.headers = {**limit_headers, **response.headers}
+        return response
+
+    def _maybe_refuse_scroll(self, headers: dict[str, str]) -> None:
+        with self.stats_lock:
+            refuse = self.faults.scroll_exists > 0
+            if refuse:
+                self.faults.scroll_exists -= 1
+                self.stats.scroll_conflicts += 1
+        if refuse:
+            raise ApiError(
+                400, "scroll_exists", "scroll already exists for this workspace", headers
+            )
+
+    @contextmanager
+    def _in_flight(self, is_scroll: bool) -> Iterator[None]:
+        with self.stats_lock:
+            self.stats.in_flight += 1
+            self.stats.max_in_flight = max(self.stats.max_in_flight, self.stats.in_flight)
+            if is_scroll:
+                self.stats.scroll_in_flight += 1
+                open_scrolls = self.stats.scroll_in_flight
+                self.stats.max_concurrent_scrolls = max(
+                    self.stats.max_concurrent_scrolls, open_scrolls
+                )
+        try:
+            yield
+        finally:
+            with self.stats_lock:
+                self.stats.in_flight -= 1
+                if is_scroll:
+                    self.stats.scroll_in_flight -= 1
+
+    def _sleep_latency(self) -> None:
+        if self.faults.latency_ms or self.faults.jitter_ms:
+            with self.stats_lock:
+                jitter = self.rng.uniform(0, self.faults.jitter_ms)
+            time.sleep((self.faults.latency_ms + jitter) / 1000)
+
+    # --- the control API ---------------------------------------------------------------------
+
+    def control(self, method: str, path: str, body: bytes) -> Response:
+        """`/_sandbox/...`: move the clock, set faults and limits, read what was received."""
+        try:
+            payload = json.loads(body) if body else {}
+            if not isinstance(payload, dict):
+                raise ValueError("the body must be a JSON object")
+            return self._control(method, path[len(CONTROL_PREFIX) :] or "/", payload)
+        except (ValueError, TypeError) as exc:
+            return Response(400, {"error": str(exc)})
+
+    def _control(self, method: str, path: str, payload: dict[str, Any]) -> Response:
+        ws = self.workspace
+        if (method, path) == ("GET", "/status"):
+            with ws.lock:
+                summary = ws.summary()
+            return Response(
+                200,
+                {
+                    "workspace": summary,
+                    "scale": self.config.scale,
+                    "rate_limit_per_minute": self.rate_limiter.per_minute,
+                    "faults": asdict(self.faults),
+                    "restricted_modules": sorted(self.api.restricted_modules),
+                    "scroll_open": self.api.scroll_is_open(),
+                },
+            )
+        if (method, path) == ("GET", "/stats"):
+            with self.stats_lock:
+                return Response(200, self.stats.as_dict())
+        if (method, path) == ("POST", "/stats/reset"):
+            with self.stats_lock:
+                self.stats = Stats()
+            return Response(200, {"reset": True})
+        if (method, path) == ("POST", "/clock/advance"):
+            seconds = int(payload.get("seconds", 3_600))
+            raw_activity = payload.get("activity")
+            with ws.lock:
+                spec = (
+                    activity.Activity.default_for(ws)
+                    if raw_activity is None
+                    else activity.Activity.from_dict(raw_activity)
+                )
+                changes = activity.advance(ws, seconds, spec, self.activity_rng)
+                return Response(200, {"now": ws.now, "changes": asdict(changes)})
+        if (method, path) == ("PUT", "/faults"):
+            with self.stats_lock:
+                self.faults.update(payload)
+            return Response(200, asdict(self.faults))
+        if (method, path) == ("PUT", "/rate_limit"):
+            self.rate_limiter.set_limit(int(payload["per_minute"]))
+            return Response(
+                200,
+                {
+                    "per_minute": self.rate_limiter.per_minute,
+                    "per_10_seconds": self.rate_limiter.per_window,
+                },
+            )
+        if (method, path) == ("PUT", "/restrictions"):
+            modules = payload.get("modules", [])
+            known = {route[2] for route in self.api.routes}
+            if not isinstance(modules, list) or not set(modules) <= known:
+                raise ValueError(f"modules must be a list drawn from {sorted(known)}")
+            self.api.restricted_modules = set(modules)
+            return Response(200, {"restricted_modules": sorted(modules)})
+        return Response(404, {"error": f"no control operation {method} {CONTROL_PREFIX}{path}"})
+
+
+def _json_or_text(body: bytes) -> Any:
+    try:
+        return json.loads(body) if body else None
+    except ValueError:
+        return body.decode("utf-8", "replace")
+
+
+class _Handler(BaseHTTPRequestHandler):
+    server: _Server
+    protocol_version = "HTTP/1.1"
+    server_version = "IntercomSandbox/1.0"
+
+    def log_message(self, format: str, *args: Any) -> None:
+        """Stay quiet: the stats endpoint says what happened."""
+
+    def _respond(self) -> None:
+        length = int(self.headers.get("Content-Length") or 0)
+        body = self.rfile.read(length) if length else b""
+        sandbox = self.server.sandbox
+        if self.path.startswith(CONTROL_PREFIX):
+            self._send(sandbox.control(self.command, urlsplit(self.path).path, body), None)
+            return
+        headers = {k.lower(): v for k, v in self.headers.items()}
+        response, fault = sandbox.serve(self.command, self.path, headers, body)
+        self._send(response, fault)
+
+    def _send(self, response: Response, fault: str | None) -> None:
+        if fault == "drop":
+            self.close_connection = True
+            self.connection.shutdown(2)
+            return
+        payload = b"" if response.body is None else json.dumps(response.body).encode()
+        self.send_response(response.status)
+        if response.body is not None:
+            self.send_header("Content-Type", "application/json; charset=utf-8")
+        self.send_header("Content-Length", str(len(payload)))
+        for key, value in response.headers.items():
+            self.send_header(key, value)
+        self.end_headers()
+        if fault == "truncate" and payload:
+            self.wfile.write(payload[: len(payload) // 2])
+            self.close_connection = True
+            return
+        self.wfile.write(payload)
+
+    do_GET = do_POST = do_PUT = do_DELETE = _respond
+
+
+class _Server(ThreadingHTTPServer):
+    daemon_threads = True
+    request_queue_size = 256
+
+    def __init__(self, address: tuple[str, int], sandbox: Sandbox) -> None:
+        super().__init__(address, _Handler)
+        self.sandbox = sandbox
+
+
+class RunningSandbox:
+    """A sandbox served on a local port from a background thread."""
+
+    def __init__(self, sandbox: Sandbox, host: str = "127.0.0.1", port: int = 0) -> None:
+        self.sandbox = sandbox
+        self.server = _Server((host, port), sandbox)
+        self.thread = threading.Thread(
+            target=self.server.serve_forever, name="intercom-sandbox", daemon=True
+        )
+
+    @property
+    def base_url(self) -> str:
+        host, port = self.server.server_address[:2]
+        return f"http://{host}:{port}"
+
+    def start(self) -> RunningSandbox:
+        self.thread.start()
+        return self
+
+    def stop(self) -> None:
+        self.server.shutdown()
+        self.server.server_close()
+        self.thread.join(timeout=5)
+
+    def __enter__(self) -> RunningSandbox:
+        return self.start()
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()
