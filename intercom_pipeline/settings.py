@@ -1,0 +1,94 @@
+"""Configuration from environment variables, read in one place and validated once.
+
+Every setting has a default that runs the project against the embedded sandbox, so a fresh
+checkout works before anyone creates an Intercom access token.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from pathlib import Path
+
+PROJECT_ROOT = Path(__file__).resolve().parent.parent
+DEFAULT_API_VERSION = "2.16"
+DEFAULT_DUCKDB_PATH = "data/intercom.duckdb"
+REGION_BASE_URLS = {
+    "us": "https://api.intercom.io",
+    "eu": "https://api.eu.intercom.io",
+    "au": "https://api.au.intercom.io",
+}
+
+
+class ConfigurationError(ValueError):
+    """A setting has a value the project cannot use; the message says which and how to fix it."""
+
+
+class Secret(str):
+    """A string that never shows its value in reprs, logs or tracebacks."""
+
+    __slots__ = ()
+
+    def __repr__(self) -> str:
+        return "Secret('****')" if self else "Secret('')"
+
+    def __str__(self) -> str:
+        return "****" if self else ""
+
+    def reveal(self) -> str:
+        """The actual value, for the Authorization header only."""
+        return str.__str__(self)
+
+
+@dataclass(frozen=True)
+class IntercomSettings:
+    access_token: Secret
+    region: str
+    base_url: str
+    api_version: str
+
+    @property
+    def uses_custom_base_url(self) -> bool:
+        return self.base_url != REGION_BASE_URLS[self.region]
+
+
+def intercom_settings(environ: dict[str, str] | None = None) -> IntercomSettings:
+    """Read INTERCOM_* variables. Raises ConfigurationError naming the variable and the fix."""
+    env = os.environ if environ is None else environ
+    region = env.get("INTERCOM_REGION", "us").strip().lower() or "us"
+    if region not in REGION_BASE_URLS:
+        raise ConfigurationError(
+            f"INTERCOM_REGION={region!r} is not a region Intercom hosts workspaces in. "
+            f"Set it to one of {', '.join(REGION_BASE_URLS)} (where your workspace's data lives)."
+        )
+    base_url = (env.get("INTERCOM_BASE_URL") or REGION_BASE_URLS[region]).rstrip("/")
+    if not base_url.startswith(("http://", "https://")):
+        raise ConfigurationError(
+            f"INTERCOM_BASE_URL={base_url!r} must start with http:// or https:// "
+            "(for example http://127.0.0.1:8765 for a local sandbox)."
+        )
+    version = env.get("INTERCOM_API_VERSION", DEFAULT_API_VERSION).strip() or DEFAULT_API_VERSION
+    return IntercomSettings(
+        access_token=Secret(env.get("INTERCOM_ACCESS_TOKEN", "").strip()),
+        region=region,
+        base_url=base_url,
+        api_version=version,
+    )
+
+
+def duckdb_path(environ: dict[str, str] | None = None) -> Path:
+    """The warehouse file, as an absolute path.
+
+    A relative DUCKDB_PATH is resolved against the project root, once, so dlt, dbt (which runs
+    inside dbt_project/) and Dagster all open the same file.
+    """
+    env = os.environ if environ is None else environ
+    raw = env.get("DUCKDB_PATH", "").strip() or DEFAULT_DUCKDB_PATH
+    path = Path(raw).expanduser()
+    if not path.is_absolute():
+        path = PROJECT_ROOT / path
+    if path.exists() and path.is_dir():
+        raise ConfigurationError(
+            f"DUCKDB_PATH={raw!r} is a directory; point it at a file such as {path / 'intercom.duckdb'}"
+        )
+    return path.resolve()

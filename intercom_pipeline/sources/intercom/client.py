@@ -1,0 +1,271 @@
+"""An Intercom REST client that behaves well: paced, retrying, and clear about failures.
+
+- Paces itself on X-RateLimit-Remaining / X-RateLimit-Reset and, on 429, waits for the reset.
+- Retries 5xx answers, timeouts, dropped connections and truncated bodies with backoff, up to a
+  limit, then fails naming the endpoint.
+- Turns 401 and 403 into messages that say what to do; never puts the token in a message.
+- Walks every pagination style Intercom uses, and refuses a cursor that does not advance.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from collections.abc import Callable, Iterator
+from typing import Any
+
+import requests
+
+from intercom_pipeline.settings import IntercomSettings
+
+log = logging.getLogger(__name__)
+
+RETRY_STATUSES = frozenset({500, 502, 503, 504})
+MAX_PER_PAGE = 150
+
+
+class IntercomError(RuntimeError):
+    """A request Intercom answered with an error the client will not retry."""
+
+    def __init__(self, message: str, status: int | None = None, code: str | None = None) -> None:
+        super().__init__(message)
+        self.status = status
+        self.code = code
+
+
+class IntercomAuthError(IntercomError):
+    """401: the token is missing, invalid or revoked, or belongs to another region."""
+
+
+class IntercomPermissionError(IntercomError):
+    """403: the token lacks a permission or the workspace's plan lacks the module."""
+
+
+class IntercomClient:
+    """One workspace's API. Thread-safe: the pacing state is shared by all threads."""
+
+    def __init__(
+        self,
+        settings: IntercomSettings,
+        *,
+        max_retries: int = 5,
+        backoff_seconds: float = 0.5,
+        timeout_seconds: float = 60.0,
+        max_rate_limit_wait: float = 15.0,
+        sleep: Callable[[float], None] = time.sleep,
+    ) -> None:
+        self.settings = settings
+        self.max_retries = max_retries
+        self.backoff_seconds = backoff_seconds
+        self.timeout_seconds = timeout_seconds
+        self.max_rate_limit_wait = max_rate_limit_wait
+        self.sleep = sleep
+        self.session = requests.Session()
+        self.session.headers.update(
+            {
+                "Authorization": f"Bearer {settings.access_token.reveal()}",
+                "Accept": "application/json",
+                "Intercom-Version": settings.api_version,
+            }
+        )
+        self._pace_lock = threading.Lock()
+        self._remaining: int | None = None
+        self._reset_at: float = 0.0
+
+    # --- one request -----------------------------------------------------------------------
+
+    def request(
+        self,
+        method: str,
+        path: str,
+        *,
+        params: dict[str, Any] | None = None,
+        json: Any = None,
+    ) -> Any:
+        """Send one request and return its decoded JSON (None for an empty body)."""
+        url = f"{self.settings.base_url}{path}"
+        for attempt in range(self.max_retries + 1):
+            self._wait_for_budget()
+            try:
+                response = self.session.request(
+                    method, url, params=params, json=json, timeout=self.timeout_seconds
+                )
+                self._note_limits(response)
+                if response.status_code == 429:
+                    self._wait_for_reset(response)
+                    continue
+                if response.status_code in RETRY_STATUSES:
+                    raise _Retryable(f"HTTP {response.status_code}")
+                if response.status_code >= 400:
+                    raise self._error(method, path, response)
+                return response.json() if response.content else None
+            except (
+                requests.ConnectionError,
+                requests.Timeout,
+                requests.exceptions.ChunkedEncodingError,
+                ValueError,
+                _Retryable,
+            ) as exc:
+                if attempt == self.max_retries:
+                    raise IntercomError(
+                        f"{method} {path} failed {self.max_retries + 1} times, last: {_describe(exc)}. "
+                        "Intercom or the network is unavailable; the run can be retried safely."
+                    ) from None
+                delay = self.backoff_seconds * 2**attempt
+                log.warning("%s %s: %s; retrying in %.1fs", method, path, _describe(exc), delay)
+                self.sleep(delay)
+        raise IntercomError(
+            f"{method} {path}: still rate limited after {self.max_retries + 1} tries"
+        )
+
+    def _note_limits(self, response: requests.Response) -> None:
+        remaining = response.headers.get("X-RateLimit-Remaining")
+        reset = response.headers.get("X-RateLimit-Reset")
+        if remaining is None or reset is None:
+            return
+        with self._pace_lock:
+            self._remaining = int(remaining)
+            self._reset_at = float(reset)
+
+    def _wait_for_budget(self) -> None:
+        """Before a call: if the window's budget is spent, sleep until the window resets."""
+        with self._pace_lock:
+            if self._remaining is None or self._remaining > 0:
+                if self._remaining is not None:
+                    self._remaining -= 1
+                return
+            wait = self._reset_at - time.time()
+            self._remaining = None
+        if wait > 0:
+            self.sleep(min(wait, self.max_rate_limit_wait))
+
+    def _wait_for_reset(self, response: requests.Response) -> None:
+        reset = response.headers.get("X-RateLimit-Reset")
+        wait = float(reset) - time.time() if reset else self.backoff_seconds
+        log.info("rate limited by Intercom; waiting %.1fs for the window to reset", max(wait, 0))
+        self.sleep(min(max(wait, 0.05), self.max_rate_limit_wait))
+
+    def _error(self, method: str, path: str, response: requests.Response) -> IntercomError:
+        code, message = _first_error(response)
+        status = response.status_code
+        if status == 401:
+            return IntercomAuthError(
+                f"Intercom rejected the access token (401 {code or 'unauthorized'}): it is missing, "
+                "invalid or revoked, or the workspace is hosted in another region. Create a token in "
+                "Intercom's Developer Hub, set INTERCOM_ACCESS_TOKEN, and check INTERCOM_REGION "
+                f"(now {self.settings.region!r}).",
+                status,
+                code,
+            )
+        if status == 403:
+            if code == "api_plan_restricted":
+                hint = f"the workspace's plan does not include the module behind {path}"
+            else:
+                hint = (
+                    f"the token lacks the permission {path} needs; grant it in the app's settings"
+                )
+            return IntercomPermissionError(
+                f"{method} {path}: 403 {code}: {message} ({hint}).", status, code
+            )
+        return IntercomError(f"{method} {path}: {status} {code}: {message}", status, code)
+
+    # --- pagination ------------------------------------------------------------------------
+
+    def cursor_list(
+        self, path: str, key: str, per_page: int = MAX_PER_PAGE
+    ) -> Iterator[dict[str, Any]]:
+        """GET lists paged by `starting_after` in the query string (contacts, conversations)."""
+        params: dict[str, Any] = {"per_page": per_page}
+        seen_cursors: set[str] = set()
+        while True:
+            page = self.request("GET", path, params=params)
+            yield from page.get(key) or []
+            cursor = _next_cursor(page)
+            if cursor is None:
+                return
+            _check_advances(path, cursor, seen_cursors)
+            params = {"per_page": per_page, "starting_after": cursor}
+
+    def search(
+        self,
+        path: str,
+        query: dict[str, Any],
+        key: str,
+        *,
+        per_page: int = MAX_PER_PAGE,
+        sort: dict[str, str] | None = None,
+    ) -> Iterator[dict[str, Any]]:
+        """POST searches, paged by `starting_after` in the body (never the query string)."""
+        body: dict[str, Any] = {"query": query, "pagination": {"per_page": per_page}}
+        if sort:
+            body["sort"] = sort
+        seen_cursors: set[str] = set()
+        while True:
+            page = self.request("POST", path, json=body)
+            yield from page.get(key) or []
+            cursor = _next_cursor(page)
+            if cursor is None:
+                return
+            _check_advances(path, cursor, seen_cursors)
+            body = {**body, "pagination": {"per_page": per_page, "starting_after": cursor}}
+
+    def numbered_pages(
+        self, path: str, key: str = "data", *, method: str = "GET", per_page: int = 50
+    ) -> Iterator[dict[str, Any]]:
+        """Page-number lists; paging parameters go in the query string, even for POST."""
+        page_number = 1
+        while True:
+            page = self.request(method, path, params={"page": page_number, "per_page": per_page})
+            items = page.get(key) or []
+            yield from items
+            pages = page.get("pages") or {}
+            total_pages = pages.get("total_pages") or 1
+            if not items or page_number >= total_pages or not pages.get("next"):
+                return
+            page_number += 1
+
+    def scroll(self, path: str = "/companies/scroll") -> Iterator[dict[str, Any]]:
+        """The companies scroll, to its end (the caller restarts it from scratch on failure)."""
+        params: dict[str, Any] = {}
+        while True:
+            page = self.request("GET", path, params=params)
+            items = page.get("data") or []
+            if not items:
+                return
+            yield from items
+            params = {"scroll_param": page["scroll_param"]}
+
+
+class _Retryable(Exception):
+    """An answer worth trying again (5xx)."""
+
+
+def _next_cursor(page: dict[str, Any]) -> str | None:
+    following = (page.get("pages") or {}).get("next")
+    if isinstance(following, dict):
+        return following.get("starting_after") or None
+    return None
+
+
+def _check_advances(path: str, cursor: str, seen: set[str]) -> None:
+    if cursor in seen:
+        raise IntercomError(
+            f"{path}: the pagination cursor did not advance ({cursor[:16]}... came back twice); "
+            "stopping instead of looping"
+        )
+    seen.add(cursor)
+
+
+def _first_error(response: requests.Response) -> tuple[str | None, str]:
+    try:
+        errors = response.json().get("errors") or [{}]
+        return errors[0].get("code"), errors[0].get("message") or ""
+    except (ValueError, AttributeError):
+        return None, response.text[:200]
+
+
+def _describe(exc: BaseException) -> str:
+    if isinstance(exc, ValueError):
+        return "a truncated or malformed response body"
+    return type(exc).__name__ if not str(exc) else f"{type(exc).__name__}: {str(exc)[:200]}"
