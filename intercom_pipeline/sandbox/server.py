@@ -396,8 +396,12 @@ class RunningSandbox:
     def __init__(self, sandbox: Sandbox, host: str = "127.0.0.1", port: int = 0) -> None:
         self.sandbox = sandbox
         self.server = _Server((host, port), sandbox)
+        # A short poll interval: stop() waits up to one interval for serve_forever to notice.
         self.thread = threading.Thread(
-            target=self.server.serve_forever, name="intercom-sandbox", daemon=True
+            target=self.server.serve_forever,
+            kwargs={"poll_interval": 0.05},
+            name="intercom-sandbox",
+            daemon=True,
         )
 
     @property
