@@ -8,7 +8,13 @@ from typing import Any
 import pytest
 import requests
 
-from intercom_pipeline.sandbox import API_VERSION, DEFAULT_TOKEN, RunningSandbox, Sandbox, SandboxConfig
+from intercom_pipeline.sandbox import (
+    API_VERSION,
+    DEFAULT_TOKEN,
+    RunningSandbox,
+    Sandbox,
+    SandboxConfig,
+)
 
 
 class SandboxClient:
@@ -18,11 +24,13 @@ class SandboxClient:
         self.running = running
         self.base_url = running.base_url
         self.session = requests.Session()
-        self.session.headers.update({
-            "Authorization": f"Bearer {token}",
-            "Accept": "application/json",
-            "Intercom-Version": API_VERSION,
-        })
+        self.session.headers.update(
+            {
+                "Authorization": f"Bearer {token}",
+                "Accept": "application/json",
+                "Intercom-Version": API_VERSION,
+            }
+        )
 
     def request(self, method: str, path: str, **kwargs: Any) -> requests.Response:
         return self.session.request(method, self.base_url + path, timeout=30, **kwargs)
@@ -38,7 +46,9 @@ class SandboxClient:
 
     def control(self, method: str, path: str, body: dict[str, Any] | None = None) -> dict[str, Any]:
         """Call the sandbox's own control API (`/_sandbox/...`) and return its JSON."""
-        response = requests.request(method, f"{self.base_url}/_sandbox{path}", json=body, timeout=60)
+        response = requests.request(
+            method, f"{self.base_url}/_sandbox{path}", json=body, timeout=60
+        )
         response.raise_for_status()
         return response.json()
 

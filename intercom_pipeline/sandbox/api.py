@@ -301,7 +301,8 @@ class IntercomApi:
             found = [c for c in companies if getattr(c, key) == wanted]
             if not found:
                 raise not_found("Company Not Found", "company_not_found")
-            return Response(200, render.company(found[0], self.ws))
+            # Still a company_list: the spec's 200 for retrieveCompany is one schema for all.
+            companies = found[:1]
         if "tag_id" in q:
             companies = [c for c in companies if any(t.tag_id == q["tag_id"] for t in c.tags)]
         if "segment_id" in q:

@@ -37,6 +37,8 @@ from intercom_pipeline.sandbox.workspace import DAY, Workspace
 
 HOUR = 3_600
 MINUTE = 60
+# Days a huge conversation's script may need: up to 410 exchanges of at most 2,100 s each.
+HUGE_SCRIPT_DAYS = 12
 DEFAULT_NOW = 1_793_491_200  # 2026-11-01T00:00:00Z: a fixed clock keeps the data deterministic
 
 
@@ -479,7 +481,11 @@ class _Builder:
     def conversation(self, index: int, contact: Contact, huge_parts: int) -> Conversation:
         rng, now = self.rng, self.now
         created = now - rng.randint(0, self.scale.history_days * DAY)
-        outbound = rng.random() < 0.05
+        if huge_parts:
+            # A huge conversation must get all its parts: start early enough, never be a
+            # one-way outbound message, and always reach an admin (see _Script.play).
+            created = min(created, now - HUGE_SCRIPT_DAYS * DAY)
+        outbound = rng.random() < 0.05 and not huge_parts
         author_type = contact.role
         if outbound:
             subject, body = rng.choice(text.OUTBOUND_MESSAGES)
@@ -728,7 +734,7 @@ class _Script:
             c.ai_agent_participated = True
             self.wait(3, 30)
             self.add("comment", "bot", bot, body=rng.choice(text.BOT_MESSAGES))
-            if rng.random() < 0.15:  # the bot resolved it on its own
+            if rng.random() < 0.15 and not huge_parts:  # the bot resolved it on its own
                 self.wait(60, 900)
                 c.admin_assignee_id = int(bot)
                 self.add("close", "bot", bot, "closed")
@@ -738,7 +744,7 @@ class _Script:
         if self.add("assignment", "bot", b.bot_ids[1], assigned_to=("team", team.id)):
             c.team_assignee_id = int(team.id)
         admin = self.pick_admin(team)
-        if rng.random() < 0.85:
+        if rng.random() < 0.85 or huge_parts:
             self.wait(60, 2 * HOUR)
             if self.add("assignment", "admin", admin.id, assigned_to=("admin", admin.id)):
                 c.admin_assignee_id = int(admin.id)

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 import requests
 
-from intercom_pipeline.sandbox import RunningSandbox
+from intercom_pipeline.sandbox import RunningSandbox, SandboxConfig
 from tests.conftest import SandboxClient
 from tests.sandbox.helpers import (
     assert_each_once,
@@ -18,13 +18,19 @@ from tests.sandbox.helpers import (
 )
 
 
+@pytest.fixture
+def sandbox_config() -> SandboxConfig:
+    """The tiny workspace still spans many pages at small page sizes."""
+    return SandboxConfig(seed=1, scale="tiny")
+
+
 def test_contacts_list_gives_every_visible_contact_once(
     intercom: SandboxClient, running_sandbox: RunningSandbox
 ) -> None:
     ws = running_sandbox.sandbox.workspace
     hidden = [c for c in ws.contacts if c.merged_into is not None]
-    assert hidden, "the demo workspace should hold merged contacts for this test to mean much"
-    contacts, pages = walk_cursor_list(intercom, "/contacts", "data", per_page=150)
+    assert hidden, "the workspace should hold merged contacts for this test to mean much"
+    contacts, pages = walk_cursor_list(intercom, "/contacts", "data", per_page=23)
     assert_each_once(ids(contacts), visible_contact_ids(ws))
     assert not {c.id for c in hidden} & set(ids(contacts))
     # Oldest first, as created_at ascending with the id as tie-break.
@@ -46,9 +52,9 @@ def test_conversations_list_gives_every_conversation_once(
     intercom: SandboxClient, running_sandbox: RunningSandbox
 ) -> None:
     ws = running_sandbox.sandbox.workspace
-    conversations, pages = walk_cursor_list(intercom, "/conversations", "conversations", 137)
+    conversations, pages = walk_cursor_list(intercom, "/conversations", "conversations", 37)
     assert_each_once(ids(conversations), {c.id for c in ws.conversations})
-    assert len(pages) == -(-len(ws.conversations) // 137)
+    assert len(pages) == -(-len(ws.conversations) // 37)
     # Most recently updated first; list items carry no parts.
     keys = [(c["updated_at"], c["id"]) for c in conversations]
     assert keys == sorted(keys, reverse=True)
@@ -60,9 +66,9 @@ def test_contacts_search_walks_body_cursor_to_the_end(
 ) -> None:
     ws = running_sandbox.sandbox.workspace
     query = {"field": "role", "operator": "=", "value": "user"}
-    found = walk_search(intercom, "/contacts/search", "data", query, per_page=97)
+    found = walk_search(intercom, "/contacts/search", "data", query, per_page=17)
     expected = {c.id for c in ws.contacts if c.role == "user" and c.visible}
-    assert len(expected) > 97 * 3
+    assert len(expected) > 17 * 3
     assert_each_once(ids(found), expected)
 
 
@@ -71,9 +77,9 @@ def test_conversations_search_walks_body_cursor_to_the_end(
 ) -> None:
     ws = running_sandbox.sandbox.workspace
     query = {"field": "state", "operator": "!=", "value": "closed"}
-    found = walk_search(intercom, "/conversations/search", "conversations", query, per_page=50)
+    found = walk_search(intercom, "/conversations/search", "conversations", query, per_page=11)
     expected = {c.id for c in ws.conversations if c.state != "closed"}
-    assert len(expected) > 150
+    assert len(expected) > 11 * 3
     assert_each_once(ids(found), expected)
     # The default sort is created_at descending.
     keys = [(c["created_at"], c["id"]) for c in found]
@@ -85,22 +91,20 @@ def test_tickets_search_walks_body_cursor_to_the_end(
 ) -> None:
     ws = running_sandbox.sandbox.workspace
     query = {"field": "created_at", "operator": ">", "value": 0}
-    found = walk_search(intercom, "/tickets/search", "tickets", query, per_page=20)
-    assert len(ws.tickets) > 40
+    found = walk_search(intercom, "/tickets/search", "tickets", query, per_page=4)
+    assert len(ws.tickets) > 4 * 3
     assert_each_once(ids(found), {t.id for t in ws.tickets})
 
 
 def test_articles_page_numbers(intercom: SandboxClient, running_sandbox: RunningSandbox) -> None:
     ws = running_sandbox.sandbox.workspace
-    articles = walk_numbered(intercom, "GET", "/articles", per_page=7)
+    articles = walk_numbered(intercom, "GET", "/articles", per_page=5)
     assert_each_once(ids(articles), {a.id for a in ws.articles})
     keys = [(-a["updated_at"], a["id"]) for a in articles]
     assert keys == sorted(keys)
 
 
-def test_collections_page_numbers(
-    intercom: SandboxClient, running_sandbox: RunningSandbox
-) -> None:
+def test_collections_page_numbers(intercom: SandboxClient, running_sandbox: RunningSandbox) -> None:
     ws = running_sandbox.sandbox.workspace
     collections = walk_numbered(intercom, "GET", "/help_center/collections", per_page=3)
     assert_each_once(ids(collections), {c.id for c in ws.collections})
@@ -110,7 +114,7 @@ def test_companies_list_page_numbers(
     intercom: SandboxClient, running_sandbox: RunningSandbox
 ) -> None:
     ws = running_sandbox.sandbox.workspace
-    companies = walk_numbered(intercom, "GET", "/companies", per_page=40)
+    companies = walk_numbered(intercom, "GET", "/companies", per_page=7)
     assert_each_once(ids(companies), {c.id for c in ws.companies if c.deleted_at is None})
 
 
@@ -120,7 +124,7 @@ def test_post_companies_list_pages_in_query_and_skips_companies_without_users(
     ws = running_sandbox.sandbox.workspace
     with_users = {c.id for c in ws.companies if c.user_count > 0 and c.deleted_at is None}
     assert 0 < len(with_users) < len(ws.companies)
-    companies = walk_numbered(intercom, "POST", "/companies/list", per_page=45)
+    companies = walk_numbered(intercom, "POST", "/companies/list", per_page=6)
     assert_each_once(ids(companies), with_users)
     assert all(c["user_count"] > 0 for c in companies)
     # Default order: last_request_at descending.

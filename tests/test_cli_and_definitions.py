@@ -1,0 +1,73 @@
+"""The user's entry points: the CLI and the Dagster code location."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import dagster as dg
+import pytest
+
+from intercom_pipeline import cli
+from intercom_pipeline.sandbox.generator import build_workspace
+
+
+def test_demo_walks_every_module_of_the_embedded_sandbox(
+    capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    for name in ("INTERCOM_ACCESS_TOKEN", "INTERCOM_BASE_URL", "INTERCOM_REGION"):
+        monkeypatch.delenv(name, raising=False)
+    assert cli.main(["demo"]) == 0
+    out = capsys.readouterr().out
+    expected = build_workspace(1, "demo").summary()
+    counts = dict(line.split() for line in out.splitlines() if line.startswith("  "))
+    for module in (
+        "admins",
+        "teams",
+        "tags",
+        "segments",
+        "companies",
+        "contacts",
+        "conversations",
+        "tickets",
+        "articles",
+        "collections",
+        "help_centers",
+    ):
+        assert int(counts[module]) == expected[module], module
+    assert "embedded Intercom sandbox" in out
+
+
+def test_config_hides_the_token(
+    capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("INTERCOM_ACCESS_TOKEN", "tok_do_not_print")
+    monkeypatch.setenv("INTERCOM_REGION", "au")
+    assert cli.main(["config"]) == 0
+    out = capsys.readouterr().out
+    assert "tok_do_not_print" not in out
+    assert "https://api.au.intercom.io" in out
+
+
+def test_bad_configuration_exits_2_with_the_fix(
+    capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("INTERCOM_REGION", "mars")
+    assert cli.main(["demo"]) == 2
+    assert "Set it to one of us, eu, au" in capsys.readouterr().err
+
+
+def test_definitions_load_without_touching_the_warehouse(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    warehouse = tmp_path / "w.duckdb"
+    monkeypatch.setenv("DUCKDB_PATH", str(warehouse))
+    from intercom_pipeline.definitions import defs
+
+    loaded = defs()
+    assert isinstance(loaded, dg.Definitions)
+    assert not warehouse.exists()
+
+
+def test_workspace_yaml_points_at_the_definitions_module() -> None:
+    text = (Path(__file__).parent.parent / "workspace.yaml").read_text()
+    assert "module_name: intercom_pipeline.definitions" in text

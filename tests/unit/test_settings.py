@@ -1,0 +1,70 @@
+from pathlib import Path
+
+import pytest
+
+from intercom_pipeline.settings import (
+    PROJECT_ROOT,
+    ConfigurationError,
+    Secret,
+    duckdb_path,
+    intercom_settings,
+)
+
+
+@pytest.mark.parametrize(
+    ("region", "url"),
+    [
+        ("us", "https://api.intercom.io"),
+        ("EU", "https://api.eu.intercom.io"),
+        ("au", "https://api.au.intercom.io"),
+    ],
+)
+def test_region_picks_the_base_url(region: str, url: str) -> None:
+    settings = intercom_settings({"INTERCOM_REGION": region})
+    assert settings.base_url == url
+    assert settings.api_version == "2.16"
+    assert not settings.uses_custom_base_url
+
+
+def test_base_url_override_and_version() -> None:
+    settings = intercom_settings(
+        {
+            "INTERCOM_BASE_URL": "http://127.0.0.1:8765/",
+            "INTERCOM_API_VERSION": "2.15",
+        }
+    )
+    assert settings.base_url == "http://127.0.0.1:8765"
+    assert settings.api_version == "2.15"
+    assert settings.uses_custom_base_url
+
+
+def test_wrong_region_names_the_variable_and_the_choices() -> None:
+    with pytest.raises(ConfigurationError, match=r"INTERCOM_REGION='mars'.*us, eu, au"):
+        intercom_settings({"INTERCOM_REGION": "mars"})
+
+
+def test_base_url_without_scheme_is_rejected() -> None:
+    with pytest.raises(ConfigurationError, match="INTERCOM_BASE_URL"):
+        intercom_settings({"INTERCOM_BASE_URL": "localhost:8765"})
+
+
+def test_token_never_shows_in_text() -> None:
+    settings = intercom_settings({"INTERCOM_ACCESS_TOKEN": "tok_very_secret"})
+    assert settings.access_token.reveal() == "tok_very_secret"
+    for text in (repr(settings), str(settings), f"{settings.access_token}", repr(Secret("x"))):
+        assert "tok_very_secret" not in text and "'x'" not in text
+
+
+def test_relative_duckdb_path_resolves_against_the_project_root(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.chdir(tmp_path)
+    assert duckdb_path({"DUCKDB_PATH": "data/w.duckdb"}) == PROJECT_ROOT / "data" / "w.duckdb"
+    assert duckdb_path({}) == PROJECT_ROOT / "data" / "intercom.duckdb"
+    absolute = tmp_path / "x.duckdb"
+    assert duckdb_path({"DUCKDB_PATH": str(absolute)}) == absolute
+
+
+def test_duckdb_path_that_is_a_directory_is_rejected(tmp_path: Path) -> None:
+    with pytest.raises(ConfigurationError, match="is a directory"):
+        duckdb_path({"DUCKDB_PATH": str(tmp_path)})
