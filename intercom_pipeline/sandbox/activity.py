@@ -13,7 +13,13 @@ from typing import Any
 
 from intercom_pipeline.sandbox import text
 from intercom_pipeline.sandbox.generator import custom_attribute_value, hex_id
-from intercom_pipeline.sandbox.model import AppliedTag, Contact, Conversation, Part
+from intercom_pipeline.sandbox.model import (
+    AppliedTag,
+    Contact,
+    Conversation,
+    DataAttribute,
+    Part,
+)
 from intercom_pipeline.sandbox.workspace import Workspace
 
 
@@ -61,6 +67,13 @@ class Activity:
             raise ValueError(
                 f"unknown activity keys {sorted(unknown)}; known: {sorted(cls.__dataclass_fields__)}"
             )
+        for key, value in raw.items():
+            if key != "attribute_type_change" and (
+                not isinstance(value, int) or isinstance(value, bool) or value < 0
+            ):
+                raise ValueError(f"activity {key!r} must be a count (an integer of 0 or more)")
+        if not isinstance(raw.get("attribute_type_change") or {}, dict):
+            raise ValueError("activity 'attribute_type_change' must be an object")
         return cls(**raw)
 
 
@@ -86,12 +99,18 @@ def advance(ws: Workspace, seconds: int, activity: Activity, rng: random.Random)
     """Move the clock forward by `seconds` and apply `activity` inside that interval."""
     if seconds < 1:
         raise ValueError("seconds must be at least 1")
+    if activity.attribute_type_change:  # refuse a bad request before anything changes
+        _check_retype(ws, activity.attribute_type_change)
     start, end = ws.now, ws.now + seconds
     ws.now = end
     changes = Changes()
 
     def moment() -> int:
         return rng.randint(start + 1, end)
+
+    def moment_after(updated_at: int) -> int:
+        """A moment after the last change, but never past the new clock."""
+        return min(end, max(moment(), updated_at + 1))
 
     open_ones = [c for c in ws.conversations if c.state != "closed" and c.admin_assignee_id]
     closed_ones = [c for c in ws.conversations if c.state == "closed" and c.parts]
@@ -127,7 +146,7 @@ def advance(ws: Workspace, seconds: int, activity: Activity, rng: random.Random)
         changes.new_conversations.append(conversation.id)
 
     for conversation in rng.sample(open_ones, min(activity.replies, len(open_ones))):
-        at = max(moment(), conversation.updated_at + 1)
+        at = moment_after(conversation.updated_at)
         admin_id = str(conversation.admin_assignee_id)
         author = ("admin", admin_id) if admin_id in ws.admin_by_id else ("bot", admin_id)
         _append(ws, conversation, "comment", at, *author, "open", rng.choice(text.ADMIN_REPLIES))
@@ -135,7 +154,7 @@ def advance(ws: Workspace, seconds: int, activity: Activity, rng: random.Random)
 
     remaining_open = [c for c in open_ones if c.state != "closed"]
     for conversation in rng.sample(remaining_open, min(activity.closes, len(remaining_open))):
-        at = max(moment(), conversation.updated_at + 1)
+        at = moment_after(conversation.updated_at)
         admin_id = str(conversation.admin_assignee_id)
         _append(
             ws,
@@ -149,7 +168,7 @@ def advance(ws: Workspace, seconds: int, activity: Activity, rng: random.Random)
         changes.closed.append(conversation.id)
 
     for conversation in rng.sample(closed_ones, min(activity.reopens, len(closed_ones))):
-        at = max(moment(), conversation.updated_at + 1)
+        at = moment_after(conversation.updated_at)
         contact_id = conversation.contact_ids[0]
         role = ws.contact_by_id[contact_id].role
         _append(
@@ -165,7 +184,7 @@ def advance(ws: Workspace, seconds: int, activity: Activity, rng: random.Random)
         changes.reopened.append(conversation.id)
 
     for conversation in rng.sample(ws.conversations, min(activity.tags, len(ws.conversations))):
-        at = max(moment(), conversation.updated_at + 1)
+        at = moment_after(conversation.updated_at)
         tag = rng.choice(ws.tags)
         if all(t.tag_id != tag.id for t in conversation.tags):
             conversation.tags.append(AppliedTag(tag.id, at, rng.choice(admins).id))
@@ -216,15 +235,21 @@ def advance(ws: Workspace, seconds: int, activity: Activity, rng: random.Random)
     return changes
 
 
-def _retype_attribute(
-    ws: Workspace, spec: dict[str, Any], moment: Any, rng: random.Random
-) -> dict[str, Any]:
+def _check_retype(ws: Workspace, spec: dict[str, Any]) -> DataAttribute:
     name, new_type = spec.get("name"), spec.get("to")
     attribute = ws.contact_attribute(str(name))
     if attribute is None or not attribute.custom:
         raise ValueError(f"no custom contact attribute named {name!r}")
     if new_type not in ("string", "integer", "float", "boolean", "date"):
         raise ValueError(f"cannot change {name!r} to type {new_type!r}")
+    return attribute
+
+
+def _retype_attribute(
+    ws: Workspace, spec: dict[str, Any], moment: Any, rng: random.Random
+) -> dict[str, Any]:
+    attribute = _check_retype(ws, spec)
+    name, new_type = spec.get("name"), spec.get("to")
     old_type = attribute.data_type
     attribute.data_type = new_type
     at = moment()

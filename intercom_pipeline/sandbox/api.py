@@ -6,6 +6,7 @@ Transport concerns (authentication, the version header, rate limits, faults) liv
 
 from __future__ import annotations
 
+import hashlib
 import json
 import random
 import re
@@ -814,7 +815,7 @@ class IntercomApi:
                         "event_name": e.event_name,
                         "created_at": e.created_at,
                         "user_id": contact.external_id or "",
-                        "id": f"{abs(hash((e.contact_id, e.event_name, e.created_at))):x}"[:16],
+                        "id": _event_id(e),
                         "intercom_user_id": contact.id,
                         "email": contact.email,
                         "metadata": e.metadata,
@@ -930,6 +931,12 @@ def _items(value: Any) -> list[dict[str, Any]]:
     if not isinstance(value, list) or not all(isinstance(v, dict) for v in value):
         raise ApiError(400, "parameter_invalid", "invalid tag parameters")
     return value
+
+
+def _event_id(event: Event) -> str:
+    """A stable id for an event: the same in every process (unlike the salted hash())."""
+    key = f"{event.contact_id}\x1f{event.event_name}\x1f{event.created_at}".encode()
+    return hashlib.sha1(key).hexdigest()[:16]
 
 
 def _iso(timestamp: int) -> str:
