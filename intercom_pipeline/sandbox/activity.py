@@ -219,7 +219,8 @@ def advance(ws: Workspace, seconds: int, activity: Activity, rng: random.Random)
 
     leads = [c for c in ws.visible_contacts() if c.role == "lead"]
     users = [c for c in ws.visible_contacts() if c.role == "user"]
-    for lead in rng.sample(leads, min(activity.merges, len(leads))):
+    merges = min(activity.merges, len(leads)) if users else 0  # a lead merges into a user
+    for lead in rng.sample(leads, merges):
         target = rng.choice(users)
         lead.merged_into = target.id
         target.updated_at = max(target.updated_at, moment())

@@ -406,15 +406,16 @@ class IntercomApi:
                 self.ws.visible_contacts(), contact_fields(self.ws), "created_at", descending=False
             ),
         )
-        chunk, pages = result.page(per_page, request.query.get("starting_after"))
         return Response(
             200,
-            {
-                "type": "list",
-                "data": [render.contact(c, self.ws) for c in chunk],
-                "total_count": len(result.items),
-                "pages": pages,
-            },
+            self._cursor_page(
+                result,
+                per_page,
+                request.query.get("starting_after"),
+                "list",
+                "data",
+                render.contact,
+            ),
         )
 
     def search_contacts(self, request: Request, match: re.Match[str]) -> Response:
@@ -428,15 +429,8 @@ class IntercomApi:
             day_granular_dates=True,
             default_sort="created_at",
         )
-        chunk, pages = result.page(per_page, cursor)
         return Response(
-            200,
-            {
-                "type": "list",
-                "data": [render.contact(c, self.ws) for c in chunk],
-                "total_count": len(result.items),
-                "pages": pages,
-            },
+            200, self._cursor_page(result, per_page, cursor, "list", "data", render.contact)
         )
 
     def get_contact(self, request: Request, match: re.Match[str]) -> Response:
@@ -570,15 +564,16 @@ class IntercomApi:
                 self.ws.conversations, CONVERSATION_FIELDS, "updated_at", descending=True
             ),
         )
-        chunk, pages = result.page(per_page, request.query.get("starting_after"))
         return Response(
             200,
-            {
-                "type": "conversation.list",
-                "pages": pages,
-                "total_count": len(result.items),
-                "conversations": [render.conversation(c, self.ws) for c in chunk],
-            },
+            self._cursor_page(
+                result,
+                per_page,
+                request.query.get("starting_after"),
+                "conversation.list",
+                "conversations",
+                render.conversation,
+            ),
         )
 
     def search_conversations(self, request: Request, match: re.Match[str]) -> Response:
@@ -591,15 +586,11 @@ class IntercomApi:
             day_granular_dates=False,
             default_sort="created_at",
         )
-        chunk, pages = result.page(per_page, cursor)
         return Response(
             200,
-            {
-                "type": "conversation.list",
-                "pages": pages,
-                "total_count": len(result.items),
-                "conversations": [render.conversation(c, self.ws) for c in chunk],
-            },
+            self._cursor_page(
+                result, per_page, cursor, "conversation.list", "conversations", render.conversation
+            ),
         )
 
     def get_conversation(self, request: Request, match: re.Match[str]) -> Response:
@@ -622,15 +613,9 @@ class IntercomApi:
             default_sort="created_at",
             date_range_operators=frozenset({"created_at"}),
         )
-        chunk, pages = result.page(per_page, cursor)
         return Response(
             200,
-            {
-                "type": "ticket.list",
-                "pages": pages,
-                "total_count": len(result.items),
-                "tickets": [render.ticket(t, self.ws) for t in chunk],
-            },
+            self._cursor_page(result, per_page, cursor, "ticket.list", "tickets", render.ticket),
         )
 
     def get_ticket(self, request: Request, match: re.Match[str]) -> Response:
@@ -697,6 +682,24 @@ class IntercomApi:
             return self._sorted(matched, fields, sort_field, descending=order == "descending")
 
         return self._cached(key, compute), per_page, pagination.get("starting_after")
+
+    def _cursor_page(
+        self,
+        result: SortedResult,
+        per_page: int,
+        cursor: str | None,
+        list_type: str,
+        key: str,
+        render_one: Callable[[Any, Workspace], dict[str, Any]],
+    ) -> dict[str, Any]:
+        """One page of a cursor-paged list or search, in its resource's envelope."""
+        chunk, pages = result.page(per_page, cursor)
+        return {
+            "type": list_type,
+            "pages": pages,
+            "total_count": len(result.items),
+            key: [render_one(item, self.ws) for item in chunk],
+        }
 
     def _sorted(
         self, records: list[Any], fields: dict[str, Any], sort_field: str, *, descending: bool

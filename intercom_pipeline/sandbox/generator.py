@@ -58,7 +58,7 @@ class Scale:
 
 SCALES: dict[str, Scale] = {
     "tiny": Scale(8, 3, 30, 200, 300, 1, 12, 4, 60),
-    "demo": Scale(24, 6, 300, 2_000, 3_000, 3, 40, 10, 120),
+    "demo": Scale(32, 12, 300, 2_000, 3_000, 3, 40, 10, 120),
     "bench": Scale(80, 15, 20_000, 200_000, 100_000, 20, 200, 30, 365, extra_exchanges=2),
 }
 

@@ -176,16 +176,14 @@ class IntercomClient:
         self, path: str, key: str, per_page: int = MAX_PER_PAGE
     ) -> Iterator[dict[str, Any]]:
         """GET lists paged by `starting_after` in the query string (contacts, conversations)."""
-        params: dict[str, Any] = {"per_page": per_page}
-        seen_cursors: set[str] = set()
-        while True:
-            page = self.request("GET", path, params=params)
-            yield from page.get(key) or []
-            cursor = _next_cursor(page)
-            if cursor is None:
-                return
-            _check_advances(path, cursor, seen_cursors)
-            params = {"per_page": per_page, "starting_after": cursor}
+
+        def fetch(cursor: str | None) -> Any:
+            params: dict[str, Any] = {"per_page": per_page}
+            if cursor:
+                params["starting_after"] = cursor
+            return self.request("GET", path, params=params)
+
+        return self._walk_cursor(path, key, fetch)
 
     def search(
         self,
@@ -197,18 +195,31 @@ class IntercomClient:
         sort: dict[str, str] | None = None,
     ) -> Iterator[dict[str, Any]]:
         """POST searches, paged by `starting_after` in the body (never the query string)."""
-        body: dict[str, Any] = {"query": query, "pagination": {"per_page": per_page}}
-        if sort:
-            body["sort"] = sort
-        seen_cursors: set[str] = set()
+
+        def fetch(cursor: str | None) -> Any:
+            pagination: dict[str, Any] = {"per_page": per_page}
+            if cursor:
+                pagination["starting_after"] = cursor
+            body: dict[str, Any] = {"query": query, "pagination": pagination}
+            if sort:
+                body["sort"] = sort
+            return self.request("POST", path, json=body)
+
+        return self._walk_cursor(path, key, fetch)
+
+    def _walk_cursor(
+        self, path: str, key: str, fetch: Callable[[str | None], Any]
+    ) -> Iterator[dict[str, Any]]:
+        """Follow `pages.next.starting_after` to the end; a repeated cursor is an error."""
+        seen: set[str] = set()
+        cursor: str | None = None
         while True:
-            page = self.request("POST", path, json=body)
+            page = fetch(cursor)
             yield from page.get(key) or []
             cursor = _next_cursor(page)
             if cursor is None:
                 return
-            _check_advances(path, cursor, seen_cursors)
-            body = {**body, "pagination": {"per_page": per_page, "starting_after": cursor}}
+            _check_advances(path, cursor, seen)
 
     def numbered_pages(
         self, path: str, key: str = "data", *, method: str = "GET", per_page: int = 50
