@@ -15,6 +15,7 @@ from intercom_pipeline.sandbox import (
     Sandbox,
     SandboxConfig,
 )
+from intercom_pipeline.sandbox.workspace import Workspace
 
 
 class SandboxClient:
@@ -74,3 +75,9 @@ def sandbox_url(running_sandbox: RunningSandbox) -> str:
 @pytest.fixture
 def intercom(running_sandbox: RunningSandbox) -> SandboxClient:
     return SandboxClient(running_sandbox)
+
+
+@pytest.fixture
+def ws(running_sandbox: RunningSandbox) -> Workspace:
+    """The running sandbox's workspace, to compare API answers with."""
+    return running_sandbox.sandbox.workspace

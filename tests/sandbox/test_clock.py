@@ -7,7 +7,7 @@ from typing import Any
 import pytest
 import requests
 
-from intercom_pipeline.sandbox import RunningSandbox, SandboxConfig
+from intercom_pipeline.sandbox import SandboxConfig
 from intercom_pipeline.sandbox.workspace import Workspace
 from tests.conftest import SandboxClient
 from tests.sandbox.helpers import error_codes, ids, walk_search
@@ -16,11 +16,6 @@ from tests.sandbox.helpers import error_codes, ids, walk_search
 @pytest.fixture
 def sandbox_config() -> SandboxConfig:
     return SandboxConfig(seed=1, scale="tiny")
-
-
-@pytest.fixture
-def ws(running_sandbox: RunningSandbox) -> Workspace:
-    return running_sandbox.sandbox.workspace
 
 
 class Snapshot:

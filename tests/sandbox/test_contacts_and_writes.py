@@ -7,7 +7,7 @@ from typing import Any
 
 import pytest
 
-from intercom_pipeline.sandbox import RunningSandbox, SandboxConfig
+from intercom_pipeline.sandbox import SandboxConfig
 from intercom_pipeline.sandbox.model import Contact
 from intercom_pipeline.sandbox.workspace import DAY, Workspace
 from tests.conftest import SandboxClient
@@ -17,11 +17,6 @@ from tests.sandbox.helpers import error_codes, ids, visible_contact_ids, walk_cu
 @pytest.fixture
 def sandbox_config() -> SandboxConfig:
     return SandboxConfig(seed=1, scale="tiny")
-
-
-@pytest.fixture
-def ws(running_sandbox: RunningSandbox) -> Workspace:
-    return running_sandbox.sandbox.workspace
 
 
 def a_user(ws: Workspace, index: int = 0) -> Contact:

@@ -6,7 +6,7 @@ from typing import Any
 
 import pytest
 
-from intercom_pipeline.sandbox import RunningSandbox, SandboxConfig
+from intercom_pipeline.sandbox import SandboxConfig
 from intercom_pipeline.sandbox.workspace import Workspace
 from tests.conftest import SandboxClient
 from tests.sandbox.helpers import ids, walk_search
@@ -15,11 +15,6 @@ from tests.sandbox.helpers import ids, walk_search
 @pytest.fixture
 def sandbox_config() -> SandboxConfig:
     return SandboxConfig(seed=1, scale="demo")
-
-
-@pytest.fixture
-def ws(running_sandbox: RunningSandbox) -> Workspace:
-    return running_sandbox.sandbox.workspace
 
 
 def count(client: SandboxClient, path: str, query: dict[str, Any]) -> int:

@@ -7,7 +7,7 @@ from typing import Any
 
 import pytest
 
-from intercom_pipeline.sandbox import RunningSandbox, SandboxConfig
+from intercom_pipeline.sandbox import SandboxConfig
 from intercom_pipeline.sandbox.model import Contact, Conversation
 from intercom_pipeline.sandbox.workspace import DAY, Workspace
 from tests.conftest import SandboxClient
@@ -21,11 +21,6 @@ TICKETS = ("/tickets/search", "tickets")
 @pytest.fixture
 def sandbox_config() -> SandboxConfig:
     return SandboxConfig(seed=1, scale="tiny")
-
-
-@pytest.fixture
-def ws(running_sandbox: RunningSandbox) -> Workspace:
-    return running_sandbox.sandbox.workspace
 
 
 def search(
