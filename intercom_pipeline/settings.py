@@ -46,6 +46,7 @@ class IntercomSettings:
     region: str
     base_url: str
     api_version: str
+    name: str = "default"  # the label of this workspace in INTERCOM_WORKSPACES
 
     @property
     def uses_custom_base_url(self) -> bool:
@@ -74,6 +75,41 @@ def intercom_settings(environ: dict[str, str] | None = None) -> IntercomSettings
         base_url=base_url,
         api_version=version,
     )
+
+
+def intercom_workspaces(environ: dict[str, str] | None = None) -> list[IntercomSettings]:
+    """Every workspace to sync.
+
+    Without INTERCOM_WORKSPACES, one workspace from the INTERCOM_* variables. With
+    INTERCOM_WORKSPACES=acme,globex, each name reads INTERCOM_ACME_ACCESS_TOKEN,
+    INTERCOM_ACME_REGION, ... and falls back to the unprefixed variable for anything unset.
+    """
+    env = dict(os.environ if environ is None else environ)
+    names = [n.strip() for n in env.get("INTERCOM_WORKSPACES", "").split(",") if n.strip()]
+    if not names:
+        return [intercom_settings(env)]
+    workspaces = []
+    for name in names:
+        if not name.replace("_", "").isalnum():
+            raise ConfigurationError(
+                f"INTERCOM_WORKSPACES has {name!r}: use letters, digits and underscores only."
+            )
+        prefix = f"INTERCOM_{name.upper()}_"
+        scoped = {
+            **env,
+            **{f"INTERCOM_{k[len(prefix) :]}": v for k, v in env.items() if k.startswith(prefix)},
+        }
+        settings = intercom_settings(scoped)
+        workspaces.append(
+            IntercomSettings(
+                settings.access_token,
+                settings.region,
+                settings.base_url,
+                settings.api_version,
+                name,
+            )
+        )
+    return workspaces
 
 
 def duckdb_path(environ: dict[str, str] | None = None) -> Path:

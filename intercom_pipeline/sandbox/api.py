@@ -101,6 +101,7 @@ class IntercomApi:
         self._search_cache: OrderedDict[tuple[Any, ...], SortedResult] = OrderedDict()
         self.routes: list[tuple[str, re.Pattern[str], str, Handler]] = []
         for method, pattern, module, handler in (
+            ("GET", r"/me", "admins", self.identify_admin),
             ("GET", r"/admins", "admins", self.list_admins),
             ("GET", r"/teams", "teams", self.list_teams),
             ("GET", r"/tags", "tags", self.list_tags),
@@ -164,6 +165,24 @@ class IntercomApi:
         return Response(
             200, {"type": "admin.list", "admins": [render.admin(a) for a in self.ws.admins]}
         )
+
+    def identify_admin(self, request: Request, match: re.Match[str]) -> Response:
+        """GET /me: the token's admin and its workspace (the app), whose id_code is the app id."""
+        body = render.admin(self.ws.admins[0])
+        body.pop("team_priority_level")
+        body.pop("role")
+        body["avatar"] = {"type": "avatar", "image_url": None}
+        body["email_verified"] = True
+        body["app"] = {
+            "type": "app",
+            "id_code": self.ws.app_id,
+            "name": f"Sandbox {self.ws.seed}",
+            "region": "US",
+            "timezone": "UTC",
+            "created_at": self.ws.now - 900 * DAY,
+            "identity_verification": False,
+        }
+        return Response(200, body)
 
     def list_teams(self, request: Request, match: re.Match[str]) -> Response:
         return Response(

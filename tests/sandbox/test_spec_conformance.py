@@ -180,6 +180,7 @@ def assert_envelope(body: dict[str, Any], key: str | None, type_: str, item: str
 
 GETS = [
     # path, envelope key, type, item type, documented spec defects to correct
+    pytest.param("/me", None, "admin", None, (), id="me"),
     pytest.param("/admins", "admins", "admin.list", "admin", (), id="admins"),
     pytest.param("/teams", "teams", "team.list", "team", (), id="teams"),
     pytest.param("/tags", "data", "list", "tag", (), id="tags"),

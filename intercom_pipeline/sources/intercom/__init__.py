@@ -1,1 +1,473 @@
-"""Intercom extraction: the API client (and, with the ingestion issue, the dlt source)."""
+"""The Intercom dlt source: one resource per raw table, for every configured workspace.
+
+Runs on its own (no Dagster): `python -m intercom_pipeline.sources.intercom` loads the configured
+workspace into the DuckDB warehouse. Every row carries its `workspace_id` (the Intercom app id)
+and every table is merged on keys that include it, so re-reading a record never duplicates it.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Iterable, Iterator
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, replace
+from datetime import UTC, datetime
+from functools import cached_property
+from typing import Any
+
+import dlt
+from dlt.extract.resource import DltResource
+
+from intercom_pipeline.settings import IntercomSettings, Secret, intercom_workspaces
+from intercom_pipeline.sources.intercom import helpers
+from intercom_pipeline.sources.intercom.client import IntercomClient
+from intercom_pipeline.sources.intercom.settings import (
+    COLUMNS,
+    CONTACTS_LOOKBACK_SECONDS,
+    DEFAULT_LOOKBACK_SECONDS,
+    DEFAULT_PART_FETCH_WORKERS,
+    PAGE_SIZE,
+    SCROLL_CONFLICT_WAIT_SECONDS,
+)
+
+log = logging.getLogger(__name__)
+
+RAW_TABLES = (
+    "admins",
+    "teams",
+    "team_admins",
+    "tags",
+    "segments",
+    "data_attributes",
+    "help_centers",
+    "collections",
+    "articles",
+    "companies",
+    "contacts",
+    "contact_tags",
+    "contact_companies",
+    "conversations",
+    "conversation_parts",
+    "conversation_contacts",
+    "tickets",
+    "ticket_parts",
+    "deletions",
+)
+
+
+@dataclass
+class Workspace:
+    """One Intercom workspace: its client, and its app id (asked of GET /me once)."""
+
+    client: IntercomClient
+    name: str = "default"
+
+    @cached_property
+    def workspace_id(self) -> str:
+        return str(self.client.request("GET", "/me")["app"]["id_code"])
+
+
+def connect(
+    workspaces: list[IntercomSettings] | None = None, **client_options: Any
+) -> list[Workspace]:
+    """Clients for the configured workspaces (the token may also come from dlt secrets)."""
+    connected = []
+    for configured in workspaces or intercom_workspaces():
+        settings = configured
+        if not settings.access_token and settings.name == "default":
+            token = dlt.secrets.get("sources.intercom.access_token")
+            if token:
+                settings = replace(settings, access_token=Secret(token))
+        connected.append(Workspace(IntercomClient(settings, **client_options), settings.name))
+    return connected
+
+
+def _merge(table: str, *keys: str, **extra: Any) -> dict[str, Any]:
+    """Resource arguments for a table merged on (workspace_id, *keys), with its typed columns."""
+    return {
+        "name": table,
+        "primary_key": ["workspace_id", *keys],
+        "write_disposition": "merge",
+        # dlt annotates hint dicts in place: every column of every resource gets its own dict.
+        "columns": {
+            name: dict(hint)
+            for name, hint in {
+                "workspace_id": {"data_type": "text"},
+                **COLUMNS.get(table, {}),
+            }.items()
+        },
+        **extra,
+    }
+
+
+def _replace_children(table: str, parent_key: str, *keys: str) -> dict[str, Any]:
+    """A link table whose rows for a parent are replaced whenever that parent is read again."""
+    return _merge(
+        table,
+        parent_key,
+        *keys,
+        write_disposition={"disposition": "merge", "strategy": "delete-insert"},
+        merge_key=["workspace_id", parent_key],
+    )
+
+
+def _since(state_key: str, workspace_id: str, lookback: int) -> int:
+    """Where an incremental read starts: the last updated_at seen, minus the lookback."""
+    last = dlt.current.resource_state().get(state_key, {}).get(workspace_id)
+    return max(0, int(last) - lookback) if last is not None else 0
+
+
+def _remember(state_key: str, workspace_id: str, updated_at: int | None) -> None:
+    if updated_at is not None:
+        marks = dlt.current.resource_state().setdefault(state_key, {})
+        marks[workspace_id] = max(updated_at, marks.get(workspace_id, 0))
+
+
+def _updated_after(since: int) -> dict[str, Any]:
+    return {"field": "updated_at", "operator": ">", "value": since}
+
+
+_ASCENDING = {"field": "updated_at", "order": "ascending"}
+
+
+@dlt.source(name="intercom", max_table_nesting=0)
+def intercom_source(
+    workspaces: list[Any] | None = None,
+    lookback_seconds: int = DEFAULT_LOOKBACK_SECONDS,
+    part_fetch_workers: int = DEFAULT_PART_FETCH_WORKERS,
+    related_only: bool = False,
+    reconcile_deletions: bool = True,
+    scroll_conflict_wait: float = SCROLL_CONFLICT_WAIT_SECONDS,
+) -> Iterable[DltResource]:
+    """Every Intercom module as a table.
+
+    Args:
+        workspaces: connected workspaces (`connect()`); default: from the environment.
+        lookback_seconds: overlap of incremental conversation and ticket reads.
+        part_fetch_workers: concurrent GET /conversations/{id} calls for parts.
+        related_only: contacts and companies read only those of recently changed
+            conversations (the hourly run) instead of every changed contact and company.
+        reconcile_deletions: compare every contact and company id with the warehouse.
+        scroll_conflict_wait: seconds to wait when another client holds the companies scroll.
+    """
+    connected: list[Workspace] = workspaces or connect()
+
+    @dlt.resource(**_merge("admins", "id"))
+    def admins() -> Iterator[list[dict[str, Any]]]:
+        """Teammates of the workspace (GET /admins)."""
+        for ws in connected:
+            body = ws.client.request("GET", "/admins")
+            yield [helpers.shape("admins", a, ws.workspace_id) for a in body["admins"]]
+
+    @dlt.resource(**_merge("teams", "id"))
+    def teams() -> Iterator[list[dict[str, Any]]]:
+        """Teams and their settings (GET /teams)."""
+        for ws in connected:
+            body = ws.client.request("GET", "/teams")
+            yield [helpers.shape("teams", t, ws.workspace_id) for t in body["teams"]]
+
+    @dlt.transformer(data_from=teams, **_replace_children("team_admins", "team_id", "admin_id"))
+    def team_admins(team_rows: list[dict[str, Any]]) -> Iterator[list[dict[str, Any]]]:
+        """Which admin is in which team (one row per membership)."""
+        yield [
+            row for team in team_rows for row in helpers.team_admin_rows(team, team["workspace_id"])
+        ]
+
+    @dlt.resource(**_merge("tags", "id"))
+    def tags() -> Iterator[list[dict[str, Any]]]:
+        """Tags defined in the workspace (GET /tags)."""
+        for ws in connected:
+            body = ws.client.request("GET", "/tags")
+            yield [helpers.shape("tags", t, ws.workspace_id) for t in body["data"]]
+
+    @dlt.resource(**_merge("segments", "id"))
+    def segments() -> Iterator[list[dict[str, Any]]]:
+        """Saved segments with their member counts (GET /segments?include_count=true)."""
+        for ws in connected:
+            body = ws.client.request("GET", "/segments", params={"include_count": "true"})
+            yield [helpers.shape("segments", s, ws.workspace_id) for s in body["segments"]]
+
+    @dlt.resource(**_merge("data_attributes", "model", "name"))
+    def data_attributes() -> Iterator[list[dict[str, Any]]]:
+        """Contact and company attributes with their data types (GET /data_attributes)."""
+        for ws in connected:
+            for model in ("contact", "company"):
+                body = ws.client.request(
+                    "GET", "/data_attributes", params={"model": model, "include_archived": "true"}
+                )
+                yield [helpers.shape("data_attributes", a, ws.workspace_id) for a in body["data"]]
+
+    @dlt.resource(**_merge("help_centers", "id"))
+    def help_centers() -> Iterator[list[dict[str, Any]]]:
+        """Help centers (GET /help_center/help_centers)."""
+        for ws in connected:
+            body = ws.client.request("GET", "/help_center/help_centers")
+            yield [helpers.shape("help_centers", h, ws.workspace_id) for h in body["data"]]
+
+    @dlt.resource(**_merge("collections", "id"))
+    def collections() -> Iterator[list[dict[str, Any]]]:
+        """Help center collections and sections (GET /help_center/collections)."""
+        for ws in connected:
+            yield [
+                helpers.shape("collections", c, ws.workspace_id)
+                for c in ws.client.numbered_pages("/help_center/collections", per_page=PAGE_SIZE)
+            ]
+
+    @dlt.resource(**_merge("articles", "id"))
+    def articles() -> Iterator[list[dict[str, Any]]]:
+        """Help center articles (GET /articles)."""
+        for ws in connected:
+            yield [
+                helpers.shape("articles", a, ws.workspace_id)
+                for a in ws.client.numbered_pages("/articles", per_page=PAGE_SIZE)
+            ]
+
+    @dlt.resource(**_merge("conversations", "id"))
+    def conversations() -> Iterator[list[dict[str, Any]]]:
+        """Conversations changed since the last run (POST /conversations/search), without parts."""
+        for ws in connected:
+            since = _since("updated_at", ws.workspace_id, lookback_seconds)
+            page: list[dict[str, Any]] = []
+            for conversation in ws.client.search(
+                "/conversations/search", _updated_after(since), "conversations", sort=_ASCENDING
+            ):
+                page.append(helpers.conversation_row(conversation, ws.workspace_id))
+                _remember("updated_at", ws.workspace_id, conversation["updated_at"])
+                if len(page) == PAGE_SIZE:
+                    yield page
+                    page = []
+            if page:
+                yield page
+
+    @dlt.transformer(
+        data_from=conversations,
+        **_replace_children("conversation_contacts", "conversation_id", "contact_id"),
+    )
+    def conversation_contacts(rows: list[dict[str, Any]]) -> Iterator[list[dict[str, Any]]]:
+        """Which contact is in which conversation."""
+        yield [
+            link
+            for row in rows
+            for link in helpers.conversation_contact_rows(row, row["workspace_id"])
+        ]
+
+    def workspace_of(workspace_id: str) -> Workspace:
+        return next(ws for ws in connected if ws.workspace_id == workspace_id)
+
+    @dlt.transformer(data_from=conversations, **_merge("conversation_parts", "id"))
+    def conversation_parts(rows: list[dict[str, Any]]) -> Iterator[list[dict[str, Any]]]:
+        """Parts of each new or changed conversation (GET /conversations/{id}, fetched concurrently).
+
+        Intercom returns the 500 most recent parts; conversations with more are flagged on the
+        conversations table (`parts_truncated_by_api`, `count_parts_total`).
+        """
+        if not rows:
+            return
+        workspace = workspace_of(rows[0]["workspace_id"])
+
+        def fetch(row: dict[str, Any]) -> list[dict[str, Any]]:
+            detail = workspace.client.request("GET", f"/conversations/{row['id']}")
+            return helpers.part_rows(detail, row["workspace_id"])
+
+        with ThreadPoolExecutor(max_workers=part_fetch_workers) as pool:
+            yield [part for parts in pool.map(fetch, rows) for part in parts]
+
+    @dlt.resource(**_merge("tickets", "id"))
+    def tickets() -> Iterator[list[dict[str, Any]]]:
+        """Tickets changed since the last run (POST /tickets/search), with their parts."""
+        for ws in connected:
+            since = _since("updated_at", ws.workspace_id, lookback_seconds)
+            for ticket in ws.client.search(
+                "/tickets/search", _updated_after(since), "tickets", sort=_ASCENDING
+            ):
+                _remember("updated_at", ws.workspace_id, ticket["updated_at"])
+                parts_of_ticket[(ws.workspace_id, ticket["id"])] = helpers.ticket_part_rows(
+                    ticket, ws.workspace_id
+                )
+                yield helpers.ticket_row(ticket, ws.workspace_id)
+
+    # The ticket search answer carries the parts; they wait here for the ticket_parts transformer.
+    parts_of_ticket: dict[tuple[str, str], list[dict[str, Any]]] = {}
+
+    @dlt.transformer(data_from=tickets, **_merge("ticket_parts", "id"))
+    def ticket_parts(ticket: dict[str, Any]) -> Iterator[list[dict[str, Any]]]:
+        """Parts of each new or changed ticket (as the ticket search returns them, at most 500)."""
+        yield parts_of_ticket.pop((ticket["workspace_id"], ticket["id"]), [])
+
+    def changed_contacts(ws: Workspace) -> Iterator[dict[str, Any]]:
+        if related_only:
+            ids = sorted({link["contact_id"] for link in _recent_conversation_links(ws)})
+            for chunk in range(0, len(ids), PAGE_SIZE):
+                query = {"field": "id", "operator": "IN", "value": ids[chunk : chunk + PAGE_SIZE]}
+                yield from ws.client.search("/contacts/search", query, "data")
+            return
+        since = _since("updated_at", ws.workspace_id, CONTACTS_LOOKBACK_SECONDS)
+        for contact in ws.client.search(
+            "/contacts/search", _updated_after(since), "data", sort=_ASCENDING
+        ):
+            _remember("updated_at", ws.workspace_id, contact["updated_at"])
+            yield contact
+
+    def _recent_conversation_links(ws: Workspace) -> Iterator[dict[str, Any]]:
+        since = _since("related_since", ws.workspace_id, lookback_seconds)
+        for conversation in ws.client.search(
+            "/conversations/search", _updated_after(since), "conversations", sort=_ASCENDING
+        ):
+            _remember("related_since", ws.workspace_id, conversation["updated_at"])
+            yield from helpers.conversation_contact_rows(conversation, ws.workspace_id)
+            if conversation.get("company"):
+                related_companies.setdefault(ws.workspace_id, {})[conversation["company"]["id"]] = (
+                    conversation["company"]
+                )
+
+    related_companies: dict[str, dict[str, dict[str, Any]]] = {}
+
+    @dlt.resource(**_merge("contacts", "id"))
+    def contacts() -> Iterator[dict[str, Any]]:
+        """Contacts (users and leads) changed since the last run (POST /contacts/search).
+
+        Contact search matches dates by whole day, so each run re-reads a day of changes;
+        merging on id keeps one row per contact.
+        """
+        for ws in connected:
+            for contact in changed_contacts(ws):
+                yield helpers.shape("contacts", contact, ws.workspace_id)
+
+    @dlt.transformer(
+        data_from=contacts, **_replace_children("contact_tags", "contact_id", "tag_id")
+    )
+    def contact_tags(contact: dict[str, Any]) -> Iterator[list[dict[str, Any]]]:
+        """Every tag of each changed contact; lists Intercom truncated at ten are fetched whole."""
+        ids = helpers.embedded_ids(contact, "tags")
+        if ids is None:
+            client = workspace_of(contact["workspace_id"]).client
+            ids = [
+                str(t["id"])
+                for t in client.request("GET", f"/contacts/{contact['id']}/tags")["data"]
+            ]
+        yield [
+            {"workspace_id": contact["workspace_id"], "contact_id": contact["id"], "tag_id": i}
+            for i in ids
+        ]
+
+    @dlt.transformer(
+        data_from=contacts, **_replace_children("contact_companies", "contact_id", "company_id")
+    )
+    def contact_companies(contact: dict[str, Any]) -> Iterator[list[dict[str, Any]]]:
+        """Every company of each changed contact; truncated lists are fetched whole."""
+        ids = helpers.embedded_ids(contact, "companies")
+        if ids is None:
+            client = workspace_of(contact["workspace_id"]).client
+            body = client.request("GET", f"/contacts/{contact['id']}/companies")
+            ids = [str(c["id"]) for c in body.get("data") or body.get("companies") or []]
+        yield [
+            {"workspace_id": contact["workspace_id"], "contact_id": contact["id"], "company_id": i}
+            for i in ids
+        ]
+
+    @dlt.resource(**_merge("companies", "id"))
+    def companies() -> Iterator[list[dict[str, Any]]]:
+        """Companies, read whole through the scroll (one scroll per workspace at a time)."""
+        for ws in connected:
+            if related_only:
+                if ws.workspace_id not in related_companies:
+                    for _ in _recent_conversation_links(ws):
+                        pass
+                found = related_companies.get(ws.workspace_id, {}).values()
+                yield [helpers.shape("companies", c, ws.workspace_id) for c in found]
+                continue
+            # Read the scroll to its end before yielding: a scroll left idle while other
+            # resources run would expire, and the lock must not be held across a yield.
+            with helpers.scroll_lock(ws.client):
+                everything = list(
+                    helpers.scroll_companies(ws.client, conflict_wait=scroll_conflict_wait)
+                )
+            for start in range(0, len(everything), PAGE_SIZE):
+                chunk = everything[start : start + PAGE_SIZE]
+                yield [helpers.shape("companies", c, ws.workspace_id) for c in chunk]
+
+    @dlt.resource(**_merge("deletions", "object_type", "id"))
+    def deletions() -> Iterator[list[dict[str, Any]]]:
+        """Contacts and companies that vanished from Intercom, marked with `deleted_at`.
+
+        Every live id is compared with the warehouse; raw rows themselves are never deleted.
+        """
+        if not reconcile_deletions or related_only:
+            return
+        for ws in connected:
+            now = datetime.now(UTC)
+            live_contacts = {c["id"] for c in ws.client.cursor_list("/contacts", "data")}
+            with helpers.scroll_lock(ws.client):
+                live_companies = {
+                    c["id"]
+                    for c in helpers.scroll_companies(ws.client, conflict_wait=scroll_conflict_wait)
+                }
+            for object_type, table, live in (
+                ("contact", "contacts", live_contacts),
+                ("company", "companies", live_companies),
+            ):
+                gone = (
+                    _stored_ids(table, ws.workspace_id)
+                    - live
+                    - _stored_deletions(object_type, ws.workspace_id)
+                )
+                yield [
+                    {
+                        "workspace_id": ws.workspace_id,
+                        "object_type": object_type,
+                        "id": i,
+                        "deleted_at": now,
+                        "reason": "missing from Intercom's full listing",
+                    }
+                    for i in sorted(gone)
+                ]
+
+    return (
+        admins,
+        teams,
+        team_admins,
+        tags,
+        segments,
+        data_attributes,
+        help_centers,
+        collections,
+        articles,
+        conversations,
+        conversation_contacts,
+        conversation_parts,
+        tickets,
+        ticket_parts,
+        contacts,
+        contact_tags,
+        contact_companies,
+        companies,
+        deletions,
+    )
+
+
+def _stored_ids(table: str, workspace_id: str) -> set[str]:
+    return {row[0] for row in _query(table, "workspace_id = %s", workspace_id)}
+
+
+def _stored_deletions(object_type: str, workspace_id: str) -> set[str]:
+    rows = _query("deletions", "workspace_id = %s and object_type = %s", workspace_id, object_type)
+    return {row[0] for row in rows}
+
+
+def _query(table: str, where: str, *args: Any) -> list[tuple[Any, ...]]:
+    """Ids stored in the destination, read from inside the run; a missing table reads as empty."""
+    pipeline = dlt.current.pipeline()
+    if pipeline.default_schema_name is None:  # the very first run: nothing stored yet
+        return []
+    if table not in pipeline.default_schema.tables or not pipeline.default_schema.get_table_columns(
+        table
+    ):
+        return []
+    with pipeline.sql_client() as client:
+        if not client.has_dataset():
+            return []
+        sql = f"select id from {client.make_qualified_table_name(table)} where {where}"
+        try:
+            return list(client.execute_sql(sql, *args) or [])
+        except dlt.destinations.exceptions.DatabaseUndefinedRelation:
+            return []

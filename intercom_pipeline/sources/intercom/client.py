@@ -53,6 +53,7 @@ class IntercomClient:
         backoff_seconds: float = 0.5,
         timeout_seconds: float = 60.0,
         max_rate_limit_wait: float = 15.0,
+        max_rate_limit_waits: int = 100,
         sleep: Callable[[float], None] = time.sleep,
     ) -> None:
         self.settings = settings
@@ -60,6 +61,7 @@ class IntercomClient:
         self.backoff_seconds = backoff_seconds
         self.timeout_seconds = timeout_seconds
         self.max_rate_limit_wait = max_rate_limit_wait
+        self.max_rate_limit_waits = max_rate_limit_waits
         self.sleep = sleep
         self.session = requests.Session()
         self.session.headers.update(
@@ -72,6 +74,8 @@ class IntercomClient:
         self._pace_lock = threading.Lock()
         self._remaining: int | None = None
         self._reset_at: float = 0.0
+        # Counts for run metadata: every call sent, 429s waited out, retries after failures.
+        self.stats = {"api_calls": 0, "rate_limited": 0, "retries": 0}
 
     # --- one request -----------------------------------------------------------------------
 
@@ -85,14 +89,24 @@ class IntercomClient:
     ) -> Any:
         """Send one request and return its decoded JSON (None for an empty body)."""
         url = f"{self.settings.base_url}{path}"
-        for attempt in range(self.max_retries + 1):
+        failures = waits = 0
+        while True:
             self._wait_for_budget()
+            self._count("api_calls")
             try:
                 response = self.session.request(
                     method, url, params=params, json=json, timeout=self.timeout_seconds
                 )
                 self._note_limits(response)
                 if response.status_code == 429:
+                    # A 429 is not a failure: wait for the window to reset, within a bound.
+                    waits += 1
+                    self._count("rate_limited")
+                    if waits > self.max_rate_limit_waits:
+                        raise IntercomError(
+                            f"{method} {path}: still rate limited after {waits} waits for the "
+                            "window to reset; another app may be using this workspace's budget"
+                        )
                     self._wait_for_reset(response)
                     continue
                 if response.status_code in RETRY_STATUSES:
@@ -107,17 +121,20 @@ class IntercomClient:
                 ValueError,
                 _Retryable,
             ) as exc:
-                if attempt == self.max_retries:
+                if failures == self.max_retries:
                     raise IntercomError(
-                        f"{method} {path} failed {self.max_retries + 1} times, last: {_describe(exc)}. "
+                        f"{method} {path} failed {failures + 1} times, last: {_describe(exc)}. "
                         "Intercom or the network is unavailable; the run can be retried safely."
                     ) from None
-                delay = self.backoff_seconds * 2**attempt
+                self._count("retries")
+                delay = self.backoff_seconds * 2**failures
+                failures += 1
                 log.warning("%s %s: %s; retrying in %.1fs", method, path, _describe(exc), delay)
                 self.sleep(delay)
-        raise IntercomError(
-            f"{method} {path}: still rate limited after {self.max_retries + 1} tries"
-        )
+
+    def _count(self, what: str) -> None:
+        with self._pace_lock:
+            self.stats[what] += 1
 
     def _note_limits(self, response: requests.Response) -> None:
         remaining = response.headers.get("X-RateLimit-Remaining")

@@ -1,0 +1,140 @@
+"""Loading Intercom into the warehouse with dlt, without Dagster: used by the CLI and by `defs/`.
+
+One pipeline (`intercom`), one dataset (`intercom_raw`), one DuckDB file (`DUCKDB_PATH`).
+"""
+
+from __future__ import annotations
+
+import os
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import dlt
+import duckdb
+from dlt.common.pipeline import LoadInfo
+
+from intercom_pipeline.settings import duckdb_path
+from intercom_pipeline.sources.intercom import RAW_TABLES, Workspace, connect, intercom_source
+
+PIPELINE_NAME = "intercom"
+RAW_DATASET = "intercom_raw"
+
+
+def make_pipeline(warehouse: Path | None = None, pipelines_dir: Path | None = None) -> dlt.Pipeline:
+    """The dlt pipeline into the warehouse file. Creating it opens no connection."""
+    os.environ.setdefault("RUNTIME__DLTHUB_TELEMETRY", "false")
+    path = warehouse or duckdb_path()
+    path.parent.mkdir(parents=True, exist_ok=True)
+    return dlt.pipeline(
+        pipeline_name=PIPELINE_NAME,
+        destination=dlt.destinations.duckdb(str(path)),
+        dataset_name=RAW_DATASET,
+        pipelines_dir=str(pipelines_dir) if pipelines_dir else None,
+        progress="log",
+    )
+
+
+@dataclass
+class IngestionResult:
+    load_info: LoadInfo | None
+    rows_loaded: dict[str, int]
+    api: dict[str, int]
+    seconds: float
+    tables: list[str] = field(default_factory=list)
+
+
+def client_stats(workspaces: list[Workspace]) -> dict[str, int]:
+    """API calls, 429s and retries summed over the workspaces' clients."""
+    totals: dict[str, int] = {}
+    for ws in workspaces:
+        for key, value in ws.client.stats.items():
+            totals[key] = totals.get(key, 0) + value
+    return totals
+
+
+def run_ingestion(
+    tables: list[str] | None = None,
+    *,
+    warehouse: Path | None = None,
+    pipelines_dir: Path | None = None,
+    stop_on_type_change: bool = False,
+    **source_options: Any,
+) -> IngestionResult:
+    """Extract and load the given raw tables (default: all) for every configured workspace."""
+    started = time.monotonic()
+    pipeline = make_pipeline(warehouse, pipelines_dir)
+    workspaces = source_options.pop("workspaces", None) or connect()
+    source = intercom_source(workspaces, **source_options)
+    if tables:
+        source = source.with_resources(*tables)
+    contract = {"data_type": "freeze"} if stop_on_type_change else None
+    info = pipeline.run(source, schema_contract=contract)
+    info.raise_on_failed_jobs()
+    ensure_raw_tables(pipeline)
+    rows = (
+        dict(pipeline.last_trace.last_normalize_info.row_counts)
+        if pipeline.last_trace.last_normalize_info
+        else {}
+    )
+    return IngestionResult(
+        info,
+        {t: rows.get(t, 0) for t in (tables or RAW_TABLES)},
+        client_stats(workspaces),
+        time.monotonic() - started,
+        list(tables or RAW_TABLES),
+    )
+
+
+def ensure_raw_tables(pipeline: dlt.Pipeline) -> None:
+    """Create, empty, every raw table that has never received a row.
+
+    dlt creates a table with its first row; dbt sources and checks expect every table to exist
+    (e.g. `deletions` before anything was ever deleted).
+    """
+    schema = pipeline.default_schema
+    with pipeline.sql_client() as client:
+        existing = {
+            row[0]
+            for row in client.execute_sql(
+                "select table_name from information_schema.tables where table_schema = %s",
+                pipeline.dataset_name,
+            )
+        }
+        for table in RAW_TABLES:
+            if table in existing:
+                continue
+            columns = schema.tables.get(table, {}).get("columns", {})
+            definitions = [
+                f'"{name}" {_duckdb_type(hint.get("data_type"))}'
+                for name, hint in columns.items()
+                if hint.get("data_type")
+            ] or ['"workspace_id" VARCHAR']
+            client.execute_sql(
+                f"create table if not exists {client.make_qualified_table_name(table)} "
+                f"({', '.join(definitions)})"
+            )
+
+
+def _duckdb_type(data_type: str | None) -> str:
+    return {
+        "text": "VARCHAR",
+        "bigint": "BIGINT",
+        "bool": "BOOLEAN",
+        "json": "JSON",
+        "timestamp": "TIMESTAMP WITH TIME ZONE",
+        "double": "DOUBLE",
+        "date": "DATE",
+    }.get(data_type or "", "VARCHAR")
+
+
+def table_counts(
+    warehouse: Path, tables: list[str] | tuple[str, ...] = RAW_TABLES
+) -> dict[str, int]:
+    """Rows per raw table, read through a short read-only connection."""
+    with duckdb.connect(str(warehouse), read_only=True) as conn:
+        return {
+            t: conn.execute(f"select count(*) from {RAW_DATASET}.{t}").fetchone()[0]  # type: ignore[index]
+            for t in tables
+        }

@@ -1,0 +1,158 @@
+"""Pure record shaping and the companies scroll; no dlt resources and no Dagster in here."""
+
+from __future__ import annotations
+
+import fcntl
+import hashlib
+import logging
+import tempfile
+import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from intercom_pipeline.sources.intercom.client import IntercomClient, IntercomError
+from intercom_pipeline.sources.intercom.settings import (
+    MAX_CONVERSATION_PARTS,
+    SCROLL_ATTEMPTS,
+    SCROLL_CONFLICT_WAIT_SECONDS,
+    TIMESTAMPS,
+)
+
+log = logging.getLogger(__name__)
+
+
+def to_timestamp(value: Any) -> Any:
+    """Unix seconds to an aware UTC datetime; anything else is returned unchanged."""
+    if isinstance(value, int) and not isinstance(value, bool):
+        return datetime.fromtimestamp(value, UTC)
+    return value
+
+
+def shape(table: str, record: dict[str, Any], workspace_id: str) -> dict[str, Any]:
+    """A raw row: the record as Intercom sent it, its workspace id, and typed timestamps."""
+    row = {"workspace_id": workspace_id, **record}
+    for column in TIMESTAMPS.get(table, ()):
+        if column in row:
+            row[column] = to_timestamp(row[column])
+    return row
+
+
+def team_admin_rows(team: dict[str, Any], workspace_id: str) -> list[dict[str, Any]]:
+    """Team membership; admin ids become text, as admins' own ids are."""
+    return [
+        {"workspace_id": workspace_id, "team_id": str(team["id"]), "admin_id": str(admin_id)}
+        for admin_id in team.get("admin_ids") or []
+    ]
+
+
+def conversation_row(conversation: dict[str, Any], workspace_id: str) -> dict[str, Any]:
+    """A conversation without its parts, flagged when the API cannot return all of them."""
+    record = {k: v for k, v in conversation.items() if k != "conversation_parts"}
+    total = (record.get("statistics") or {}).get("count_conversation_parts")
+    record["count_parts_total"] = total
+    record["parts_truncated_by_api"] = bool(total and total > MAX_CONVERSATION_PARTS)
+    return shape("conversations", record, workspace_id)
+
+
+def conversation_contact_rows(
+    conversation: dict[str, Any], workspace_id: str
+) -> list[dict[str, Any]]:
+    contacts = (conversation.get("contacts") or {}).get("contacts") or []
+    return [
+        {
+            "workspace_id": workspace_id,
+            "conversation_id": str(conversation["id"]),
+            "contact_id": str(c["id"]),
+            "external_id": c.get("external_id"),
+        }
+        for c in contacts
+    ]
+
+
+def part_rows(conversation: dict[str, Any], workspace_id: str) -> list[dict[str, Any]]:
+    """Parts of a GET /conversations/{id} answer, each tied to its conversation."""
+    parts = (conversation.get("conversation_parts") or {}).get("conversation_parts") or []
+    return [
+        shape(
+            "conversation_parts",
+            {**p, "id": str(p["id"]), "conversation_id": str(conversation["id"])},
+            workspace_id,
+        )
+        for p in parts
+    ]
+
+
+def ticket_part_rows(ticket: dict[str, Any], workspace_id: str) -> list[dict[str, Any]]:
+    parts = (ticket.get("ticket_parts") or {}).get("ticket_parts") or []
+    return [
+        shape(
+            "ticket_parts", {**p, "id": str(p["id"]), "ticket_id": str(ticket["id"])}, workspace_id
+        )
+        for p in parts
+    ]
+
+
+def ticket_row(ticket: dict[str, Any], workspace_id: str) -> dict[str, Any]:
+    return shape("tickets", {k: v for k, v in ticket.items() if k != "ticket_parts"}, workspace_id)
+
+
+def embedded_ids(contact: dict[str, Any], key: str) -> list[str] | None:
+    """Ids of a contact's embedded list, or None when Intercom truncated it (has_more)."""
+    embedded = contact.get(key) or {}
+    if embedded.get("has_more"):
+        return None
+    return [str(item["id"]) for item in embedded.get("data") or []]
+
+
+def workspace_key(client: IntercomClient) -> str:
+    """A stable, secret-free name for one workspace's credentials (for lock files)."""
+    token = client.settings.access_token.reveal()
+    return hashlib.sha256(f"{client.settings.base_url}|{token}".encode()).hexdigest()[:16]
+
+
+@contextmanager
+def scroll_lock(client: IntercomClient, lock_dir: Path | None = None) -> Iterator[None]:
+    """Hold the workspace's one companies scroll across every thread and process on this host."""
+    directory = lock_dir or Path(tempfile.gettempdir())
+    path = directory / f"intercom-scroll-{workspace_key(client)}.lock"
+    with path.open("w") as handle:
+        fcntl.flock(handle, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(handle, fcntl.LOCK_UN)
+
+
+def scroll_companies(
+    client: IntercomClient,
+    *,
+    conflict_wait: float = SCROLL_CONFLICT_WAIT_SECONDS,
+    attempts: int = SCROLL_ATTEMPTS,
+    sleep: Callable[[float], None] = time.sleep,
+) -> Iterator[dict[str, Any]]:
+    """Every company once, through the scroll, restarted from scratch when it fails.
+
+    Intercom allows one open scroll per app. A `scroll_exists` answer means another client holds
+    it: wait for it to expire, then start again. An expired or broken scroll cannot be resumed, so
+    it restarts too; companies already yielded are skipped, so nothing is duplicated.
+    """
+    seen: set[str] = set()
+    for attempt in range(1, attempts + 1):
+        try:
+            for company in client.scroll():
+                if company["id"] not in seen:
+                    seen.add(company["id"])
+                    yield company
+            return
+        except IntercomError as exc:
+            if attempt == attempts:
+                raise IntercomError(
+                    f"the companies scroll failed {attempts} times, last: {exc}. Another "
+                    "integration may hold this workspace's only scroll; try again later."
+                ) from None
+            wait = conflict_wait if exc.code == "scroll_exists" else 1.0
+            log.warning("companies scroll failed (%s); restarting in %.0fs", exc, wait)
+            sleep(wait)

@@ -1,0 +1,118 @@
+"""Constants of the Intercom source: page sizes, lookbacks, and the typed columns of each table."""
+
+from typing import Any
+
+PAGE_SIZE = 150  # the largest page Intercom serves on lists and searches
+DAY = 86_400
+# Contact search matches dates by whole day, so an incremental contact sync re-reads a day.
+CONTACTS_LOOKBACK_SECONDS = DAY
+# Conversations and tickets match to the second; the overlap absorbs late-indexed records.
+DEFAULT_LOOKBACK_SECONDS = 600
+DEFAULT_PART_FETCH_WORKERS = 32
+MAX_CONVERSATION_PARTS = 500  # GET /conversations/{id} returns at most the 500 most recent
+SCROLL_ATTEMPTS = 5
+SCROLL_CONFLICT_WAIT_SECONDS = 61.0  # an unused scroll expires after a minute
+
+# Unix-second fields that become timestamps, per table.
+TIMESTAMPS: dict[str, tuple[str, ...]] = {
+    "segments": ("created_at", "updated_at"),
+    "data_attributes": ("created_at", "updated_at"),
+    "help_centers": ("created_at", "updated_at"),
+    "collections": ("created_at", "updated_at"),
+    "articles": ("created_at", "updated_at"),
+    "companies": ("created_at", "updated_at", "remote_created_at", "last_request_at"),
+    "contacts": (
+        "created_at",
+        "updated_at",
+        "signed_up_at",
+        "last_seen_at",
+        "last_replied_at",
+        "last_contacted_at",
+        "last_email_opened_at",
+        "last_email_clicked_at",
+        "android_last_seen_at",
+        "ios_last_seen_at",
+    ),
+    "conversations": ("created_at", "updated_at", "waiting_since", "snoozed_until"),
+    "conversation_parts": ("created_at", "updated_at", "notified_at"),
+    "tickets": ("created_at", "updated_at", "snoozed_until"),
+    "ticket_parts": ("created_at", "updated_at"),
+    "deletions": ("deleted_at",),
+}
+
+# Columns whose type is fixed whatever the data says: ids stay text, assignees are integers
+# (0 or null when unassigned), nested objects and custom attributes are kept whole as JSON.
+_TEXT = {"data_type": "text"}
+_JSON = {"data_type": "json"}
+_BIGINT = {"data_type": "bigint"}
+_BOOL = {"data_type": "bool"}
+COLUMNS: dict[str, dict[str, dict[str, Any]]] = {
+    "admins": {"id": _TEXT, "team_ids": _JSON},
+    "teams": {"id": _TEXT, "admin_ids": _JSON},
+    "team_admins": {"team_id": _TEXT, "admin_id": _TEXT},
+    "tags": {"id": _TEXT},
+    "segments": {"id": _TEXT, "count": _BIGINT},
+    "data_attributes": {"id": _BIGINT, "name": _TEXT, "model": _TEXT, "options": _JSON},
+    "help_centers": {"id": _TEXT},
+    "collections": {"id": _TEXT, "parent_id": _TEXT, "help_center_id": _BIGINT},
+    "articles": {"id": _TEXT, "author_id": _BIGINT, "parent_ids": _JSON, "body": _TEXT},
+    "companies": {
+        "id": _TEXT,
+        "company_id": _TEXT,
+        "custom_attributes": _JSON,
+        "monthly_spend": _BIGINT,
+    },
+    "contacts": {
+        "id": _TEXT,
+        "external_id": _TEXT,
+        "owner_id": _TEXT,
+        "phone": _TEXT,
+        "name": _TEXT,
+        "custom_attributes": _JSON,
+        "unsubscribed_from_emails": _BOOL,
+    },
+    "contact_tags": {"contact_id": _TEXT, "tag_id": _TEXT},
+    "contact_companies": {"contact_id": _TEXT, "company_id": _TEXT},
+    "conversations": {
+        "id": _TEXT,
+        "title": _TEXT,
+        "admin_assignee_id": _BIGINT,
+        "team_assignee_id": _BIGINT,
+        "custom_attributes": _JSON,
+        "statistics": _JSON,
+        "conversation_rating": _JSON,
+        "sla_applied": _JSON,
+        "source": _JSON,
+        "tags": _JSON,
+        "count_parts_total": _BIGINT,
+        "parts_truncated_by_api": _BOOL,
+    },
+    "conversation_parts": {
+        "id": _TEXT,
+        "conversation_id": _TEXT,
+        "body": _TEXT,
+        "author": _JSON,
+        "attachments": _JSON,
+        "assigned_to": _JSON,
+        "tags": _JSON,
+    },
+    "conversation_contacts": {
+        "conversation_id": _TEXT,
+        "contact_id": _TEXT,
+        "external_id": _TEXT,
+    },
+    "tickets": {
+        "id": _TEXT,
+        "ticket_id": _TEXT,
+        "admin_assignee_id": _BIGINT,
+        "team_assignee_id": _BIGINT,
+        "ticket_attributes": _JSON,
+        "ticket_state": _JSON,
+        "ticket_type": _JSON,
+        "linked_objects": _JSON,
+        "contacts": _JSON,
+        "previous_ticket_state_id": _TEXT,
+    },
+    "ticket_parts": {"id": _TEXT, "ticket_id": _TEXT, "body": _TEXT, "author": _JSON},
+    "deletions": {"object_type": _TEXT, "id": _TEXT},
+}
