@@ -1,0 +1,156 @@
+"""Data-quality findings on the raw tables, as plain SQL over one DuckDB connection.
+
+Dagster asset checks (`defs/checks.py`) report these; each finding names its table and column.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+import duckdb
+
+from intercom_pipeline.ingest import RAW_DATASET
+
+# The JSON types a custom attribute of each declared data type may hold.
+ACCEPTED_JSON_TYPES = {
+    "string": ("VARCHAR",),
+    "integer": ("BIGINT", "UBIGINT"),
+    "float": ("DOUBLE", "BIGINT", "UBIGINT"),
+    "boolean": ("BOOLEAN",),
+    "date": ("BIGINT", "UBIGINT", "VARCHAR"),
+    "datetime": ("BIGINT", "UBIGINT", "VARCHAR"),
+}
+
+JSON_TYPE_NAMES = {
+    "VARCHAR": "string",
+    "BIGINT": "integer",
+    "UBIGINT": "integer",
+    "DOUBLE": "float",
+    "BOOLEAN": "boolean",
+    "OBJECT": "object",
+    "ARRAY": "array",
+}
+
+
+@dataclass(frozen=True)
+class TypeDrift:
+    table: str
+    column: str
+    declared: str
+    received: str
+    rows: int
+
+    def describe(self) -> str:
+        return (
+            f"{self.table}.{self.column}: declared {self.declared}, received {self.received} "
+            f"in {self.rows} row(s)"
+        )
+
+
+def variant_columns(conn: duckdb.DuckDBPyConnection) -> list[TypeDrift]:
+    """Columns dlt split into `<column>__v_<type>` because an upstream type changed."""
+    rows = conn.execute(
+        "select table_name, column_name, data_type from information_schema.columns "
+        "where table_schema = ? and column_name like '%\\_\\_v\\_%' escape '\\'",
+        [RAW_DATASET],
+    ).fetchall()
+    drifts = []
+    for table, column, data_type in rows:
+        original = column.split("__v_")[0]
+        count = conn.execute(
+            f'select count(*) from {RAW_DATASET}."{table}" where "{column}" is not null'
+        ).fetchone()[0]  # type: ignore[index]
+        drifts.append(
+            TypeDrift(table, original, "its first type", f"{data_type} ({column})", count)
+        )
+    return drifts
+
+
+def custom_attribute_drift(conn: duckdb.DuckDBPyConnection) -> list[TypeDrift]:
+    """Contact and company custom attribute values whose JSON type differs from the declared one.
+
+    Custom attributes are kept whole as JSON, so a changed type loses nothing; this is where it
+    shows up, per attribute.
+    """
+    drifts: list[TypeDrift] = []
+    for table, model in (("contacts", "contact"), ("companies", "company")):
+        if not _has_table(conn, table) or not _has_table(conn, "data_attributes"):
+            continue
+        declared = conn.execute(
+            f"select name, data_type from {RAW_DATASET}.data_attributes "
+            "where model = ? and custom and not coalesce(archived, false)",
+            [model],
+        ).fetchall()
+        for name, data_type in declared:
+            accepted = ACCEPTED_JSON_TYPES.get(data_type)
+            if not accepted:
+                continue
+            path = "$." + _json_key(name)
+            found = conn.execute(
+                f"select json_type(custom_attributes, ?) as t, count(*) from {RAW_DATASET}.{table} "
+                "where json_type(custom_attributes, ?) not in ('NULL') "
+                "and json_type(custom_attributes, ?) is not null group by t",
+                [path, path, path],
+            ).fetchall()
+            for json_type, count in found:
+                if json_type not in accepted:
+                    drifts.append(
+                        TypeDrift(
+                            table,
+                            f"custom_attributes.{name}",
+                            data_type,
+                            JSON_TYPE_NAMES.get(json_type, json_type.lower()),
+                            count,
+                        )
+                    )
+    return drifts
+
+
+@dataclass(frozen=True)
+class PartsGap:
+    conversation_id: str
+    loaded: int
+    total: int
+    truncated_by_api: bool
+
+
+def conversation_parts_gaps(
+    conn: duckdb.DuckDBPyConnection, limit: int = 50
+) -> tuple[int, list[PartsGap]]:
+    """Conversations whose loaded parts differ from `statistics.count_conversation_parts`.
+
+    Returns the number of such conversations and up to `limit` of them. Conversations with more
+    parts than the API returns (500) are among them, flagged as truncated by the API.
+    """
+    if not (_has_table(conn, "conversations") and _has_table(conn, "conversation_parts")):
+        return 0, []
+    sql = f"""
+        with loaded as (
+            select workspace_id, conversation_id, count(*) as n
+            from {RAW_DATASET}.conversation_parts group by all
+        )
+        select c.id, coalesce(l.n, 0), c.count_parts_total, coalesce(c.parts_truncated_by_api, false)
+        from {RAW_DATASET}.conversations c
+        left join loaded l on l.workspace_id = c.workspace_id and l.conversation_id = c.id
+        where coalesce(l.n, 0) <> coalesce(c.count_parts_total, 0)
+        order by c.count_parts_total desc, c.id
+    """
+    rows: list[Any] = conn.execute(sql).fetchall()
+    return len(rows), [
+        PartsGap(str(r[0]), int(r[1]), int(r[2] or 0), bool(r[3])) for r in rows[:limit]
+    ]
+
+
+def _has_table(conn: duckdb.DuckDBPyConnection, table: str) -> bool:
+    return bool(
+        conn.execute(
+            "select count(*) from information_schema.tables where table_schema = ? and table_name = ?",
+            [RAW_DATASET, table],
+        ).fetchone()[0]  # type: ignore[index]
+    )
+
+
+def _json_key(name: str) -> str:
+    """A JSON path key; attribute names may hold spaces and other characters."""
+    return '"' + name.replace('"', '\\"') + '"'

@@ -1,0 +1,282 @@
+"""Loading the in-process sandbox into a temporary warehouse with the dlt source."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import duckdb
+import pytest
+
+from intercom_pipeline import quality
+from intercom_pipeline.ingest import RAW_DATASET, run_ingestion, table_counts
+from intercom_pipeline.sandbox import RunningSandbox, SandboxConfig
+from intercom_pipeline.sandbox.workspace import Workspace
+from intercom_pipeline.settings import intercom_settings
+from intercom_pipeline.sources.intercom import RAW_TABLES, connect
+from tests.conftest import SandboxClient
+
+
+@pytest.fixture
+def sandbox_config() -> SandboxConfig:
+    return SandboxConfig(seed=5, scale="tiny")
+
+
+def ingest(running: RunningSandbox, tmp_path: Path, **options: object):
+    settings = intercom_settings(
+        {
+            "INTERCOM_BASE_URL": running.base_url,
+            "INTERCOM_ACCESS_TOKEN": "sandbox-token",
+        }
+    )
+    workspaces = connect([settings], backoff_seconds=0.01, max_rate_limit_wait=11)
+    return run_ingestion(
+        warehouse=tmp_path / "warehouse.duckdb",
+        pipelines_dir=tmp_path / "dlt",
+        workspaces=workspaces,
+        scroll_conflict_wait=0.2,
+        **options,
+    )
+
+
+def expected_counts(ws: Workspace) -> dict[str, int]:
+    contacts = ws.visible_contacts()
+    return {
+        "admins": len(ws.admins),
+        "teams": len(ws.teams),
+        "team_admins": sum(len(t.admin_ids) for t in ws.teams),
+        "tags": len(ws.tags),
+        "segments": len(ws.segments),
+        "data_attributes": len(ws.data_attributes),
+        "help_centers": len(ws.help_centers),
+        "collections": len(ws.collections),
+        "articles": len(ws.articles),
+        "companies": len(ws.visible_companies()),
+        "contacts": len(contacts),
+        "contact_tags": sum(len(c.tags) for c in contacts),
+        "contact_companies": sum(len(c.company_ids) for c in contacts),
+        "conversations": len(ws.conversations),
+        "conversation_parts": sum(min(len(c.parts), 500) for c in ws.conversations),
+        "conversation_contacts": sum(len(c.contact_ids) for c in ws.conversations),
+        "tickets": len(ws.tickets),
+        "ticket_parts": sum(len(t.parts) for t in ws.tickets),
+        "deletions": 0,
+    }
+
+
+def fingerprint(warehouse: Path) -> dict[str, list[tuple]]:
+    """Every raw table's rows (without dlt's own columns), sorted: equal means same content."""
+    out = {}
+    with duckdb.connect(str(warehouse), read_only=True) as conn:
+        for table in RAW_TABLES:
+            columns = [
+                r[0]
+                for r in conn.execute(
+                    "select column_name from information_schema.columns "
+                    "where table_schema = ? and table_name = ? and column_name not like '\\_dlt%' escape '\\' "
+                    "order by column_name",
+                    [RAW_DATASET, table],
+                ).fetchall()
+            ]
+            if table == "deletions":
+                columns = [c for c in columns if c != "deleted_at"]
+            quoted = ", ".join(f"coalesce(\"{c}\"::varchar, '<null>')" for c in columns)
+            out[table] = sorted(
+                conn.execute(f"select {quoted} from {RAW_DATASET}.{table}").fetchall()
+            )
+    return out
+
+
+def test_full_load_is_exactly_the_sandbox(running_sandbox: RunningSandbox, tmp_path: Path) -> None:
+    ws = running_sandbox.sandbox.workspace
+    result = ingest(running_sandbox, tmp_path)
+    assert table_counts(tmp_path / "warehouse.duckdb") == expected_counts(ws)
+    assert result.api["api_calls"] > len(ws.conversations)  # one detail call per conversation
+    with duckdb.connect(str(tmp_path / "warehouse.duckdb"), read_only=True) as conn:
+        ids = conn.execute(
+            f"select distinct workspace_id from {RAW_DATASET}.conversations"
+        ).fetchall()
+        assert ids == [(ws.app_id,)]
+        typed = dict(
+            conn.execute(
+                "select column_name, data_type from information_schema.columns "
+                "where table_schema = ? and table_name = 'conversations'",
+                [RAW_DATASET],
+            ).fetchall()
+        )
+        assert typed["created_at"] == "TIMESTAMP WITH TIME ZONE"
+        assert typed["id"] == "VARCHAR"
+        assert typed["admin_assignee_id"] == "BIGINT"
+        assert typed["custom_attributes"] == "JSON"
+        huge = [c for c in ws.conversations if len(c.parts) > 500]
+        flagged = conn.execute(
+            f"select id, count_parts_total from {RAW_DATASET}.conversations where parts_truncated_by_api"
+        ).fetchall()
+        assert sorted(flagged) == sorted((c.id, len(c.parts)) for c in huge)
+        gaps, listed = quality.conversation_parts_gaps(conn)
+        assert gaps == len(huge)
+        assert all(g.truncated_by_api and g.loaded == 500 for g in listed)
+
+
+def test_second_run_without_changes_writes_nothing_new(
+    running_sandbox: RunningSandbox, tmp_path: Path
+) -> None:
+    first = ingest(running_sandbox, tmp_path)
+    before = fingerprint(tmp_path / "warehouse.duckdb")
+    second = ingest(running_sandbox, tmp_path)
+    assert fingerprint(tmp_path / "warehouse.duckdb") == before
+    # The incremental reads only revisit their lookback window.
+    assert second.api["api_calls"] < first.api["api_calls"] / 5
+
+
+def test_after_the_clock_moves_only_changes_are_fetched(
+    running_sandbox: RunningSandbox, intercom: SandboxClient, tmp_path: Path
+) -> None:
+    ingest(running_sandbox, tmp_path)
+    ws = running_sandbox.sandbox.workspace
+    last_seen = max(c.updated_at for c in ws.conversations)
+    in_lookback = {c.id for c in ws.conversations if c.updated_at > last_seen - 600}
+    moved = intercom.control(
+        "POST",
+        "/clock/advance",
+        {
+            "seconds": 7200,
+            "activity": {"new_conversations": 4, "closes": 2, "reopens": 1, "contact_updates": 3},
+        },
+    )["changes"]
+    intercom.control("POST", "/stats/reset")
+    result = ingest(running_sandbox, tmp_path)
+    changed = set(moved["new_conversations"] + moved["closed"] + moved["reopened"])
+    calls = intercom.control("GET", "/stats")["calls"]
+    # Parts are fetched for changed conversations, plus those inside the 10-minute lookback.
+    assert calls["GET /conversations/{id}"] == len(changed | in_lookback)
+    assert result.rows_loaded["conversations"] == len(changed | in_lookback)
+    assert table_counts(tmp_path / "warehouse.duckdb") == expected_counts(ws)
+    with duckdb.connect(str(tmp_path / "warehouse.duckdb"), read_only=True) as conn:
+        states = dict(
+            conn.execute(
+                f"select id, state from {RAW_DATASET}.conversations where id in ({', '.join('?' * len(changed))})",
+                list(changed),
+            ).fetchall()
+        )
+    assert states == {i: ws.conversation_by_id[i].state for i in changed}
+
+
+def test_deleted_and_merged_contacts_are_marked_not_removed(
+    running_sandbox: RunningSandbox, intercom: SandboxClient, tmp_path: Path
+) -> None:
+    ingest(running_sandbox, tmp_path)
+    moved = intercom.control(
+        "POST",
+        "/clock/advance",
+        {
+            "seconds": 3600,
+            "activity": {"contact_deletions": 2, "company_deletions": 1, "merges": 1},
+        },
+    )["changes"]
+    ingest(running_sandbox, tmp_path)
+    with duckdb.connect(str(tmp_path / "warehouse.duckdb"), read_only=True) as conn:
+        marked = set(
+            conn.execute(
+                f"select object_type, id from {RAW_DATASET}.deletions where deleted_at is not null"
+            ).fetchall()
+        )
+        still_there = conn.execute(
+            f"select count(*) from {RAW_DATASET}.contacts where id in (?, ?)",
+            moved["deleted_contacts"],
+        ).fetchone()[0]
+    assert marked == (
+        {("contact", i) for i in moved["deleted_contacts"] + moved["merged_contacts"]}
+        | {("company", i) for i in moved["deleted_companies"]}
+    )
+    assert still_there == 2
+
+
+def test_a_custom_attribute_type_change_is_reported_and_nothing_lost(
+    running_sandbox: RunningSandbox, intercom: SandboxClient, tmp_path: Path
+) -> None:
+    ingest(running_sandbox, tmp_path)
+    moved = intercom.control(
+        "POST",
+        "/clock/advance",
+        {
+            "seconds": 3600,
+            "activity": {"attribute_type_change": {"name": "seats", "to": "string", "contacts": 3}},
+        },
+    )["changes"]
+    ingest(running_sandbox, tmp_path)
+    with duckdb.connect(str(tmp_path / "warehouse.duckdb"), read_only=True) as conn:
+        drifts = quality.custom_attribute_drift(conn)
+        values = conn.execute(
+            f"select custom_attributes->>'seats' from {RAW_DATASET}.contacts where id in (?, ?, ?)",
+            moved["retyped_attribute"]["contacts"],
+        ).fetchall()
+    # data_attributes now declare string: the old integer values are the ones that differ
+    assert [d.column for d in drifts] == ["custom_attributes.seats"]
+    assert drifts[0].table == "contacts" and drifts[0].declared == "string"
+    assert (
+        "contacts.custom_attributes.seats: declared string, received integer in " in drifts[0].describe()
+    )
+    assert all(v[0] and "(" in v[0] for v in values)  # the new string values are stored whole
+
+
+def test_storms_of_faults_are_survived(
+    running_sandbox: RunningSandbox, intercom: SandboxClient, tmp_path: Path
+) -> None:
+    intercom.control("PUT", "/rate_limit", {"per_minute": 1200})  # 200 per 10-second window
+    intercom.control(
+        "PUT",
+        "/faults",
+        {
+            "error_rate": 0.1,
+            "drop_rate": 0.05,
+            "truncate_rate": 0.05,
+            "scroll_exists": 1,
+        },
+    )
+    ingest(running_sandbox, tmp_path)
+    stats = intercom.control("GET", "/stats")
+    assert stats["scroll_conflicts"] >= 1
+    assert (
+        stats["statuses"].get("500", 0)
+        + stats["statuses"].get("502", 0)
+        + stats["statuses"].get("503", 0)
+        > 0
+    )
+    assert table_counts(tmp_path / "warehouse.duckdb") == expected_counts(
+        running_sandbox.sandbox.workspace
+    )
+
+
+def test_two_workspaces_load_side_by_side(tmp_path: Path) -> None:
+    from intercom_pipeline.sandbox import Sandbox
+
+    with (
+        RunningSandbox(Sandbox(SandboxConfig(seed=5, scale="tiny"))) as one,
+        RunningSandbox(Sandbox(SandboxConfig(seed=6, scale="tiny"))) as two,
+    ):
+        environ = {
+            "INTERCOM_WORKSPACES": "acme,globex",
+            "INTERCOM_ACME_BASE_URL": one.base_url,
+            "INTERCOM_ACME_ACCESS_TOKEN": "sandbox-token",
+            "INTERCOM_GLOBEX_BASE_URL": two.base_url,
+            "INTERCOM_GLOBEX_ACCESS_TOKEN": "sandbox-token",
+        }
+        from intercom_pipeline.settings import intercom_workspaces
+
+        workspaces = connect(intercom_workspaces(environ), backoff_seconds=0.01)
+        run_ingestion(
+            ["admins", "conversations"],
+            warehouse=tmp_path / "w.duckdb",
+            pipelines_dir=tmp_path / "dlt",
+            workspaces=workspaces,
+        )
+        with duckdb.connect(str(tmp_path / "w.duckdb"), read_only=True) as conn:
+            per_workspace = dict(
+                conn.execute(
+                    f"select workspace_id, count(*) from {RAW_DATASET}.conversations group by 1"
+                ).fetchall()
+            )
+        assert per_workspace == {
+            one.sandbox.workspace.app_id: len(one.sandbox.workspace.conversations),
+            two.sandbox.workspace.app_id: len(two.sandbox.workspace.conversations),
+        }
