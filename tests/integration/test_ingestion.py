@@ -214,7 +214,8 @@ def test_a_custom_attribute_type_change_is_reported_and_nothing_lost(
     assert [d.column for d in drifts] == ["custom_attributes.seats"]
     assert drifts[0].table == "contacts" and drifts[0].declared == "string"
     assert (
-        "contacts.custom_attributes.seats: declared string, received integer in " in drifts[0].describe()
+        "contacts.custom_attributes.seats: declared string, received integer in "
+        in drifts[0].describe()
     )
     assert all(v[0] and "(" in v[0] for v in values)  # the new string values are stored whole
 
