@@ -22,17 +22,23 @@ PIPELINE_NAME = "intercom"
 RAW_DATASET = "intercom_raw"
 
 
-def make_pipeline(warehouse: Path | None = None, pipelines_dir: Path | None = None) -> dlt.Pipeline:
+def make_pipeline(
+    warehouse: Path | None = None,
+    pipelines_dir: Path | None = None,
+    *,
+    create_directory: bool = True,
+) -> dlt.Pipeline:
     """The dlt pipeline into the warehouse file. Creating it opens no connection."""
     os.environ.setdefault("RUNTIME__DLTHUB_TELEMETRY", "false")
     path = warehouse or duckdb_path()
-    path.parent.mkdir(parents=True, exist_ok=True)
+    if create_directory:
+        path.parent.mkdir(parents=True, exist_ok=True)
     return dlt.pipeline(
         pipeline_name=PIPELINE_NAME,
         destination=dlt.destinations.duckdb(str(path)),
         dataset_name=RAW_DATASET,
         pipelines_dir=str(pipelines_dir) if pipelines_dir else None,
-        progress="log",
+        progress=dlt.progress.log(logger="dlt_logger", dump_system_stats=False),
     )
 
 

@@ -6,6 +6,7 @@ Dagster asset checks (`defs/checks.py`) report these; each finding names its tab
 from __future__ import annotations
 
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 import duckdb
@@ -46,6 +47,12 @@ class TypeDrift:
             f"{self.table}.{self.column}: declared {self.declared}, received {self.received} "
             f"in {self.rows} row(s)"
         )
+
+
+def type_findings(warehouse: Path) -> list[TypeDrift]:
+    """Every type change in the raw tables: variant columns and custom attribute drift."""
+    with duckdb.connect(str(warehouse), read_only=True) as conn:
+        return variant_columns(conn) + custom_attribute_drift(conn)
 
 
 def variant_columns(conn: duckdb.DuckDBPyConnection) -> list[TypeDrift]:
@@ -115,16 +122,14 @@ class PartsGap:
     truncated_by_api: bool
 
 
-def conversation_parts_gaps(
-    conn: duckdb.DuckDBPyConnection, limit: int = 50
-) -> tuple[int, list[PartsGap]]:
+def conversation_parts_gaps(conn: duckdb.DuckDBPyConnection) -> list[PartsGap]:
     """Conversations whose loaded parts differ from `statistics.count_conversation_parts`.
 
-    Returns the number of such conversations and up to `limit` of them. Conversations with more
-    parts than the API returns (500) are among them, flagged as truncated by the API.
+    Conversations with more parts than the API returns (500) are among them, flagged as
+    truncated by the API; any other gap means parts went missing.
     """
     if not (_has_table(conn, "conversations") and _has_table(conn, "conversation_parts")):
-        return 0, []
+        return []
     sql = f"""
         with loaded as (
             select workspace_id, conversation_id, count(*) as n
@@ -137,9 +142,7 @@ def conversation_parts_gaps(
         order by c.count_parts_total desc, c.id
     """
     rows: list[Any] = conn.execute(sql).fetchall()
-    return len(rows), [
-        PartsGap(str(r[0]), int(r[1]), int(r[2] or 0), bool(r[3])) for r in rows[:limit]
-    ]
+    return [PartsGap(str(r[0]), int(r[1]), int(r[2] or 0), bool(r[3])) for r in rows]
 
 
 def _has_table(conn: duckdb.DuckDBPyConnection, table: str) -> bool:

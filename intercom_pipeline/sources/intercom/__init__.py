@@ -150,7 +150,7 @@ def intercom_source(
         reconcile_deletions: compare every contact and company id with the warehouse.
         scroll_conflict_wait: seconds to wait when another client holds the companies scroll.
     """
-    connected: list[Workspace] = workspaces or connect()
+    connected: list[Workspace] = workspaces if workspaces is not None else connect()
 
     @dlt.resource(**_merge("admins", "id"))
     def admins() -> Iterator[list[dict[str, Any]]]:

@@ -1,0 +1,86 @@
+"""Asset checks on the raw tables.
+
+They catch types that changed upstream, and conversation parts the API did not (or could not)
+return.
+"""
+
+from collections import defaultdict
+from collections.abc import Iterator
+
+import dagster as dg
+import duckdb
+
+from intercom_pipeline import quality
+from intercom_pipeline.defs.ingestion import WAREHOUSE_POOL
+from intercom_pipeline.settings import duckdb_path
+from intercom_pipeline.sources.intercom import RAW_TABLES
+
+PARTS_KEY = dg.AssetKey(["intercom", "conversation_parts"])
+
+
+@dg.multi_asset_check(
+    specs=[
+        dg.AssetCheckSpec(
+            "types_unchanged",
+            asset=dg.AssetKey(["intercom", table]),
+            description="No column or custom attribute received a value of another type.",
+        )
+        for table in RAW_TABLES
+    ],
+    can_subset=True,
+    pool=WAREHOUSE_POOL,
+)
+def types_unchanged(context: dg.AssetCheckExecutionContext) -> Iterator[dg.AssetCheckResult]:
+    """Fails, naming the table and column, when a type changed upstream.
+
+    The data itself is kept: in a variant column, or whole in the custom attributes' JSON.
+    """
+    findings = quality.type_findings(duckdb_path()) if duckdb_path().exists() else []
+    by_table: dict[str, list[quality.TypeDrift]] = defaultdict(list)
+    for finding in findings:
+        by_table[finding.table].append(finding)
+    for check_key in context.selected_asset_check_keys:
+        table = check_key.asset_key.path[-1]
+        changed = by_table.get(table, [])
+        yield dg.AssetCheckResult(
+            asset_key=check_key.asset_key,
+            check_name=check_key.name,
+            passed=not changed,
+            metadata={
+                "changed_columns": dg.MetadataValue.int(len(changed)),
+                "details": dg.MetadataValue.md(
+                    "\n".join(f"- {f.describe()}" for f in changed) or "no type changes"
+                ),
+            },
+        )
+
+
+@dg.asset_check(asset=PARTS_KEY, pool=WAREHOUSE_POOL)
+def conversation_parts_complete() -> dg.AssetCheckResult:
+    """Loaded parts per conversation equal `statistics.count_conversation_parts`.
+
+    A conversation with more parts than the 500 the API returns only warns (it is flagged on the
+    conversations table, with both counts); any other difference is an error.
+    """
+    with duckdb.connect(str(duckdb_path()), read_only=True) as conn:
+        gaps = quality.conversation_parts_gaps(conn)
+    unexplained = [g for g in gaps if not g.truncated_by_api]
+    listing = "\n".join(
+        f"- {g.conversation_id}: {g.loaded} loaded of {g.total}"
+        + (" (over the API's 500-part limit)" if g.truncated_by_api else "")
+        for g in gaps[:50]
+    )
+    return dg.AssetCheckResult(
+        passed=not gaps,
+        severity=dg.AssetCheckSeverity.ERROR if unexplained else dg.AssetCheckSeverity.WARN,
+        metadata={
+            "conversations_over_api_limit": dg.MetadataValue.int(len(gaps) - len(unexplained)),
+            "conversations_missing_parts": dg.MetadataValue.int(len(unexplained)),
+            "details": dg.MetadataValue.md(listing or "every conversation complete"),
+        },
+    )
+
+
+@dg.definitions
+def defs() -> dg.Definitions:
+    return dg.Definitions(asset_checks=[types_unchanged, conversation_parts_complete])

@@ -1,0 +1,108 @@
+"""The raw assets in Dagster: lineage keys, schedules, and a whole materialization."""
+
+from pathlib import Path
+
+import dagster as dg
+import duckdb
+import pytest
+
+from intercom_pipeline.defs import schedules
+from intercom_pipeline.ingest import RAW_DATASET
+from intercom_pipeline.sandbox import RunningSandbox, SandboxConfig
+from intercom_pipeline.sources.intercom import RAW_TABLES
+
+
+@pytest.fixture
+def sandbox_config() -> SandboxConfig:
+    return SandboxConfig(seed=7, scale="tiny")
+
+
+@pytest.fixture
+def loaded_defs() -> dg.Definitions:
+    from intercom_pipeline.definitions import defs
+
+    return defs()
+
+
+def test_one_asset_per_raw_table_with_no_phantom_upstream(loaded_defs: dg.Definitions) -> None:
+    graph = loaded_defs.resolve_asset_graph()
+    keys = {k for k in graph.get_all_asset_keys() if k.path[0] == "intercom"}
+    assert keys == {dg.AssetKey(["intercom", t]) for t in RAW_TABLES}
+    for key in keys:
+        node = graph.get(key)
+        assert node.group_name == "intercom_raw"
+        assert not node.parent_keys, f"{key} has an upstream nothing can materialize"
+        assert node.is_materializable
+
+
+def test_schedules_are_on_with_their_intervals(
+    loaded_defs: dg.Definitions, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    by_name = {s.name: s for s in loaded_defs.schedules}
+    assert by_name["intercom_conversations"].cron_schedule == "0 * * * *"
+    assert by_name["intercom_contacts"].cron_schedule == "0 3 * * *"
+    assert by_name["intercom_settings"].cron_schedule == "0 3 * * *"
+    assert all(s.default_status == dg.DefaultScheduleStatus.RUNNING for s in by_name.values())
+    monkeypatch.setenv("INTERCOM_CONTACTS_SCHEDULE", "6h")
+    rebuilt = {s.name: s for s in schedules.build_schedules()}
+    assert rebuilt["intercom_contacts"].cron_schedule == "0 */6 * * *"
+    monkeypatch.setenv("INTERCOM_CONTACTS_SCHEDULE", "5min")
+    with pytest.raises(
+        ValueError, match=r"INTERCOM_CONTACTS_SCHEDULE='5min'.*1h, 3h, 6h, 12h, daily"
+    ):
+        schedules.build_schedules()
+
+
+def test_hourly_job_brings_related_contacts_only(loaded_defs: dg.Definitions) -> None:
+    job = loaded_defs.resolve_job_def("intercom_conversations_job")
+    selected = {k.path[-1] for k in job.asset_layer.selected_asset_keys}
+    assert selected == {
+        "conversations",
+        "conversation_parts",
+        "conversation_contacts",
+        "tickets",
+        "ticket_parts",
+        "contacts",
+        "contact_tags",
+        "contact_companies",
+        "companies",
+    }
+    hourly = next(s for s in schedules.SCHEDULES if s[0] == "intercom_conversations")
+    assert hourly[4] == {"related_only": True, "reconcile_deletions": False}
+
+
+def test_materializing_every_raw_table(
+    running_sandbox: RunningSandbox,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    loaded_defs: dg.Definitions,
+) -> None:
+    warehouse = tmp_path / "warehouse.duckdb"
+    monkeypatch.setenv("DUCKDB_PATH", str(warehouse))
+    monkeypatch.setenv("INTERCOM_BASE_URL", running_sandbox.base_url)
+    monkeypatch.setenv("INTERCOM_ACCESS_TOKEN", "sandbox-token")
+    monkeypatch.setenv("DLT_PIPELINES_DIR", str(tmp_path / "dlt"))
+    job = loaded_defs.resolve_job_def("intercom_ingest_all")
+    with dg.instance_for_test() as instance:
+        result = job.execute_in_process(instance=instance)
+    assert result.success
+    materialized = {
+        m.asset_key.path[-1]: m.metadata
+        for m in result.asset_materializations_for_node("intercom_raw")
+    }
+    assert set(materialized) == set(RAW_TABLES)
+    ws = running_sandbox.sandbox.workspace
+    assert materialized["conversations"]["rows_loaded"].value == len(ws.conversations)
+    assert materialized["deletions"]["rows_loaded"].value == 0
+    assert materialized["admins"]["run_api_calls"].value > len(ws.conversations)
+    assert materialized["admins"]["run_rate_limited_429"].value == 0
+    checks = {
+        e.check_name + ":" + e.asset_key.path[-1]: e for e in result.get_asset_check_evaluations()
+    }
+    assert checks["types_unchanged:contacts"].passed
+    parts = checks["conversation_parts_complete:conversation_parts"]
+    assert not parts.passed and parts.severity == dg.AssetCheckSeverity.WARN  # the >500-part one
+    assert parts.metadata["conversations_over_api_limit"].value == 1
+    with duckdb.connect(str(warehouse), read_only=True) as conn:
+        count = conn.execute(f"select count(*) from {RAW_DATASET}.conversations").fetchone()[0]
+    assert count == len(ws.conversations)
