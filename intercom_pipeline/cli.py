@@ -14,18 +14,15 @@ import sys
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
-from dataclasses import replace
 
 from intercom_pipeline.sandbox import DEFAULT_TOKEN, Faults, RunningSandbox, Sandbox, SandboxConfig
 from intercom_pipeline.sandbox.generator import SCALES
 from intercom_pipeline.settings import (
     ConfigurationError,
-    IntercomSettings,
-    Secret,
     duckdb_path,
     intercom_settings,
 )
-from intercom_pipeline.sources.intercom.client import IntercomClient, IntercomError
+from intercom_pipeline.sources.intercom.client import IntercomError
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -112,50 +109,67 @@ def _serve(args: argparse.Namespace) -> int:
 
 
 @contextmanager
-def _workspace() -> Iterator[tuple[IntercomSettings, str]]:
-    """The configured workspace, or an embedded sandbox when none is configured."""
+def _workspace() -> Iterator[str]:
+    """The configured workspace, or an embedded sandbox when none is configured.
+
+    For the sandbox, INTERCOM_BASE_URL and INTERCOM_ACCESS_TOKEN point at it for the duration.
+    """
     settings = intercom_settings()
     if settings.access_token or settings.uses_custom_base_url:
-        yield settings, f"{settings.base_url} (region {settings.region})"
+        yield f"{settings.base_url} (region {settings.region})"
         return
     with RunningSandbox(Sandbox(SandboxConfig(seed=1, scale="demo"))) as running:
-        sandbox = replace(settings, base_url=running.base_url, access_token=Secret(DEFAULT_TOKEN))
-        yield sandbox, f"the embedded Intercom sandbox at {running.base_url} (seed 1, demo scale)"
+        saved = {k: os.environ.get(k) for k in ("INTERCOM_BASE_URL", "INTERCOM_ACCESS_TOKEN")}
+        os.environ.update(INTERCOM_BASE_URL=running.base_url, INTERCOM_ACCESS_TOKEN=DEFAULT_TOKEN)
+        try:
+            yield f"the embedded Intercom sandbox at {running.base_url} (seed 1, demo scale)"
+        finally:
+            for key, value in saved.items():
+                if value is None:
+                    os.environ.pop(key, None)
+                else:
+                    os.environ[key] = value
 
 
 def _demo() -> int:
-    with _workspace() as (settings, label):
+    """Run the ingestion job (every raw table) through Dagster and print rows per table."""
+    import dagster as dg
+
+    from intercom_pipeline.definitions import defs
+    from intercom_pipeline.ingest import table_counts
+
+    warehouse = duckdb_path()
+    with _workspace() as label:
         print(f"Workspace: {label}")
-        client = IntercomClient(settings)
+        print(f"Warehouse: {warehouse}")
         started = time.monotonic()
-        counts = {
-            "admins": sum(1 for _ in client.request("GET", "/admins")["admins"]),
-            "teams": len(client.request("GET", "/teams")["teams"]),
-            "tags": len(client.request("GET", "/tags")["data"]),
-            "segments": len(client.request("GET", "/segments")["segments"]),
-            "data_attributes": sum(
-                len(client.request("GET", "/data_attributes", params={"model": m})["data"])
-                for m in ("contact", "company")
-            ),
-            "help_centers": len(client.request("GET", "/help_center/help_centers")["data"]),
-            "collections": sum(1 for _ in client.numbered_pages("/help_center/collections")),
-            "articles": sum(1 for _ in client.numbered_pages("/articles")),
-            "companies": sum(1 for _ in client.scroll()),
-            "contacts": sum(1 for _ in client.cursor_list("/contacts", "data")),
-            "conversations": sum(1 for _ in client.cursor_list("/conversations", "conversations")),
-            "tickets": sum(
-                1
-                for _ in client.search(
-                    "/tickets/search",
-                    {"field": "created_at", "operator": ">", "value": 0},
-                    "tickets",
-                )
-            ),
+        job = defs().resolve_job_def("intercom_ingest_all")
+        instance = (
+            dg.DagsterInstance.get()
+            if os.environ.get("DAGSTER_HOME")
+            else dg.DagsterInstance.ephemeral()
+        )
+        os.environ.setdefault("RUNTIME__LOG_LEVEL", "ERROR")  # dlt's per-column notices
+        quiet = {"loggers": {"console": {"config": {"log_level": "WARNING"}}}}
+        result = job.execute_in_process(instance=instance, run_config=quiet, raise_on_error=False)
+        if not result.success:
+            failure = next((e for e in result.all_events if e.is_step_failure), None)
+            reason = (
+                failure.step_failure_data.error.message
+                if failure and failure.step_failure_data.error
+                else "see the run log"
+            )
+            print(f"error: the ingestion job failed: {reason.strip()}", file=sys.stderr)
+            return 1
+        loaded = {
+            m.asset_key.path[-1]: m.metadata["rows_loaded"].value
+            for m in result.asset_materializations_for_node("intercom_raw")
         }
-        print(f"Walked every module in {time.monotonic() - started:.1f}s:")
-        for module, count in counts.items():
-            print(f"  {module:<16} {count:>7}")
-        print(f"Warehouse (DUCKDB_PATH): {duckdb_path()}")
+        print(
+            f"Ingested in {time.monotonic() - started:.1f}s (rows loaded this run / rows in the table):"
+        )
+        for table, total in table_counts(warehouse).items():
+            print(f"  {table:<22} {loaded.get(table, 0):>8} {total:>8}")
     return 0
 
 

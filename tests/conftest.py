@@ -81,3 +81,14 @@ def intercom(running_sandbox: RunningSandbox) -> SandboxClient:
 def ws(running_sandbox: RunningSandbox) -> Workspace:
     """The running sandbox's workspace, to compare API answers with."""
     return running_sandbox.sandbox.workspace
+
+
+@pytest.fixture(autouse=True)
+def isolated_warehouse(
+    tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """No test writes the project's own warehouse or the user's ~/.dlt."""
+    scratch = tmp_path_factory.mktemp("isolated")
+    monkeypatch.setenv("DUCKDB_PATH", str(scratch / "warehouse.duckdb"))
+    monkeypatch.setenv("DLT_DATA_DIR", str(scratch / "dlt"))
+    monkeypatch.setenv("RUNTIME__DLTHUB_TELEMETRY", "false")

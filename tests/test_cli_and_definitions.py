@@ -11,16 +11,21 @@ from intercom_pipeline import cli
 from intercom_pipeline.sandbox.generator import build_workspace
 
 
-def test_demo_walks_every_module_of_the_embedded_sandbox(
-    capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+def test_demo_ingests_every_table_of_the_embedded_sandbox(
+    capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch, tmp_path: Path
 ) -> None:
-    for name in ("INTERCOM_ACCESS_TOKEN", "INTERCOM_BASE_URL", "INTERCOM_REGION"):
+    for name in ("INTERCOM_ACCESS_TOKEN", "INTERCOM_BASE_URL", "INTERCOM_REGION", "DAGSTER_HOME"):
         monkeypatch.delenv(name, raising=False)
+    monkeypatch.setenv("DUCKDB_PATH", str(tmp_path / "demo.duckdb"))
     assert cli.main(["demo"]) == 0
     out = capsys.readouterr().out
     expected = build_workspace(1, "demo").summary()
-    counts = dict(line.split() for line in out.splitlines() if line.startswith("  "))
-    for module in (
+    rows = {
+        line.split()[0]: (int(line.split()[1]), int(line.split()[2]))
+        for line in out.splitlines()
+        if line.startswith("  ")
+    }
+    for table in (
         "admins",
         "teams",
         "tags",
@@ -33,8 +38,10 @@ def test_demo_walks_every_module_of_the_embedded_sandbox(
         "collections",
         "help_centers",
     ):
-        assert int(counts[module]) == expected[module], module
+        assert rows[table] == (expected[table], expected[table]), table
+    assert rows["deletions"] == (0, 0)
     assert "embedded Intercom sandbox" in out
+    assert (tmp_path / "demo.duckdb").exists()
 
 
 def test_config_hides_the_token(
