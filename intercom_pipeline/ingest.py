@@ -76,6 +76,10 @@ def run_ingestion(
     if tables:
         source = source.with_resources(*tables)
     contract = {"data_type": "freeze"} if stop_on_type_change else None
+    # A killed run can leave half-extracted packages behind. The state that counts (incremental
+    # cursors) lives in the warehouse, so drop local leftovers and start from there, as
+    # dagster-dlt does before every run.
+    pipeline.drop()
     info = pipeline.run(source, schema_contract=contract)
     info.raise_on_failed_jobs()
     ensure_raw_tables(pipeline)
