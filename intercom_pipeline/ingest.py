@@ -14,12 +14,17 @@ from typing import Any
 import dlt
 import duckdb
 from dlt.common.pipeline import LoadInfo
+from dlt.destinations.impl.duckdb.configuration import DuckDbCredentials
 
 from intercom_pipeline.settings import duckdb_path
 from intercom_pipeline.sources.intercom import RAW_TABLES, Workspace, connect, intercom_source
 
 PIPELINE_NAME = "intercom"
 RAW_DATASET = "intercom_raw"
+DUCKDB_MEMORY_LIMIT = os.environ.get("DUCKDB_MEMORY_LIMIT", "1GB")
+# Parquet load files: DuckDB reads them in bounded memory, where INSERT statements of a big
+# batch (the dlt default for DuckDB) took gigabytes to parse.
+LOAD_FORMAT = "parquet"
 
 
 def make_pipeline(
@@ -33,9 +38,13 @@ def make_pipeline(
     path = warehouse or duckdb_path()
     if create_directory:
         path.parent.mkdir(parents=True, exist_ok=True)
+    # DuckDB would take up to 80% of RAM for its merges; a fixed budget keeps loads predictable.
+    credentials = DuckDbCredentials(
+        str(path), global_config={"memory_limit": DUCKDB_MEMORY_LIMIT, "threads": 2}
+    )
     return dlt.pipeline(
         pipeline_name=PIPELINE_NAME,
-        destination=dlt.destinations.duckdb(str(path)),
+        destination=dlt.destinations.duckdb(credentials),
         dataset_name=RAW_DATASET,
         pipelines_dir=str(pipelines_dir) if pipelines_dir else None,
         progress=dlt.progress.log(logger="dlt_logger", dump_system_stats=False),
@@ -80,7 +89,7 @@ def run_ingestion(
     # cursors) lives in the warehouse, so drop local leftovers and start from there, as
     # dagster-dlt does before every run.
     pipeline.drop()
-    info = pipeline.run(source, schema_contract=contract)
+    info = pipeline.run(source, schema_contract=contract, loader_file_format=LOAD_FORMAT)
     info.raise_on_failed_jobs()
     ensure_raw_tables(pipeline)
     rows = (

@@ -10,7 +10,7 @@ from dagster_dlt import DagsterDltResource, DagsterDltTranslator, dlt_assets
 from dagster_dlt.translator import DltResourceTranslatorData
 
 from intercom_pipeline import quality
-from intercom_pipeline.ingest import client_stats, ensure_raw_tables, make_pipeline
+from intercom_pipeline.ingest import LOAD_FORMAT, client_stats, ensure_raw_tables, make_pipeline
 from intercom_pipeline.settings import duckdb_path
 from intercom_pipeline.sources.intercom import connect, intercom_source
 
@@ -67,7 +67,14 @@ def intercom_raw_assets() -> dg.AssetsDefinition:
             reconcile_deletions=config.reconcile_deletions,
         )
         pipeline = make_pipeline()
-        results = list(dlt.run(context=context, dlt_source=source, dlt_pipeline=pipeline))
+        results = list(
+            dlt.run(
+                context=context,
+                dlt_source=source,
+                dlt_pipeline=pipeline,
+                loader_file_format=LOAD_FORMAT,
+            )
+        )
         ensure_raw_tables(pipeline)
         api = client_stats(workspaces)
         findings = quality.type_findings(duckdb_path())

@@ -1,0 +1,162 @@
+"""Full and incremental extraction against a sandbox with latency (targets from the ingest issue).
+
+Starts `intercom-pipeline sandbox` in its own process (150 ms latency, default rate limit),
+loads everything into a fresh warehouse, moves the sandbox clock so that 1% of records change,
+and loads again. Prints:
+- calls per second while fetching conversation details / the rate-limit ceiling (target >= 0.9)
+- rows per second, and this process's peak memory
+- the incremental run's calls and time as fractions of the full run's (target calls <= 0.02)
+
+    python bench/ingestion.py [--scale bench] [--latency-ms 150]
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import resource
+import socket
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from pathlib import Path
+
+import requests
+
+from intercom_pipeline.ingest import run_ingestion
+from intercom_pipeline.sources.intercom import RAW_TABLES
+
+DETAIL = "GET /conversations/{id}"
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+class DetailRate:
+    """Samples the sandbox's count of detail calls once a second."""
+
+    def __init__(self, base: str) -> None:
+        self.base = base
+        self.samples: list[tuple[float, int]] = []
+        self.stop = threading.Event()
+        self.thread = threading.Thread(target=self._run, daemon=True)
+
+    def _run(self) -> None:
+        while not self.stop.is_set():
+            calls = requests.get(f"{self.base}/_sandbox/stats", timeout=30).json()["calls"]
+            self.samples.append((time.monotonic(), calls.get(DETAIL, 0)))
+            self.stop.wait(1.0)
+
+    def rate(self) -> float:
+        """Calls per second between 10% and 90% of the detail calls (the steady state)."""
+        total = self.samples[-1][1]
+        inside = [(t, n) for t, n in self.samples if 0.1 * total <= n <= 0.9 * total]
+        if len(inside) < 2:
+            return 0.0
+        (t0, n0), (t1, n1) = inside[0], inside[-1]
+        return (n1 - n0) / (t1 - t0)
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--scale", default="bench")
+    parser.add_argument("--latency-ms", type=float, default=150)
+    parser.add_argument("--rate-limit", type=int, default=10_000)
+    args = parser.parse_args()
+    port = free_port()
+    base = f"http://127.0.0.1:{port}"
+    cli = Path(sys.executable).parent / "intercom-pipeline"
+    sandbox = subprocess.Popen(
+        [
+            str(cli),
+            "sandbox",
+            "--port",
+            str(port),
+            "--scale",
+            args.scale,
+            "--latency-ms",
+            str(args.latency_ms),
+            "--rate-limit",
+            str(args.rate_limit),
+        ],
+        stdout=subprocess.DEVNULL,
+    )
+    workdir = Path(tempfile.mkdtemp(prefix="intercom-bench-"))
+    os.environ.update(
+        INTERCOM_BASE_URL=base,
+        INTERCOM_ACCESS_TOKEN="sandbox-token",
+        DUCKDB_PATH=str(workdir / "warehouse.duckdb"),
+        DLT_DATA_DIR=str(workdir / "dlt"),
+        RUNTIME__LOG_LEVEL="ERROR",
+    )
+    try:
+        while True:
+            try:
+                status = requests.get(f"{base}/_sandbox/status", timeout=1).json()
+                break
+            except requests.ConnectionError:
+                if sandbox.poll() is not None:
+                    raise SystemExit("the sandbox exited") from None
+                time.sleep(0.2)
+        ceiling = status["rate_limit_per_minute"] / 60
+
+        sampler = DetailRate(base)
+        sampler.thread.start()
+        full = run_ingestion()
+        sampler.stop.set()
+        sampler.thread.join()
+        full_rows = sum(full.rows_loaded.values())
+
+        ws = status["workspace"]
+        one_percent = {
+            "new_conversations": ws["conversations"] // 200,
+            "replies": ws["conversations"] // 400,
+            "closes": ws["conversations"] // 400,
+            "contact_updates": ws["contacts"] // 100,
+            "company_updates": ws["companies"] // 100,
+        }
+        requests.post(
+            f"{base}/_sandbox/clock/advance",
+            json={"seconds": 3600, "activity": one_percent},
+            timeout=600,
+        ).raise_for_status()
+        # The incremental run: what changed since the last run (companies are read whole by the
+        # scroll once a day, and deletions are reconciled daily: both are left to that schedule).
+        incremental_tables = [t for t in RAW_TABLES if t not in ("companies", "deletions")]
+        incremental = run_ingestion(incremental_tables)
+        peak_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    finally:
+        sandbox.terminate()
+        sandbox.wait(timeout=30)
+
+    detail_rate = sampler.rate()
+    print(
+        f"scale={args.scale} latency={args.latency_ms:.0f} ms rate limit={args.rate_limit}/min "
+        f"(ceiling {ceiling:.1f} calls/s)"
+    )
+    print(
+        f"full run: {full.api['api_calls']:,} calls, {full_rows:,} rows in {full.seconds:.0f} s "
+        f"= {full_rows / full.seconds:,.0f} rows/s; 429s {full.api['rate_limited']}, "
+        f"retries {full.api['retries']}"
+    )
+    print(
+        f"conversation details: {detail_rate:.1f} calls/s = {detail_rate / ceiling:.2f} of the "
+        "ceiling (target >= 0.9)"
+    )
+    print(
+        f"incremental run after 1% changed: {incremental.api['api_calls']:,} calls "
+        f"({incremental.api['api_calls'] / full.api['api_calls']:.4f} of the full run, target "
+        f"<= 0.02), {incremental.seconds:.1f} s ({incremental.seconds / full.seconds:.4f} of "
+        "the full run's time)"
+    )
+    print(f"peak memory of the extracting process: {peak_mb:,.0f} MB")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
