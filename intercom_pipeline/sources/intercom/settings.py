@@ -8,7 +8,7 @@ DAY = 86_400
 CONTACTS_LOOKBACK_SECONDS = DAY
 # Conversations and tickets match to the second; the overlap absorbs late-indexed records.
 DEFAULT_LOOKBACK_SECONDS = 600
-DEFAULT_PART_FETCH_WORKERS = 32
+DEFAULT_PART_FETCH_WORKERS = 48
 MAX_CONVERSATION_PARTS = 500  # GET /conversations/{id} returns at most the 500 most recent
 SCROLL_ATTEMPTS = 5
 SCROLL_CONFLICT_WAIT_SECONDS = 61.0  # an unused scroll expires after a minute
