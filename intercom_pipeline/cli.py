@@ -2,6 +2,7 @@
 
 intercom-pipeline sandbox [--port 8765 --seed 1 --scale demo]   serve the Intercom sandbox
 intercom-pipeline demo                                           run the main job end to end
+intercom-pipeline ingest [TABLE ...]                             load raw tables without Dagster
 intercom-pipeline config                                         show the effective settings
 """
 
@@ -55,6 +56,8 @@ def main(argv: list[str] | None = None) -> int:
     commands.add_parser(
         "demo", help="run the main job on the configured workspace (the sandbox by default)"
     )
+    ingest = commands.add_parser("ingest", help="load raw tables without Dagster (default: all)")
+    ingest.add_argument("tables", nargs="*", metavar="TABLE", help="raw tables to load")
     commands.add_parser("config", help="print the effective configuration (the token masked)")
 
     args = parser.parse_args(argv)
@@ -63,6 +66,8 @@ def main(argv: list[str] | None = None) -> int:
             return _serve(args)
         if args.command == "demo":
             return _demo()
+        if args.command == "ingest":
+            return _ingest(args.tables)
         return _show_config()
     except (ConfigurationError, IntercomError) as exc:
         print(f"error: {exc}", file=sys.stderr)
@@ -170,6 +175,24 @@ def _demo() -> int:
         )
         for table, total in table_counts(warehouse).items():
             print(f"  {table:<22} {loaded.get(table, 0):>8} {total:>8}")
+    return 0
+
+
+def _ingest(tables: list[str]) -> int:
+    """Load raw tables from the configured workspace with dlt alone."""
+    from intercom_pipeline.ingest import run_ingestion
+    from intercom_pipeline.sources.intercom import RAW_TABLES
+
+    unknown = sorted(set(tables) - set(RAW_TABLES))
+    if unknown:
+        raise ConfigurationError(f"unknown tables {unknown}; choose from {', '.join(RAW_TABLES)}")
+    result = run_ingestion(tables or None)
+    for table, rows in result.rows_loaded.items():
+        print(f"  {table:<22} {rows:>8}")
+    print(
+        f"{result.api.get('api_calls', 0)} API calls, {result.api.get('rate_limited', 0)} rate-limited, "
+        f"{result.api.get('retries', 0)} retried, in {result.seconds:.1f}s"
+    )
     return 0
 
 

@@ -78,3 +78,8 @@ def test_definitions_load_without_touching_the_warehouse(
 def test_workspace_yaml_points_at_the_definitions_module() -> None:
     text = (Path(__file__).parent.parent / "workspace.yaml").read_text()
     assert "module_name: intercom_pipeline.definitions" in text
+
+
+def test_ingest_refuses_an_unknown_table(capsys: pytest.CaptureFixture[str]) -> None:
+    assert cli.main(["ingest", "convos"]) == 2
+    assert "unknown tables ['convos']" in capsys.readouterr().err

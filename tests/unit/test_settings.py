@@ -68,3 +68,28 @@ def test_relative_duckdb_path_resolves_against_the_project_root(
 def test_duckdb_path_that_is_a_directory_is_rejected(tmp_path: Path) -> None:
     with pytest.raises(ConfigurationError, match="is a directory"):
         duckdb_path({"DUCKDB_PATH": str(tmp_path)})
+
+
+def test_several_workspaces_read_their_own_variables() -> None:
+    from intercom_pipeline.settings import intercom_workspaces
+
+    workspaces = intercom_workspaces(
+        {
+            "INTERCOM_WORKSPACES": "acme, globex",
+            "INTERCOM_ACCESS_TOKEN": "shared",
+            "INTERCOM_ACME_ACCESS_TOKEN": "tok_acme",
+            "INTERCOM_GLOBEX_REGION": "eu",
+        }
+    )
+    assert [w.name for w in workspaces] == ["acme", "globex"]
+    assert workspaces[0].access_token.reveal() == "tok_acme"
+    assert workspaces[1].access_token.reveal() == "shared"  # falls back to the unprefixed one
+    assert workspaces[1].base_url == "https://api.eu.intercom.io"
+    assert intercom_workspaces({})[0].name == "default"
+
+
+def test_a_bad_workspace_name_is_rejected() -> None:
+    from intercom_pipeline.settings import intercom_workspaces
+
+    with pytest.raises(ConfigurationError, match="letters, digits and underscores"):
+        intercom_workspaces({"INTERCOM_WORKSPACES": "acme-eu"})

@@ -1,7 +1,7 @@
 """The Intercom dlt source: one resource per raw table, for every configured workspace.
 
-Runs on its own (no Dagster): `python -m intercom_pipeline.sources.intercom` loads the configured
-workspace into the DuckDB warehouse. Every row carries its `workspace_id` (the Intercom app id)
+Runs on its own, without Dagster (`intercom-pipeline ingest`, or `intercom_pipeline.ingest`).
+Every row carries its `workspace_id` (the Intercom app id)
 and every table is merged on keys that include it, so re-reading a record never duplicates it.
 """
 
