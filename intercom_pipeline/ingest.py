@@ -18,6 +18,7 @@ from dlt.destinations.impl.duckdb.configuration import DuckDbCredentials
 
 from intercom_pipeline.settings import duckdb_path
 from intercom_pipeline.sources.intercom import RAW_TABLES, Workspace, connect, intercom_source
+from intercom_pipeline.sources.intercom.settings import COLUMNS, TIMESTAMPS
 
 PIPELINE_NAME = "intercom"
 RAW_DATASET = "intercom_raw"
@@ -35,6 +36,10 @@ def make_pipeline(
 ) -> dlt.Pipeline:
     """The dlt pipeline into the warehouse file. Creating it opens no connection."""
     os.environ.setdefault("RUNTIME__DLTHUB_TELEMETRY", "false")
+    # One resource at a time (with its transformers), not round-robin: a slow sequential read
+    # (the companies scroll, the contact listing) then never stalls the concurrent detail fetches,
+    # and the scroll is read in one go.
+    os.environ.setdefault("EXTRACT__NEXT_ITEM_MODE", "fifo")
     path = warehouse or duckdb_path()
     if create_directory:
         path.parent.mkdir(parents=True, exist_ok=True)
@@ -124,12 +129,17 @@ def ensure_raw_tables(pipeline: dlt.Pipeline) -> None:
         for table in RAW_TABLES:
             if table in existing:
                 continue
-            columns = schema.tables.get(table, {}).get("columns", {})
-            definitions = [
-                f'"{name}" {_duckdb_type(hint.get("data_type"))}'
-                for name, hint in columns.items()
-                if hint.get("data_type")
-            ] or ['"workspace_id" VARCHAR']
+            columns = {
+                "workspace_id": "text",
+                **{c: "timestamp" for c in TIMESTAMPS.get(table, ())},
+                **{c: h["data_type"] for c, h in COLUMNS.get(table, {}).items()},
+                **{
+                    c: h["data_type"]
+                    for c, h in schema.tables.get(table, {}).get("columns", {}).items()
+                    if h.get("data_type")
+                },
+            }
+            definitions = [f'"{name}" {_duckdb_type(kind)}' for name, kind in columns.items()]
             client.execute_sql(
                 f"create table if not exists {client.make_qualified_table_name(table)} "
                 f"({', '.join(definitions)})"

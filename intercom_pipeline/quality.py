@@ -82,8 +82,10 @@ def custom_attribute_drift(conn: duckdb.DuckDBPyConnection) -> list[TypeDrift]:
     """
     drifts: list[TypeDrift] = []
     for table, model in (("contacts", "contact"), ("companies", "company")):
-        if not _has_table(conn, table) or not _has_table(conn, "data_attributes"):
-            continue
+        if not _has_columns(conn, table, "custom_attributes") or not _has_columns(
+            conn, "data_attributes", "model", "name", "data_type", "custom", "archived"
+        ):
+            continue  # not loaded yet
         declared = conn.execute(
             f"select name, data_type from {RAW_DATASET}.data_attributes "
             "where model = ? and custom and not coalesce(archived, false)",
@@ -152,6 +154,18 @@ def _has_table(conn: duckdb.DuckDBPyConnection, table: str) -> bool:
             [RAW_DATASET, table],
         ).fetchone()[0]  # type: ignore[index]
     )
+
+
+def _has_columns(conn: duckdb.DuckDBPyConnection, table: str, *columns: str) -> bool:
+    found = {
+        row[0]
+        for row in conn.execute(
+            "select column_name from information_schema.columns "
+            "where table_schema = ? and table_name = ?",
+            [RAW_DATASET, table],
+        ).fetchall()
+    }
+    return set(columns) <= found
 
 
 def _json_key(name: str) -> str:

@@ -106,3 +106,29 @@ def test_materializing_every_raw_table(
     with duckdb.connect(str(warehouse), read_only=True) as conn:
         count = conn.execute(f"select count(*) from {RAW_DATASET}.conversations").fetchone()[0]
     assert count == len(ws.conversations)
+
+
+def test_one_table_materializes_on_its_own(
+    running_sandbox: RunningSandbox,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    loaded_defs: dg.Definitions,
+) -> None:
+    warehouse = tmp_path / "warehouse.duckdb"
+    monkeypatch.setenv("DUCKDB_PATH", str(warehouse))
+    monkeypatch.setenv("INTERCOM_BASE_URL", running_sandbox.base_url)
+    monkeypatch.setenv("INTERCOM_ACCESS_TOKEN", "sandbox-token")
+    job = loaded_defs.resolve_job_def("intercom_ingest_all")
+    with dg.instance_for_test() as instance:
+        result = job.execute_in_process(
+            instance=instance, asset_selection=[dg.AssetKey(["intercom", "tickets"])]
+        )
+    assert result.success
+    assert [
+        m.asset_key.path[-1] for m in result.asset_materializations_for_node("intercom_raw")
+    ] == ["tickets"]
+    with duckdb.connect(str(warehouse), read_only=True) as conn:
+        tickets = conn.execute(f"select count(*) from {RAW_DATASET}.tickets").fetchone()[0]
+        parts = conn.execute(f"select count(*) from {RAW_DATASET}.ticket_parts").fetchone()[0]
+    assert tickets == len(running_sandbox.sandbox.workspace.tickets)
+    assert parts == 0  # its transformer was not selected: the table exists, empty
