@@ -281,3 +281,39 @@ def test_two_workspaces_load_side_by_side(tmp_path: Path) -> None:
             one.sandbox.workspace.app_id: len(one.sandbox.workspace.conversations),
             two.sandbox.workspace.app_id: len(two.sandbox.workspace.conversations),
         }
+
+
+def test_hourly_run_brings_the_contacts_and_companies_of_changed_conversations(
+    running_sandbox: RunningSandbox, intercom: SandboxClient, tmp_path: Path
+) -> None:
+    ingest(running_sandbox, tmp_path)
+    ws = running_sandbox.sandbox.workspace
+    # The first hourly run looks back to each table's last full read (its newest updated_at).
+    contact_mark = max(c.updated_at for c in ws.visible_contacts()) - 600
+    company_mark = max(c.updated_at for c in ws.visible_companies()) - 600
+    intercom.control(
+        "POST",
+        "/clock/advance",
+        {"seconds": 3600, "activity": {"new_conversations": 3, "contact_updates": 5}},
+    )
+    intercom.control("POST", "/stats/reset")
+    result = ingest(
+        running_sandbox,
+        tmp_path,
+        related_only=True,
+        tables=["conversations", "contacts", "companies"],
+    )
+    related_contacts = {
+        cid
+        for c in ws.conversations
+        if c.updated_at > contact_mark
+        for cid in c.contact_ids
+        if ws.contact_by_id[cid].visible
+    }
+    related_companies = {
+        c.company_id for c in ws.conversations if c.updated_at > company_mark and c.company_id
+    }
+    assert result.rows_loaded["contacts"] == len(related_contacts)
+    assert result.rows_loaded["companies"] == len(related_companies)
+    calls = intercom.control("GET", "/stats")["calls"]
+    assert "GET /companies/scroll" not in calls  # no full company read in the hourly run

@@ -296,7 +296,13 @@ def intercom_source(
 
     def changed_contacts(ws: Workspace) -> Iterator[dict[str, Any]]:
         if related_only:
-            ids = sorted({link["contact_id"] for link in _recent_conversation_links(ws)})
+            ids = sorted(
+                {
+                    link["contact_id"]
+                    for conversation in recent_conversations(ws)
+                    for link in helpers.conversation_contact_rows(conversation, ws.workspace_id)
+                }
+            )
             for chunk in range(0, len(ids), PAGE_SIZE):
                 query = {"field": "id", "operator": "IN", "value": ids[chunk : chunk + PAGE_SIZE]}
                 yield from ws.client.search("/contacts/search", query, "data")
@@ -308,19 +314,19 @@ def intercom_source(
             _remember("updated_at", ws.workspace_id, contact["updated_at"])
             yield contact
 
-    def _recent_conversation_links(ws: Workspace) -> Iterator[dict[str, Any]]:
-        since = _since("related_since", ws.workspace_id, lookback_seconds)
+    def recent_conversations(ws: Workspace) -> Iterator[dict[str, Any]]:
+        """Conversations changed since this resource last asked (the hourly contacts/companies).
+
+        The first time, "since" is this resource's last full read (its newest updated_at).
+        """
+        marks = dlt.current.resource_state()
+        key = "related_since" if ws.workspace_id in marks.get("related_since", {}) else "updated_at"
+        since = _since(key, ws.workspace_id, lookback_seconds)
         for conversation in ws.client.search(
             "/conversations/search", _updated_after(since), "conversations", sort=_ASCENDING
         ):
             _remember("related_since", ws.workspace_id, conversation["updated_at"])
-            yield from helpers.conversation_contact_rows(conversation, ws.workspace_id)
-            if conversation.get("company"):
-                related_companies.setdefault(ws.workspace_id, {})[conversation["company"]["id"]] = (
-                    conversation["company"]
-                )
-
-    related_companies: dict[str, dict[str, dict[str, Any]]] = {}
+            yield conversation
 
     @dlt.resource(**_merge("contacts", "id"))
     def contacts() -> Iterator[dict[str, Any]]:
@@ -370,11 +376,12 @@ def intercom_source(
         """Companies, read whole through the scroll (one scroll per workspace at a time)."""
         for ws in connected:
             if related_only:
-                if ws.workspace_id not in related_companies:
-                    for _ in _recent_conversation_links(ws):
-                        pass
-                found = related_companies.get(ws.workspace_id, {}).values()
-                yield [helpers.shape("companies", c, ws.workspace_id) for c in found]
+                found = {
+                    c["company"]["id"]: c["company"]
+                    for c in recent_conversations(ws)
+                    if c.get("company")
+                }
+                yield [helpers.shape("companies", c, ws.workspace_id) for c in found.values()]
                 continue
             # Read the scroll to its end before yielding: a scroll left idle while other
             # resources run would expire, and the lock must not be held across a yield.
@@ -382,6 +389,8 @@ def intercom_source(
                 everything = list(
                     helpers.scroll_companies(ws.client, conflict_wait=scroll_conflict_wait)
                 )
+            for company in everything:
+                _remember("updated_at", ws.workspace_id, company["updated_at"])
             for start in range(0, len(everything), PAGE_SIZE):
                 chunk = everything[start : start + PAGE_SIZE]
                 yield [helpers.shape("companies", c, ws.workspace_id) for c in chunk]
