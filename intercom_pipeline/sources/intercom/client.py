@@ -74,6 +74,7 @@ class IntercomClient:
         self._pace_lock = threading.Lock()
         self._remaining: int | None = None
         self._reset_at: float = 0.0
+        self._in_flight = 0
         # Counts for run metadata: every call sent, 429s waited out, retries after failures.
         self.stats = {"api_calls": 0, "rate_limited": 0, "retries": 0}
 
@@ -94,9 +95,12 @@ class IntercomClient:
             self._wait_for_budget()
             self._count("api_calls")
             try:
-                response = self.session.request(
-                    method, url, params=params, json=json, timeout=self.timeout_seconds
-                )
+                try:
+                    response = self.session.request(
+                        method, url, params=params, json=json, timeout=self.timeout_seconds
+                    )
+                finally:
+                    self._answered()
                 self._note_limits(response)
                 if response.status_code == 429:
                     # A 429 is not a failure: wait for the window to reset, within a bound.
@@ -142,20 +146,30 @@ class IntercomClient:
         if remaining is None or reset is None:
             return
         with self._pace_lock:
-            self._remaining = int(remaining)
-            self._reset_at = float(reset)
+            if float(reset) > self._reset_at or self._remaining is None:
+                self._remaining, self._reset_at = int(remaining), float(reset)
+            else:  # answers arrive out of order: within a window, the lowest count is the latest
+                self._remaining = min(self._remaining, int(remaining))
 
     def _wait_for_budget(self) -> None:
-        """Before a call: if the window's budget is spent, sleep until the window resets."""
+        """Before a call: wait while the window's budget is spent by answered and in-flight calls.
+
+        Counting the calls still in flight keeps many threads from overshooting the window.
+        """
+        while True:
+            with self._pace_lock:
+                spent = self._remaining is not None and self._remaining <= self._in_flight
+                if spent and time.time() >= self._reset_at:
+                    self._remaining, spent = None, False  # a new window: learn it from answers
+                if not spent:
+                    self._in_flight += 1
+                    return
+                wait = self._reset_at - time.time()
+            self.sleep(min(max(wait, 0.01), self.max_rate_limit_wait))
+
+    def _answered(self) -> None:
         with self._pace_lock:
-            if self._remaining is None or self._remaining > 0:
-                if self._remaining is not None:
-                    self._remaining -= 1
-                return
-            wait = self._reset_at - time.time()
-            self._remaining = None
-        if wait > 0:
-            self.sleep(min(wait, self.max_rate_limit_wait))
+            self._in_flight -= 1
 
     def _wait_for_reset(self, response: requests.Response) -> None:
         reset = response.headers.get("X-RateLimit-Reset")
