@@ -132,3 +132,37 @@ def test_one_table_materializes_on_its_own(
         parts = conn.execute(f"select count(*) from {RAW_DATASET}.ticket_parts").fetchone()[0]
     assert tickets == len(running_sandbox.sandbox.workspace.tickets)
     assert parts == 0  # its transformer was not selected: the table exists, empty
+
+
+def test_type_change_can_stop_the_sync(
+    running_sandbox: RunningSandbox,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    loaded_defs: dg.Definitions,
+) -> None:
+    monkeypatch.setenv("DUCKDB_PATH", str(tmp_path / "warehouse.duckdb"))
+    monkeypatch.setenv("INTERCOM_BASE_URL", running_sandbox.base_url)
+    monkeypatch.setenv("INTERCOM_ACCESS_TOKEN", "sandbox-token")
+    job = loaded_defs.resolve_job_def("intercom_ingest_all")
+    selection = [dg.AssetKey(["intercom", t]) for t in ("data_attributes", "contacts")]
+    with dg.instance_for_test() as instance:
+        assert job.execute_in_process(instance=instance, asset_selection=selection).success
+        from intercom_pipeline.sandbox import activity
+
+        with running_sandbox.sandbox.workspace.lock:
+            activity.advance(
+                running_sandbox.sandbox.workspace,
+                3600,
+                activity.Activity(
+                    attribute_type_change={"name": "seats", "to": "string", "contacts": 2}
+                ),
+                running_sandbox.sandbox.activity_rng,
+            )
+        monkeypatch.setenv("INTERCOM_ON_TYPE_CHANGE", "stop")
+        result = job.execute_in_process(
+            instance=instance, asset_selection=selection, raise_on_error=False
+        )
+    assert not result.success
+    failure = next(e for e in result.all_events if e.is_step_failure)
+    message = failure.step_failure_data.error.message
+    assert "contacts.custom_attributes.seats: declared string, received integer" in message

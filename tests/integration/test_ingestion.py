@@ -248,6 +248,37 @@ def test_storms_of_faults_are_survived(
     )
 
 
+def test_a_429_storm_from_another_app_is_waited_out(
+    running_sandbox: RunningSandbox, intercom: SandboxClient, tmp_path: Path
+) -> None:
+    """Another client spends the shared budget; the sync waits for each window and completes."""
+    import threading
+
+    intercom.control("PUT", "/rate_limit", {"per_minute": 1200})  # 200 per 10-second window
+    stop = threading.Event()
+
+    def competitor() -> None:
+        while not stop.is_set():
+            intercom.get("/tags")
+
+    thread = threading.Thread(target=competitor, daemon=True)
+    thread.start()
+    try:
+        result = ingest(
+            running_sandbox, tmp_path, tables=["admins", "conversations", "conversation_parts"]
+        )
+    finally:
+        stop.set()
+        thread.join()
+    assert result.api["rate_limited"] > 0
+    ws = running_sandbox.sandbox.workspace
+    counts = table_counts(
+        tmp_path / "warehouse.duckdb", ("admins", "conversations", "conversation_parts")
+    )
+    expected = expected_counts(ws)
+    assert counts == {t: expected[t] for t in counts}
+
+
 def test_two_workspaces_load_side_by_side(tmp_path: Path) -> None:
     from intercom_pipeline.sandbox import Sandbox
 
