@@ -15,8 +15,6 @@ from __future__ import annotations
 import argparse
 import os
 import resource
-import socket
-import subprocess
 import sys
 import tempfile
 import threading
@@ -24,17 +22,12 @@ import time
 from pathlib import Path
 
 import requests
+from sandbox_process import start_sandbox
 
 from intercom_pipeline.ingest import run_ingestion
 from intercom_pipeline.sources.intercom import RAW_TABLES
 
 DETAIL = "GET /conversations/{id}"
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 class DetailRate:
@@ -68,23 +61,13 @@ def main() -> int:
     parser.add_argument("--latency-ms", type=float, default=150)
     parser.add_argument("--rate-limit", type=int, default=10_000)
     args = parser.parse_args()
-    port = free_port()
-    base = f"http://127.0.0.1:{port}"
-    cli = Path(sys.executable).parent / "intercom-pipeline"
-    sandbox = subprocess.Popen(
-        [
-            str(cli),
-            "sandbox",
-            "--port",
-            str(port),
-            "--scale",
-            args.scale,
-            "--latency-ms",
-            str(args.latency_ms),
-            "--rate-limit",
-            str(args.rate_limit),
-        ],
-        stdout=subprocess.DEVNULL,
+    sandbox, base, status = start_sandbox(
+        "--scale",
+        args.scale,
+        "--latency-ms",
+        str(args.latency_ms),
+        "--rate-limit",
+        str(args.rate_limit),
     )
     workdir = Path(tempfile.mkdtemp(prefix="intercom-bench-"))
     os.environ.update(
@@ -95,14 +78,6 @@ def main() -> int:
         RUNTIME__LOG_LEVEL="ERROR",
     )
     try:
-        while True:
-            try:
-                status = requests.get(f"{base}/_sandbox/status", timeout=1).json()
-                break
-            except requests.ConnectionError:
-                if sandbox.poll() is not None:
-                    raise SystemExit("the sandbox exited") from None
-                time.sleep(0.2)
         ceiling = status["rate_limit_per_minute"] / 60
 
         sampler = DetailRate(base)

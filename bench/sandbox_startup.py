@@ -9,25 +9,18 @@ makes a few representative calls, and reads the process's peak resident memory (
 from __future__ import annotations
 
 import argparse
-import socket
-import subprocess
 import sys
 import time
 from pathlib import Path
 
 import requests
+from sandbox_process import start_sandbox
 
 HEADERS = {
     "Authorization": "Bearer sandbox-token",
     "Accept": "application/json",
     "Intercom-Version": "2.16",
 }
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 def peak_rss_mb(pid: int) -> float:
@@ -42,23 +35,9 @@ def main() -> int:
     parser.add_argument("--scale", default="bench")
     parser.add_argument("--seed", type=int, default=1)
     args = parser.parse_args()
-    port = free_port()
-    base = f"http://127.0.0.1:{port}"
-    cli = Path(sys.executable).parent / "intercom-pipeline"
     started = time.monotonic()
-    process = subprocess.Popen(
-        [str(cli), "sandbox", "--port", str(port), "--scale", args.scale, "--seed", str(args.seed)],
-        stdout=subprocess.DEVNULL,
-    )
+    process, base, status = start_sandbox("--scale", args.scale, "--seed", str(args.seed))
     try:
-        while True:
-            try:
-                status = requests.get(f"{base}/_sandbox/status", timeout=1).json()
-                break
-            except requests.ConnectionError:
-                if process.poll() is not None:
-                    raise SystemExit("the sandbox exited before it was ready") from None
-                time.sleep(0.1)
         ready = time.monotonic() - started
         ws = status["workspace"]
         timings = {}
