@@ -22,7 +22,7 @@ from intercom_pipeline.sources.intercom.settings import COLUMNS, TIMESTAMPS
 
 PIPELINE_NAME = "intercom"
 RAW_DATASET = "intercom_raw"
-DUCKDB_MEMORY_LIMIT = os.environ.get("DUCKDB_MEMORY_LIMIT", "1GB")
+DUCKDB_MEMORY_LIMIT = os.environ.get("DUCKDB_MEMORY_LIMIT", "512MB")
 # Parquet load files: DuckDB reads them in bounded memory, where INSERT statements of a big
 # batch (the dlt default for DuckDB) took gigabytes to parse.
 LOAD_FORMAT = "parquet"
