@@ -12,6 +12,7 @@ import os
 import dagster as dg
 
 from intercom_pipeline.settings import ConfigurationError
+from intercom_pipeline.sources.intercom import RAW_TABLES
 
 INTERVALS = {
     "1h": "0 * * * *",
@@ -28,16 +29,9 @@ CONVERSATION_TABLES = (
     "ticket_parts",
 )
 CONTACT_TABLES = ("contacts", "contact_tags", "contact_companies", "companies")
-SETTINGS_TABLES = (
-    "admins",
-    "teams",
-    "team_admins",
-    "tags",
-    "segments",
-    "data_attributes",
-    "help_centers",
-    "collections",
-    "articles",
+# Everything the two schedules above do not sync: the small lists, read whole.
+SETTINGS_TABLES = tuple(
+    t for t in RAW_TABLES if t not in (*CONVERSATION_TABLES, *CONTACT_TABLES, "deletions")
 )
 # (name, tables, interval variable, default interval, run config for the dlt op)
 SCHEDULES = (

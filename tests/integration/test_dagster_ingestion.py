@@ -18,6 +18,18 @@ def sandbox_config() -> SandboxConfig:
 
 
 @pytest.fixture
+def warehouse(
+    running_sandbox: RunningSandbox, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> Path:
+    """The environment a deployment would set: the sandbox as Intercom, a fresh warehouse."""
+    path = tmp_path / "warehouse.duckdb"
+    monkeypatch.setenv("DUCKDB_PATH", str(path))
+    monkeypatch.setenv("INTERCOM_BASE_URL", running_sandbox.base_url)
+    monkeypatch.setenv("INTERCOM_ACCESS_TOKEN", "sandbox-token")
+    return path
+
+
+@pytest.fixture
 def loaded_defs() -> dg.Definitions:
     from intercom_pipeline.definitions import defs
 
@@ -72,16 +84,10 @@ def test_hourly_job_brings_related_contacts_only(loaded_defs: dg.Definitions) ->
 
 
 def test_materializing_every_raw_table(
+    warehouse: Path,
     running_sandbox: RunningSandbox,
-    tmp_path: Path,
-    monkeypatch: pytest.MonkeyPatch,
     loaded_defs: dg.Definitions,
 ) -> None:
-    warehouse = tmp_path / "warehouse.duckdb"
-    monkeypatch.setenv("DUCKDB_PATH", str(warehouse))
-    monkeypatch.setenv("INTERCOM_BASE_URL", running_sandbox.base_url)
-    monkeypatch.setenv("INTERCOM_ACCESS_TOKEN", "sandbox-token")
-    monkeypatch.setenv("DLT_PIPELINES_DIR", str(tmp_path / "dlt"))
     job = loaded_defs.resolve_job_def("intercom_ingest_all")
     with dg.instance_for_test() as instance:
         result = job.execute_in_process(instance=instance)
@@ -109,15 +115,10 @@ def test_materializing_every_raw_table(
 
 
 def test_one_table_materializes_on_its_own(
+    warehouse: Path,
     running_sandbox: RunningSandbox,
-    tmp_path: Path,
-    monkeypatch: pytest.MonkeyPatch,
     loaded_defs: dg.Definitions,
 ) -> None:
-    warehouse = tmp_path / "warehouse.duckdb"
-    monkeypatch.setenv("DUCKDB_PATH", str(warehouse))
-    monkeypatch.setenv("INTERCOM_BASE_URL", running_sandbox.base_url)
-    monkeypatch.setenv("INTERCOM_ACCESS_TOKEN", "sandbox-token")
     job = loaded_defs.resolve_job_def("intercom_ingest_all")
     with dg.instance_for_test() as instance:
         result = job.execute_in_process(
@@ -135,14 +136,11 @@ def test_one_table_materializes_on_its_own(
 
 
 def test_type_change_can_stop_the_sync(
+    warehouse: Path,
     running_sandbox: RunningSandbox,
-    tmp_path: Path,
     monkeypatch: pytest.MonkeyPatch,
     loaded_defs: dg.Definitions,
 ) -> None:
-    monkeypatch.setenv("DUCKDB_PATH", str(tmp_path / "warehouse.duckdb"))
-    monkeypatch.setenv("INTERCOM_BASE_URL", running_sandbox.base_url)
-    monkeypatch.setenv("INTERCOM_ACCESS_TOKEN", "sandbox-token")
     job = loaded_defs.resolve_job_def("intercom_ingest_all")
     selection = [dg.AssetKey(["intercom", t]) for t in ("data_attributes", "contacts")]
     with dg.instance_for_test() as instance:

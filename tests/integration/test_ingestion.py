@@ -38,6 +38,18 @@ def ingest(running: RunningSandbox, tmp_path: Path, **options: object):
     )
 
 
+def load_move_load(
+    running: RunningSandbox, intercom: SandboxClient, tmp_path: Path, activity: dict
+) -> dict:
+    """Load, move the sandbox clock an hour with this activity, load again; returns the changes."""
+    ingest(running, tmp_path)
+    changes = intercom.control("POST", "/clock/advance", {"seconds": 3600, "activity": activity})[
+        "changes"
+    ]
+    ingest(running, tmp_path)
+    return changes
+
+
 def expected_counts(ws: Workspace) -> dict[str, int]:
     contacts = ws.visible_contacts()
     return {
@@ -164,16 +176,12 @@ def test_after_the_clock_moves_only_changes_are_fetched(
 def test_deleted_and_merged_contacts_are_marked_not_removed(
     running_sandbox: RunningSandbox, intercom: SandboxClient, tmp_path: Path
 ) -> None:
-    ingest(running_sandbox, tmp_path)
-    moved = intercom.control(
-        "POST",
-        "/clock/advance",
-        {
-            "seconds": 3600,
-            "activity": {"contact_deletions": 2, "company_deletions": 1, "merges": 1},
-        },
-    )["changes"]
-    ingest(running_sandbox, tmp_path)
+    moved = load_move_load(
+        running_sandbox,
+        intercom,
+        tmp_path,
+        {"contact_deletions": 2, "company_deletions": 1, "merges": 1},
+    )
     with duckdb.connect(str(tmp_path / "warehouse.duckdb"), read_only=True) as conn:
         marked = set(
             conn.execute(
@@ -194,16 +202,12 @@ def test_deleted_and_merged_contacts_are_marked_not_removed(
 def test_a_custom_attribute_type_change_is_reported_and_nothing_lost(
     running_sandbox: RunningSandbox, intercom: SandboxClient, tmp_path: Path
 ) -> None:
-    ingest(running_sandbox, tmp_path)
-    moved = intercom.control(
-        "POST",
-        "/clock/advance",
-        {
-            "seconds": 3600,
-            "activity": {"attribute_type_change": {"name": "seats", "to": "string", "contacts": 3}},
-        },
-    )["changes"]
-    ingest(running_sandbox, tmp_path)
+    moved = load_move_load(
+        running_sandbox,
+        intercom,
+        tmp_path,
+        {"attribute_type_change": {"name": "seats", "to": "string", "contacts": 3}},
+    )
     with duckdb.connect(str(tmp_path / "warehouse.duckdb"), read_only=True) as conn:
         drifts = quality.custom_attribute_drift(conn)
         values = conn.execute(
