@@ -33,8 +33,14 @@ def make_pipeline(
     pipelines_dir: Path | None = None,
     *,
     create_directory: bool = True,
+    pipeline_name: str = PIPELINE_NAME,
+    dataset_name: str = RAW_DATASET,
 ) -> dlt.Pipeline:
-    """The dlt pipeline into the warehouse file. Creating it opens no connection."""
+    """The dlt pipeline into the warehouse file. Creating it opens no connection.
+
+    Other feeds (e.g. `survey_feed`) pass their own pipeline and dataset names, so every load
+    shares the one warehouse file and its memory budget.
+    """
     os.environ.setdefault("RUNTIME__DLTHUB_TELEMETRY", "false")
     # One resource at a time (with its transformers), not round-robin: a slow sequential read
     # (the companies scroll, the contact listing) then never stalls the concurrent detail fetches,
@@ -48,9 +54,9 @@ def make_pipeline(
         str(path), global_config={"memory_limit": DUCKDB_MEMORY_LIMIT, "threads": 2}
     )
     return dlt.pipeline(
-        pipeline_name=PIPELINE_NAME,
+        pipeline_name=pipeline_name,
         destination=dlt.destinations.duckdb(credentials),
-        dataset_name=RAW_DATASET,
+        dataset_name=dataset_name,
         pipelines_dir=str(pipelines_dir) if pipelines_dir else None,
         progress=dlt.progress.log(logger="dlt_logger", dump_system_stats=False),
     )
@@ -118,18 +124,10 @@ def ensure_raw_tables(pipeline: dlt.Pipeline) -> None:
     (e.g. `deletions` before anything was ever deleted).
     """
     schema = pipeline.default_schema
-    with pipeline.sql_client() as client:
-        existing = {
-            row[0]
-            for row in client.execute_sql(
-                "select table_name from information_schema.tables where table_schema = %s",
-                pipeline.dataset_name,
-            )
-        }
-        for table in RAW_TABLES:
-            if table in existing:
-                continue
-            columns = {
+    create_missing_tables(
+        pipeline,
+        {
+            table: {
                 "workspace_id": "text",
                 **{c: "timestamp" for c in TIMESTAMPS.get(table, ())},
                 **{c: h["data_type"] for c, h in COLUMNS.get(table, {}).items()},
@@ -139,6 +137,28 @@ def ensure_raw_tables(pipeline: dlt.Pipeline) -> None:
                     if h.get("data_type")
                 },
             }
+            for table in RAW_TABLES
+        },
+    )
+
+
+def create_missing_tables(pipeline: dlt.Pipeline, tables: dict[str, dict[str, str]]) -> None:
+    """Create, empty, each table (name -> column -> dlt data type) missing from the dataset.
+
+    A table that exists is left alone; dlt adds its own columns (`_dlt_id`, ...) to it with the
+    first load that has rows.
+    """
+    with pipeline.sql_client() as client:
+        existing = {
+            row[0]
+            for row in client.execute_sql(
+                "select table_name from information_schema.tables where table_schema = %s",
+                pipeline.dataset_name,
+            )
+        }
+        for table, columns in tables.items():
+            if table in existing:
+                continue
             definitions = [f'"{name}" {_duckdb_type(kind)}' for name, kind in columns.items()]
             client.execute_sql(
                 f"create table if not exists {client.make_qualified_table_name(table)} "

@@ -128,3 +128,20 @@ def duckdb_path(environ: dict[str, str] | None = None) -> Path:
             f"DUCKDB_PATH={raw!r} is a directory; point it at a file such as {path / 'intercom.duckdb'}"
         )
     return path.resolve()
+
+
+DEFAULT_SURVEY_FEED_DIR = "data/survey_feed"
+
+
+def survey_feed_dir(environ: dict[str, str] | None = None) -> Path:
+    """The folder of survey answers from outside Intercom (CSV / JSON Lines), as an absolute path.
+
+    A relative SURVEY_FEED_DIR is resolved against the project root, like DUCKDB_PATH, so the CLI
+    and Dagster read the same folder whatever directory they start in.
+    """
+    env = os.environ if environ is None else environ
+    raw = env.get("SURVEY_FEED_DIR", "").strip() or DEFAULT_SURVEY_FEED_DIR
+    path = Path(raw).expanduser()
+    if not path.is_absolute():
+        path = PROJECT_ROOT / path
+    return path.resolve()

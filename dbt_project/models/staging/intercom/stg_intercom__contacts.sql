@@ -1,0 +1,56 @@
+with source as (
+    select * from {{ source('intercom', 'contacts') }}
+),
+
+deletions as (
+    select * from {{ ref('stg_intercom__deletions') }} where object_type = 'contact'
+),
+
+renamed as (
+    select
+        {{ typed_columns(source('intercom', 'contacts'), [
+            ['workspace_id', 'varchar'],
+            ['id', 'varchar', 'contact_id'],
+            ['external_id', 'varchar'],
+            ['role', 'varchar'],
+            ['name', 'varchar', 'contact_name'],
+            ['email', 'varchar'],
+            ['email_domain', 'varchar'],
+            ['phone', 'varchar'],
+            ['owner_id', 'varchar', 'owner_admin_id'],
+            ['unsubscribed_from_emails', 'boolean', 'is_unsubscribed_from_emails'],
+            ['has_hard_bounced', 'boolean'],
+            ['marked_email_as_spam', 'boolean', 'has_marked_email_as_spam'],
+            ['language_override', 'varchar'],
+            ['browser', 'varchar'],
+            ['os', 'varchar'],
+            ['location', 'json'],
+            ['custom_attributes', 'json'],
+            ['created_at', 'utc'],
+            ['updated_at', 'utc'],
+            ['signed_up_at', 'utc'],
+            ['last_seen_at', 'utc'],
+            ['last_replied_at', 'utc'],
+            ['last_contacted_at', 'utc'],
+            ['last_email_opened_at', 'utc'],
+            ['last_email_clicked_at', 'utc'],
+        ]) }}
+    from source
+),
+
+final as (
+    select
+        renamed.* exclude (location),
+        json_extract_string(renamed.location, '$.country') as country,
+        json_extract_string(renamed.location, '$.region') as region,
+        json_extract_string(renamed.location, '$.city') as city,
+        deletions.deleted_at,
+        deletions.deleted_at is not null as is_deleted
+    from renamed
+    left join deletions
+        on renamed.workspace_id = deletions.workspace_id
+        and renamed.contact_id = deletions.object_id
+)
+
+select * from final
+{{ deduplicate(['workspace_id', 'contact_id'], 'updated_at desc nulls last') }}

@@ -1,0 +1,47 @@
+with source as (
+    select * from {{ source('intercom', 'conversation_parts') }}
+),
+
+renamed as (
+    select
+        {{ typed_columns(source('intercom', 'conversation_parts'), [
+            ['workspace_id', 'varchar'],
+            ['id', 'varchar', 'part_id'],
+            ['conversation_id', 'varchar'],
+            ['part_type', 'varchar'],
+            ['body', 'varchar'],
+            ['author', 'json'],
+            ['assigned_to', 'json'],
+            ['attachments', 'json'],
+            ['redacted', 'boolean', 'is_redacted'],
+            ['created_at', 'utc'],
+            ['updated_at', 'utc'],
+        ]) }}
+    from source
+),
+
+final as (
+    select
+        workspace_id,
+        part_id,
+        conversation_id,
+        part_type,
+        body,
+        json_extract_string(author, '$.type') as author_type,
+        json_extract_string(author, '$.id') as author_id,
+        json_extract_string(author, '$.name') as author_name,
+        json_extract_string(author, '$.email') as author_email,
+        -- A contact wrote it: Intercom calls contacts "user" or "lead" (older parts: "contact").
+        coalesce(json_extract_string(author, '$.type') in ('user', 'lead', 'contact'), false)
+            as is_authored_by_contact,
+        json_extract_string(assigned_to, '$.type') as assigned_to_type,
+        json_extract_string(assigned_to, '$.id') as assigned_to_id,
+        coalesce(attachments, '[]'::json) as attachments,
+        coalesce(is_redacted, false) as is_redacted,
+        created_at,
+        updated_at
+    from renamed
+)
+
+select * from final
+{{ deduplicate(['workspace_id', 'part_id'], 'updated_at desc nulls last') }}

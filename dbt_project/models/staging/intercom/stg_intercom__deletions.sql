@@ -1,0 +1,17 @@
+with source as (
+    select * from {{ source('intercom', 'deletions') }}
+),
+
+renamed as (
+    select
+        {{ typed_columns(source('intercom', 'deletions'), [
+            ['workspace_id', 'varchar'],
+            ['object_type', 'varchar'],
+            ['id', 'varchar', 'object_id'],
+            ['deleted_at', 'utc'],
+        ]) }}
+    from source
+)
+
+select * from renamed
+{{ deduplicate(['workspace_id', 'object_type', 'object_id'], 'deleted_at') }}

@@ -1,0 +1,21 @@
+with source as (
+    select * from {{ source('intercom', 'help_centers') }}
+),
+
+renamed as (
+    select
+        {{ typed_columns(source('intercom', 'help_centers'), [
+            ['workspace_id', 'varchar'],
+            ['id', 'varchar', 'help_center_id'],
+            ['display_name', 'varchar'],
+            ['identifier', 'varchar'],
+            ['url', 'varchar'],
+            ['website_turned_on', 'boolean', 'is_website_turned_on'],
+            ['created_at', 'utc'],
+            ['updated_at', 'utc'],
+        ]) }}
+    from source
+)
+
+select * from renamed
+{{ deduplicate(['workspace_id', 'help_center_id'], 'updated_at desc nulls last') }}

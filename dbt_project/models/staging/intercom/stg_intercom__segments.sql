@@ -1,0 +1,20 @@
+with source as (
+    select * from {{ source('intercom', 'segments') }}
+),
+
+renamed as (
+    select
+        {{ typed_columns(source('intercom', 'segments'), [
+            ['workspace_id', 'varchar'],
+            ['id', 'varchar', 'segment_id'],
+            ['name', 'varchar', 'segment_name'],
+            ['person_type', 'varchar'],
+            ['count', 'bigint', 'contact_count'],
+            ['created_at', 'utc'],
+            ['updated_at', 'utc'],
+        ]) }}
+    from source
+)
+
+select * from renamed
+{{ deduplicate(['workspace_id', 'segment_id'], 'updated_at desc nulls last') }}
