@@ -9,19 +9,23 @@ intercom-pipeline config                                         show the effect
 from __future__ import annotations
 
 import argparse
+import io
 import os
 import signal
 import sys
 import time
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import contextmanager, redirect_stdout
 
 from intercom_pipeline.sandbox import DEFAULT_TOKEN, Faults, RunningSandbox, Sandbox, SandboxConfig
 from intercom_pipeline.sandbox.generator import SCALES
+from intercom_pipeline.sandbox.survey_feed import write_demo_survey_feed
 from intercom_pipeline.settings import (
     ConfigurationError,
     duckdb_path,
     intercom_settings,
+    serving_path,
+    survey_feed_dir,
 )
 from intercom_pipeline.sources.intercom.client import IntercomError
 
@@ -117,13 +121,16 @@ def _serve(args: argparse.Namespace) -> int:
 def _workspace() -> Iterator[str]:
     """The configured workspace, or an embedded sandbox when none is configured.
 
-    For the sandbox, INTERCOM_BASE_URL and INTERCOM_ACCESS_TOKEN point at it for the duration.
+    For the sandbox, INTERCOM_BASE_URL and INTERCOM_ACCESS_TOKEN point at it for the duration,
+    and the survey feed folder receives the demo's survey answers.
     """
     settings = intercom_settings()
     if settings.access_token or settings.uses_custom_base_url:
         yield f"{settings.base_url} (region {settings.region})"
         return
-    with RunningSandbox(Sandbox(SandboxConfig(seed=1, scale="demo"))) as running:
+    sandbox = Sandbox(SandboxConfig(seed=1, scale="demo"))
+    write_demo_survey_feed(sandbox.workspace, survey_feed_dir())
+    with RunningSandbox(sandbox) as running:
         saved = {k: os.environ.get(k) for k in ("INTERCOM_BASE_URL", "INTERCOM_ACCESS_TOKEN")}
         os.environ.update(INTERCOM_BASE_URL=running.base_url, INTERCOM_ACCESS_TOKEN=DEFAULT_TOKEN)
         try:
@@ -137,18 +144,20 @@ def _workspace() -> Iterator[str]:
 
 
 def _demo() -> int:
-    """Run the ingestion job (every raw table) through Dagster and print rows per table."""
+    """Run everything through Dagster (ingest, models, BI copy); print rows and headline metrics."""
     import dagster as dg
 
     from intercom_pipeline.definitions import defs
     from intercom_pipeline.ingest import table_counts
+    from intercom_pipeline.metrics import headline_metrics
 
     warehouse = duckdb_path()
     with _workspace() as label:
         print(f"Workspace: {label}")
         print(f"Warehouse: {warehouse}")
+        print(f"Survey feed: {survey_feed_dir()}")
         started = time.monotonic()
-        job = defs().resolve_job_def("intercom_ingest_all")
+        job = defs().resolve_job_def("intercom_build_all")
         instance = (
             dg.DagsterInstance.get()
             if os.environ.get("DAGSTER_HOME")
@@ -156,25 +165,36 @@ def _demo() -> int:
         )
         os.environ.setdefault("RUNTIME__LOG_LEVEL", "ERROR")  # dlt's per-column notices
         quiet = {"loggers": {"console": {"config": {"log_level": "WARNING"}}}}
-        result = job.execute_in_process(instance=instance, run_config=quiet, raise_on_error=False)
+        dbt_output = io.StringIO()  # dbt's event stream, which the Dagster UI keeps as logs
+        with redirect_stdout(dbt_output):
+            result = job.execute_in_process(
+                instance=instance, run_config=quiet, raise_on_error=False
+            )
         if not result.success:
+            print(dbt_output.getvalue()[-4000:], file=sys.stderr)
             failure = next((e for e in result.all_events if e.is_step_failure), None)
             reason = (
                 failure.step_failure_data.error.message
                 if failure and failure.step_failure_data.error
                 else "see the run log"
             )
-            print(f"error: the ingestion job failed: {reason.strip()}", file=sys.stderr)
+            print(f"error: the build failed: {reason.strip()}", file=sys.stderr)
             return 1
         loaded = {
             m.asset_key.path[-1]: m.metadata["rows_loaded"].value
             for m in result.asset_materializations_for_node("intercom_raw")
         }
         print(
-            f"Ingested in {time.monotonic() - started:.1f}s (rows loaded this run / rows in the table):"
+            f"Built in {time.monotonic() - started:.1f}s. Raw tables "
+            "(rows loaded this run / rows in the table):"
         )
         for table, total in table_counts(warehouse).items():
             print(f"  {table:<22} {loaded.get(table, 0):>8} {total:>8}")
+    serving = serving_path()
+    print("Headline metrics (analytics schema):")
+    for name, value in headline_metrics(serving).items():
+        print(f"  {name:<38} {value}")
+    print(f"BI tools: open {serving} read-only (e.g. duckdb -readonly {serving})")
     return 0
 
 

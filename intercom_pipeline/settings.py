@@ -13,6 +13,8 @@ from pathlib import Path
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 DEFAULT_API_VERSION = "2.16"
 DEFAULT_DUCKDB_PATH = "data/intercom.duckdb"
+DEFAULT_SERVING_DIR = "data/serving"
+DEFAULT_SURVEY_FEED_DIR = "data/survey_feed"
 REGION_BASE_URLS = {
     "us": "https://api.intercom.io",
     "eu": "https://api.eu.intercom.io",
@@ -130,9 +132,6 @@ def duckdb_path(environ: dict[str, str] | None = None) -> Path:
     return path.resolve()
 
 
-DEFAULT_SURVEY_FEED_DIR = "data/survey_feed"
-
-
 def survey_feed_dir(environ: dict[str, str] | None = None) -> Path:
     """The folder of survey answers from outside Intercom (CSV / JSON Lines), as an absolute path.
 
@@ -145,3 +144,23 @@ def survey_feed_dir(environ: dict[str, str] | None = None) -> Path:
     if not path.is_absolute():
         path = PROJECT_ROOT / path
     return path.resolve()
+
+
+def serving_path(environ: dict[str, str] | None = None) -> Path:
+    """The read-only copy of the warehouse that BI tools open (DUCKDB_SERVING_DIR).
+
+    It keeps the warehouse's file name, in its own folder (default `data/serving`), because
+    DuckDB names a database after its file and dbt's views refer to that name.
+    """
+    env = os.environ if environ is None else environ
+    raw = env.get("DUCKDB_SERVING_DIR", "").strip() or DEFAULT_SERVING_DIR
+    folder = Path(raw).expanduser()
+    if not folder.is_absolute():
+        folder = PROJECT_ROOT / folder
+    warehouse = duckdb_path(env)
+    if folder.resolve() == warehouse.parent:
+        raise ConfigurationError(
+            f"DUCKDB_SERVING_DIR={raw!r} is the warehouse's own folder; the copy needs a folder of "
+            f"its own, such as {warehouse.parent / 'serving'}"
+        )
+    return folder.resolve() / warehouse.name

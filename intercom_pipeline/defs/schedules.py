@@ -1,4 +1,7 @@
-"""Jobs and schedules for the raw tables, on by default, each interval configurable.
+"""Jobs and schedules, on by default, each interval configurable.
+
+Each schedule syncs its raw tables, then rebuilds every model downstream of them and publishes
+the BI copy. The hourly one also reads the survey feed.
 
 | schedule | tables | default |
 |---|---|---|
@@ -10,7 +13,10 @@
 import os
 
 import dagster as dg
+from dagster_dbt import build_dbt_asset_selection
 
+from intercom_pipeline.defs.survey_feed import survey_feed_responses
+from intercom_pipeline.defs.transform import intercom_dbt_assets
 from intercom_pipeline.settings import ConfigurationError
 from intercom_pipeline.sources.intercom import RAW_TABLES
 
@@ -33,7 +39,7 @@ CONTACT_TABLES = ("contacts", "contact_tags", "contact_companies", "companies")
 SETTINGS_TABLES = tuple(
     t for t in RAW_TABLES if t not in (*CONVERSATION_TABLES, *CONTACT_TABLES, "deletions")
 )
-# (name, tables, interval variable, default interval, run config for the dlt op)
+# (name, tables, interval variable, default interval, run config for the dlt op, survey feed?)
 SCHEDULES = (
     (
         "intercom_conversations",
@@ -41,6 +47,7 @@ SCHEDULES = (
         "INTERCOM_CONVERSATIONS_SCHEDULE",
         "1h",
         {"related_only": True, "reconcile_deletions": False},
+        True,
     ),
     (
         "intercom_contacts",
@@ -48,8 +55,9 @@ SCHEDULES = (
         "INTERCOM_CONTACTS_SCHEDULE",
         "daily",
         {"related_only": False, "reconcile_deletions": True},
+        False,
     ),
-    ("intercom_settings", SETTINGS_TABLES, "INTERCOM_SETTINGS_SCHEDULE", "daily", {}),
+    ("intercom_settings", SETTINGS_TABLES, "INTERCOM_SETTINGS_SCHEDULE", "daily", {}, False),
 )
 
 
@@ -61,14 +69,26 @@ def cron_for(variable: str, default: str) -> str:
     return INTERVALS[value]
 
 
+def sync_and_build(tables: tuple[str, ...], survey_feed: bool) -> dg.AssetSelection:
+    """The raw tables, and everything downstream of them: models, tests, the BI copy.
+
+    Seeds have no upstream, so they are selected too: a fresh warehouse has none yet.
+    """
+    raw = dg.AssetSelection.assets(*[dg.AssetKey(["intercom", t]) for t in tables])
+    if survey_feed:
+        raw |= dg.AssetSelection.assets(survey_feed_responses)
+    seeds = build_dbt_asset_selection([intercom_dbt_assets()], dbt_select="resource_type:seed")
+    return (raw | seeds).downstream()
+
+
 def build_schedules() -> list[dg.ScheduleDefinition]:
     schedules = []
-    for name, tables, variable, default, op_config in SCHEDULES:
+    for name, tables, variable, default, op_config, survey_feed in SCHEDULES:
         job = dg.define_asset_job(
             f"{name}_job",
-            selection=dg.AssetSelection.assets(*[dg.AssetKey(["intercom", t]) for t in tables]),
+            selection=sync_and_build(tables, survey_feed),
             config={"ops": {"intercom_raw": {"config": op_config}}} if op_config else None,
-            description=f"Sync {', '.join(tables)}.",
+            description=f"Sync {', '.join(tables)}, then rebuild the models downstream.",
         )
         schedules.append(
             dg.ScheduleDefinition(
@@ -84,9 +104,14 @@ def build_schedules() -> list[dg.ScheduleDefinition]:
 
 @dg.definitions
 def defs() -> dg.Definitions:
-    everything = dg.define_asset_job(
+    ingest = dg.define_asset_job(
         "intercom_ingest_all",
         selection=dg.AssetSelection.groups("intercom_raw"),
-        description="Every raw Intercom table: what `intercom-pipeline demo` runs.",
+        description="Every raw Intercom table, and nothing else.",
     )
-    return dg.Definitions(schedules=build_schedules(), jobs=[everything])
+    everything = dg.define_asset_job(
+        "intercom_build_all",
+        selection=dg.AssetSelection.all(),
+        description="Every raw table, the survey feed, every model and the BI copy: the demo.",
+    )
+    return dg.Definitions(schedules=build_schedules(), jobs=[ingest, everything])

@@ -1,0 +1,51 @@
+"""The read-only copy of the warehouse for BI tools, published after every build."""
+
+import dagster as dg
+
+from intercom_pipeline.defs.ingestion import WAREHOUSE_POOL
+from intercom_pipeline.defs.transform import intercom_dbt_assets
+from intercom_pipeline.publish import publish_warehouse
+from intercom_pipeline.settings import duckdb_path, serving_path
+
+MART_GROUPS = ("support", "customers", "feedback", "surveys")
+
+
+def mart_keys() -> list[dg.AssetKey]:
+    """Every dbt mart: what BI tools read, and what the copy must follow."""
+    dbt = intercom_dbt_assets()
+    return sorted(
+        (key for key, group in dbt.group_names_by_key.items() if group in MART_GROUPS),
+        key=lambda key: key.to_user_string(),
+    )
+
+
+def build_publish_asset() -> dg.AssetsDefinition:
+    @dg.asset(
+        name="bi_warehouse",
+        group_name="serving",
+        deps=mart_keys(),
+        kinds={"duckdb"},
+        pool=WAREHOUSE_POOL,
+    )
+    def bi_warehouse(context: dg.AssetExecutionContext) -> dg.MaterializeResult:
+        """A read-only copy of the warehouse (DUCKDB_SERVING_DIR) that BI tools can keep open.
+
+        Replaced atomically after each build: a tool holding the old copy keeps reading it, and
+        neither side ever waits for the other.
+        """
+        published = publish_warehouse(duckdb_path(), serving_path())
+        context.log.info(f"published {published.path} ({published.tables} tables)")
+        return dg.MaterializeResult(
+            metadata={
+                "path": dg.MetadataValue.path(str(published.path)),
+                "size_bytes": dg.MetadataValue.int(published.size_bytes),
+                "tables": dg.MetadataValue.int(published.tables),
+            }
+        )
+
+    return bi_warehouse
+
+
+@dg.definitions
+def defs() -> dg.Definitions:
+    return dg.Definitions(assets=[build_publish_asset()])

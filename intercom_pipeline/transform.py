@@ -1,0 +1,66 @@
+"""The dbt project: where it is, and its manifest kept current, without Dagster.
+
+dagster-dbt reads `manifest.json` when the definitions load. `dbt parse` writes it without
+opening the warehouse; it runs here whenever a model, macro, test or seed is newer than the
+manifest, under a file lock because `dagster dev` loads the code in two processes at once.
+"""
+
+from __future__ import annotations
+
+import fcntl
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+from intercom_pipeline.settings import PROJECT_ROOT, duckdb_path
+
+DBT_PROJECT_DIR = PROJECT_ROOT / "dbt_project"
+# The dbt installed beside this Python, found without relying on PATH (a venv need not be active).
+DBT_EXECUTABLE = Path(sys.executable).with_name("dbt")
+_SOURCES = ("models", "macros", "tests", "seeds", "dbt_project.yml", "profiles.yml")
+
+
+def dbt_environment() -> dict[str, str]:
+    """Variables dbt needs: the warehouse path, absolute, which profiles.yml reads."""
+    return {"DUCKDB_PATH": str(duckdb_path())}
+
+
+def manifest_is_stale(project_dir: Path = DBT_PROJECT_DIR) -> bool:
+    """True when the manifest is missing or older than a file dbt reads."""
+    manifest = project_dir / "target" / "manifest.json"
+    if not manifest.exists():
+        return True
+    built = manifest.stat().st_mtime
+    for name in _SOURCES:
+        path = project_dir / name
+        files = path.rglob("*") if path.is_dir() else [path]
+        if any(f.is_file() and f.stat().st_mtime > built for f in files):
+            return True
+    return False
+
+
+def prepare_manifest(project_dir: Path = DBT_PROJECT_DIR) -> Path:
+    """Run `dbt parse` when the manifest is stale; returns the manifest's path.
+
+    Raises:
+        RuntimeError: dbt could not parse the project; the message carries dbt's output.
+    """
+    target = project_dir / "target"
+    target.mkdir(exist_ok=True)
+    with (target / ".parse.lock").open("w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        if manifest_is_stale(project_dir):
+            result = subprocess.run(
+                [str(DBT_EXECUTABLE), "parse", "--quiet", "--profiles-dir", str(project_dir)],
+                cwd=project_dir,
+                env={**os.environ, **dbt_environment()},
+                capture_output=True,
+                text=True,
+                check=False,
+            )
+            if result.returncode != 0:
+                raise RuntimeError(
+                    f"dbt parse failed in {project_dir}:\n{result.stdout}{result.stderr}"
+                )
+    return target / "manifest.json"
