@@ -87,8 +87,10 @@ def ws(running_sandbox: RunningSandbox) -> Workspace:
 def isolated_warehouse(
     tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    """No test writes the project's own warehouse or the user's ~/.dlt."""
+    """No test writes the project's own warehouse, BI copy, survey feed or the user's ~/.dlt."""
     scratch = tmp_path_factory.mktemp("isolated")
     monkeypatch.setenv("DUCKDB_PATH", str(scratch / "warehouse.duckdb"))
+    monkeypatch.setenv("DUCKDB_SERVING_DIR", str(scratch / "serving"))
+    monkeypatch.setenv("SURVEY_FEED_DIR", str(scratch / "survey_feed"))
     monkeypatch.setenv("DLT_DATA_DIR", str(scratch / "dlt"))
     monkeypatch.setenv("RUNTIME__DLTHUB_TELEMETRY", "false")

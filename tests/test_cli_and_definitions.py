@@ -11,7 +11,7 @@ from intercom_pipeline import cli
 from intercom_pipeline.sandbox.generator import build_workspace
 
 
-def test_demo_ingests_every_table_of_the_embedded_sandbox(
+def test_demo_builds_everything_from_the_embedded_sandbox(
     capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch, tmp_path: Path
 ) -> None:
     for name in ("INTERCOM_ACCESS_TOKEN", "INTERCOM_BASE_URL", "INTERCOM_REGION", "DAGSTER_HOME"):
@@ -22,7 +22,7 @@ def test_demo_ingests_every_table_of_the_embedded_sandbox(
     expected = build_workspace(1, "demo").summary()
     rows = {
         line.split()[0]: (int(line.split()[1]), int(line.split()[2]))
-        for line in out.splitlines()
+        for line in out.split("Headline metrics")[0].splitlines()
         if line.startswith("  ")
     }
     for table in (
@@ -42,6 +42,18 @@ def test_demo_ingests_every_table_of_the_embedded_sandbox(
     assert rows["deletions"] == (0, 0)
     assert "embedded Intercom sandbox" in out
     assert (tmp_path / "demo.duckdb").exists()
+    headline = dict(
+        line.strip().rsplit(maxsplit=1)
+        for line in out.split("Headline metrics")[1].splitlines()[1:16]
+    )
+    conversations = build_workspace(1, "demo").conversations
+    assert int(headline["conversations"]) == len(conversations)
+    assert int(headline["resolved (closed)"]) == sum(c.state == "closed" for c in conversations)
+    rated = [c.rating.rating for c in conversations if c.rating]
+    assert float(headline["satisfaction rate % (rated 4-5 / rated)"]) == round(
+        sum(r >= 4 for r in rated) * 100 / len(rated), 2
+    )
+    assert int(headline["survey answers in quarantine"]) == 5  # the demo feed's bad rows
 
 
 def test_config_hides_the_token(

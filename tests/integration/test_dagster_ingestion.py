@@ -67,7 +67,7 @@ def test_schedules_are_on_with_their_intervals(
 
 def test_hourly_job_brings_related_contacts_only(loaded_defs: dg.Definitions) -> None:
     job = loaded_defs.resolve_job_def("intercom_conversations_job")
-    selected = {k.path[-1] for k in job.asset_layer.selected_asset_keys}
+    selected = {k.path[-1] for k in job.asset_layer.selected_asset_keys if k.path[0] == "intercom"}
     assert selected == {
         "conversations",
         "conversation_parts",
@@ -79,6 +79,10 @@ def test_hourly_job_brings_related_contacts_only(loaded_defs: dg.Definitions) ->
         "contact_companies",
         "companies",
     }
+    downstream = {k.to_user_string() for k in job.asset_layer.selected_asset_keys}
+    assert {"survey_feed/responses", "conversations", "support_metrics_daily", "bi_warehouse"} <= (
+        downstream
+    )
     hourly = next(s for s in schedules.SCHEDULES if s[0] == "intercom_conversations")
     assert hourly[4] == {"related_only": True, "reconcile_deletions": False}
 

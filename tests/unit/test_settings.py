@@ -8,6 +8,7 @@ from intercom_pipeline.settings import (
     Secret,
     duckdb_path,
     intercom_settings,
+    serving_path,
 )
 
 
@@ -93,3 +94,13 @@ def test_a_bad_workspace_name_is_rejected() -> None:
 
     with pytest.raises(ConfigurationError, match="letters, digits and underscores"):
         intercom_workspaces({"INTERCOM_WORKSPACES": "acme-eu"})
+
+
+def test_the_bi_copy_keeps_the_warehouse_file_name_in_its_own_folder(tmp_path: Path) -> None:
+    env = {"DUCKDB_PATH": str(tmp_path / "acme.duckdb")}
+    assert serving_path(env) == PROJECT_ROOT / "data" / "serving" / "acme.duckdb"
+    env["DUCKDB_SERVING_DIR"] = str(tmp_path / "bi")
+    assert serving_path(env) == tmp_path / "bi" / "acme.duckdb"
+    env["DUCKDB_SERVING_DIR"] = str(tmp_path)
+    with pytest.raises(ConfigurationError, match="needs a folder of its own"):
+        serving_path(env)

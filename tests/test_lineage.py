@@ -1,0 +1,96 @@
+"""Lineage guard: raw tables -> dbt sources -> staging -> marts -> the BI copy, with no gaps."""
+
+from __future__ import annotations
+
+import json
+
+import dagster as dg
+import pytest
+
+from intercom_pipeline.sources.intercom import RAW_TABLES
+from intercom_pipeline.transform import prepare_manifest
+
+
+@pytest.fixture(scope="module")
+def graph() -> dg.AssetGraph:
+    from intercom_pipeline.definitions import defs
+
+    return defs().resolve_asset_graph()
+
+
+@pytest.fixture(scope="module")
+def manifest() -> dict:
+    return json.loads(prepare_manifest().read_text())
+
+
+def test_every_dbt_source_is_produced_by_an_ingestion_asset(
+    graph: dg.AssetGraph, manifest: dict
+) -> None:
+    sources = {dg.AssetKey([s["source_name"], s["name"]]) for s in manifest["sources"].values()}
+    assert {dg.AssetKey(["intercom", t]) for t in RAW_TABLES} <= sources
+    for key in sources:
+        node = graph.get(key)  # raises when no asset produces the source
+        assert node.is_materializable, f"{key} is a source nothing loads"
+        assert node.group_name in ("intercom_raw", "survey_feed")
+
+
+def test_every_raw_table_has_a_staging_model(graph: dg.AssetGraph) -> None:
+    for table in RAW_TABLES:
+        children = {
+            k.to_user_string() for k in graph.get(dg.AssetKey(["intercom", table])).child_keys
+        }
+        assert f"stg_intercom__{table}" in children, table
+
+
+def test_marts_read_only_models_and_the_bi_copy_follows_every_mart(
+    graph: dg.AssetGraph, manifest: dict
+) -> None:
+    marts = {
+        node["name"]
+        for node in manifest["nodes"].values()
+        if node["resource_type"] == "model" and node["fqn"][1] == "marts"
+    }
+    assert {
+        "conversations",
+        "support_metrics_daily",
+        "support_metrics_daily_by_team",
+        "support_metrics_daily_by_admin",
+        "admin_performance",
+        "team_performance",
+        "tickets",
+        "conversation_contacts",
+        "team_admins",
+        "contacts",
+        "companies",
+        "feedback_documents",
+        "survey_responses",
+        "survey_response_quarantine",
+        "survey_scores",
+        "contact_survey_profile",
+    } <= marts
+    bi_parents = {k.to_user_string() for k in graph.get(dg.AssetKey("bi_warehouse")).parent_keys}
+    assert marts <= bi_parents
+    for mart in marts:
+        ancestors = {k.path[0] for k in _ancestors(graph, dg.AssetKey(mart))}
+        assert ancestors & {"intercom", "survey_feed"}, f"{mart} is not fed by a raw table"
+
+
+def test_dbt_tests_are_asset_checks_and_error_severity_blocks(graph: dg.AssetGraph) -> None:
+    from intercom_pipeline.defs.transform import intercom_dbt_assets
+
+    specs = list(intercom_dbt_assets().check_specs)
+    assert len(specs) > 80
+    on_conversations = [s for s in specs if s.asset_key == dg.AssetKey("conversations")]
+    assert any(s.name.startswith("primary_key_conversations") for s in on_conversations)
+    assert all(s.blocking for s in specs)  # every test is error severity (dbt's default)
+
+
+def _ancestors(graph: dg.AssetGraph, key: dg.AssetKey) -> set[dg.AssetKey]:
+    seen: set[dg.AssetKey] = set()
+    stack = [key]
+    while stack:
+        for parent in graph.get(stack.pop()).parent_keys:
+            if parent not in seen:
+                seen.add(parent)
+                stack.append(parent)
+    return seen
