@@ -23,15 +23,23 @@ log = logging.getLogger(__name__)
 
 RETRY_STATUSES = frozenset({500, 502, 503, 504})
 MAX_PER_PAGE = 150
+POOL_SIZE = 128
 
 
 class IntercomError(RuntimeError):
     """A request Intercom answered with an error the client will not retry."""
 
-    def __init__(self, message: str, status: int | None = None, code: str | None = None) -> None:
+    def __init__(
+        self,
+        message: str,
+        status: int | None = None,
+        code: str | None = None,
+        link: str | None = None,
+    ) -> None:
         super().__init__(message)
         self.status = status
         self.code = code
+        self.link = link  # the Link header: a merged contact's canonical address (410)
 
 
 class IntercomAuthError(IntercomError):
@@ -64,6 +72,10 @@ class IntercomClient:
         self.max_rate_limit_waits = max_rate_limit_waits
         self.sleep = sleep
         self.session = requests.Session()
+        # Enough pooled connections for every concurrent worker (detail fetches, the push).
+        adapter = requests.adapters.HTTPAdapter(pool_connections=4, pool_maxsize=POOL_SIZE)
+        self.session.mount("http://", adapter)
+        self.session.mount("https://", adapter)
         self.session.headers.update(
             {
                 "Authorization": f"Bearer {settings.access_token.reveal()}",
@@ -199,7 +211,12 @@ class IntercomClient:
             return IntercomPermissionError(
                 f"{method} {path}: 403 {code}: {message} ({hint}).", status, code
             )
-        return IntercomError(f"{method} {path}: {status} {code}: {message}", status, code)
+        return IntercomError(
+            f"{method} {path}: {status} {code}: {message}",
+            status,
+            code,
+            response.headers.get("Link"),
+        )
 
     # --- pagination ------------------------------------------------------------------------
 

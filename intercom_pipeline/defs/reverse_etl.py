@@ -1,0 +1,84 @@
+"""The push back to Intercom as an asset downstream of the survey marts."""
+
+import dagster as dg
+
+from intercom_pipeline.defs.ingestion import WAREHOUSE_POOL
+from intercom_pipeline.reverse_etl.push import PushRefused, push_survey_results
+from intercom_pipeline.reverse_etl.settings import push_settings
+from intercom_pipeline.settings import duckdb_path
+from intercom_pipeline.sources.intercom import connect
+
+PUSH_ASSET = "intercom_contact_survey_push"
+EXPORT_ALL_JOB = "intercom_export_all_feedback"
+
+
+class SurveyPushConfig(dg.Config):
+    """The schedules send what changed; the export-all job re-sends everything."""
+
+    resend_all: bool = False  # every contact's current values, whatever was sent before
+    force: bool = False  # run the export of all feedback again within a week
+
+
+@dg.asset(
+    name=PUSH_ASSET,
+    group_name="push_back",
+    deps=["contact_survey_profile", "survey_sends", "survey_responses"],
+    kinds={"intercom", "duckdb"},
+    pool=WAREHOUSE_POOL,
+)
+def intercom_contact_survey_push(
+    context: dg.AssetExecutionContext, config: SurveyPushConfig
+) -> dg.MaterializeResult:
+    """Survey results onto Intercom contacts, sending only what changed since the last push.
+
+    The latest score, comment and category become contact attributes; each survey sent and each
+    answer becomes an event (ledger: reverse_etl.intercom_push_ledger).
+    """
+    try:
+        report = push_survey_results(
+            duckdb_path(),
+            connect(),
+            push_settings(),
+            resend_all=config.resend_all,
+            force=config.force,
+        )
+    except PushRefused as refused:
+        raise dg.Failure(str(refused)) from None
+    for note in report.notes:
+        context.log.info(note)
+    if report.failed:
+        context.log.warning(
+            f"{report.failed} writes failed; see reverse_etl.intercom_push_failures"
+        )
+    failures = "\n".join(
+        f"| {contact} | {key} | {reason} |" for key, contact, reason in report.failures[:50]
+    )
+    return dg.MaterializeResult(
+        metadata={
+            "mode": report.mode,
+            "resend_all": report.resend_all,
+            "sent": dg.MetadataValue.int(report.sent),
+            "unchanged": dg.MetadataValue.int(report.unchanged),
+            "skipped": dg.MetadataValue.int(report.skipped),
+            "failed": dg.MetadataValue.int(report.failed),
+            "write_calls": dg.MetadataValue.int(report.write_calls),
+            "failures": dg.MetadataValue.md(
+                "| contact | item | reason |\n|---|---|---|\n" + failures if failures else "none"
+            ),
+            "run_id": report.run_id,
+        }
+    )
+
+
+@dg.definitions
+def defs() -> dg.Definitions:
+    export_all = dg.define_asset_job(
+        EXPORT_ALL_JOB,
+        selection=[PUSH_ASSET],
+        config={"ops": {PUSH_ASSET: {"config": {"resend_all": True, "force": False}}}},
+        description=(
+            "Re-send every contact's current survey values, e.g. after Intercom was unavailable. "
+            "Once a week at most, unless run with force: true."
+        ),
+    )
+    return dg.Definitions(assets=[intercom_contact_survey_push], jobs=[export_all])

@@ -1,0 +1,1 @@
+"""Reverse ETL: survey results from the warehouse onto Intercom contacts, without Dagster."""

@@ -1,0 +1,98 @@
+"""The push's memory in the warehouse.
+
+What was sent (per item, with its payload hash) and a report per run. Sending only what
+changed, and resuming a killed run, both read it.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from datetime import datetime
+
+import duckdb
+
+SCHEMA = "reverse_etl"
+LEDGER = f"{SCHEMA}.intercom_push_ledger"
+RUNS = f"{SCHEMA}.intercom_push_runs"
+FAILURES = f"{SCHEMA}.intercom_push_failures"
+
+_DDL = (
+    f"create schema if not exists {SCHEMA}",
+    f"""create table if not exists {LEDGER} (
+        item_key varchar primary key,
+        kind varchar not null,
+        workspace_id varchar not null,
+        contact_id varchar not null,
+        payload_hash varchar,
+        sent_at timestamp,
+        last_error varchar,
+        last_error_at timestamp
+    )""",
+    f"""create table if not exists {RUNS} (
+        run_id varchar primary key,
+        started_at timestamp not null,
+        finished_at timestamp,
+        mode varchar not null,
+        resend_all boolean not null,
+        sent bigint,
+        unchanged bigint,
+        skipped bigint,
+        failed bigint,
+        write_calls bigint
+    )""",
+    f"""create table if not exists {FAILURES} (
+        run_id varchar not null,
+        item_key varchar not null,
+        contact_id varchar,
+        reason varchar not null
+    )""",
+)
+
+
+def ensure_tables(conn: duckdb.DuckDBPyConnection) -> None:
+    for statement in _DDL:
+        conn.execute(statement)
+
+
+def recorded_hashes(conn: duckdb.DuckDBPyConnection) -> dict[str, str]:
+    """Item key -> hash of the payload Intercom has (or that needs no retry: a deleted contact)."""
+    rows = conn.execute(
+        f"select item_key, payload_hash from {LEDGER} where payload_hash is not null"
+    ).fetchall()
+    return dict(rows)
+
+
+def record(
+    conn: duckdb.DuckDBPyConnection,
+    outcomes: Iterable[tuple[str, str, str, str, str | None, str | None]],
+    at: datetime,
+) -> None:
+    """Store outcomes: (key, kind, workspace, contact, hash to keep or None, error or None).
+
+    A hash is kept for what arrived and for what must not be retried (a deleted contact);
+    a failure worth retrying keeps the previous hash, so the next run sends it again.
+    """
+    rows = [
+        (key, kind, workspace, contact, kept_hash, error, at, error, error, at)
+        for key, kind, workspace, contact, kept_hash, error in outcomes
+    ]
+    if not rows:
+        return
+    conn.executemany(
+        f"""insert into {LEDGER} as ledger
+            values (?, ?, ?, ?, ?, case when ? is null then ? end, ?, case when ? is not null then ? end)
+            on conflict (item_key) do update set
+                payload_hash = coalesce(excluded.payload_hash, ledger.payload_hash),
+                sent_at = coalesce(excluded.sent_at, ledger.sent_at),
+                last_error = excluded.last_error,
+                last_error_at = coalesce(excluded.last_error_at, ledger.last_error_at)""",
+        rows,
+    )
+
+
+def last_full_export(conn: duckdb.DuckDBPyConnection) -> datetime | None:
+    """When the last completed "export all feedback" run started."""
+    row = conn.execute(
+        f"select max(started_at) from {RUNS} where resend_all and finished_at is not null"
+    ).fetchone()
+    return row[0] if row else None

@@ -1,0 +1,107 @@
+"""What the push sends, as plain data: one item per contact attribute update and per event.
+
+Pure functions, so what is sent is decided (and tested) without any I/O. Each item has a stable
+key and a payload hash; the ledger compares hashes to send only what changed.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from intercom_pipeline.reverse_etl.settings import PushSettings
+
+COMMENT_LIMIT = 255  # Intercom truncates longer string attributes and event metadata
+
+
+@dataclass(frozen=True)
+class PushItem:
+    """One write to Intercom: an attribute update (PUT /contacts/{id}) or an event (POST /events)."""
+
+    key: str
+    kind: str  # "attributes" or "event"
+    workspace_id: str
+    contact_id: str
+    body: dict[str, Any]
+
+    @property
+    def payload_hash(self) -> str:
+        return hashlib.sha256(json.dumps(self.body, sort_keys=True).encode()).hexdigest()[:32]
+
+
+def _unix(value: datetime) -> int:
+    """A naive UTC timestamp from the warehouse as unix seconds."""
+    return int((value - datetime(1970, 1, 1)).total_seconds())
+
+
+def _text(value: str | None) -> str | None:
+    return value[:COMMENT_LIMIT] if value else None
+
+
+def attribute_item(profile: dict[str, Any], settings: PushSettings) -> PushItem:
+    """The latest survey values of one contact (a contact_survey_profile row) as attributes."""
+    attributes: dict[str, Any] = {
+        settings.score_attribute: profile["last_score"],
+        settings.category_attribute: profile["last_category"],
+        settings.metric_attribute: profile["last_metric"],
+    }
+    if settings.sends_comments:
+        attributes[settings.comment_attribute] = _text(profile["last_comment"])
+    return PushItem(
+        key=f"attributes:{profile['workspace_id']}:{profile['contact_id']}",
+        kind="attributes",
+        workspace_id=profile["workspace_id"],
+        contact_id=profile["contact_id"],
+        body={"custom_attributes": attributes},
+    )
+
+
+def sent_event_item(send: dict[str, Any], settings: PushSettings) -> PushItem:
+    """One survey sent (a survey_sends row) as an event at the time it was sent."""
+    metadata = {"survey": send["send_key"], "metric": send["metric"]}
+    if send.get("conversation_id"):
+        metadata["conversation_id"] = send["conversation_id"]
+    return _event(settings.sent_event, send["send_key"], send, send["sent_at"], metadata)
+
+
+def response_event_item(response: dict[str, Any], settings: PushSettings) -> PushItem:
+    """One answer (a survey_responses row) as an event at the time it was given."""
+    metadata: dict[str, Any] = {
+        "survey": response["response_key"],
+        "metric": response["metric"],
+        "score": response["score"],
+        "category": response["category"],
+    }
+    if settings.sends_comments and response.get("comment"):
+        metadata["comment"] = _text(response["comment"])
+    if response.get("conversation_id"):
+        metadata["conversation_id"] = response["conversation_id"]
+    return _event(
+        settings.response_event,
+        response["response_key"],
+        response,
+        response["responded_at"],
+        metadata,
+    )
+
+
+def _event(
+    name: str, source_key: str, row: dict[str, Any], at: datetime, metadata: dict[str, Any]
+) -> PushItem:
+    # created_at is when it happened, so a replay carries the same (contact, name, created_at)
+    # and Intercom de-duplicates it.
+    return PushItem(
+        key=f"event:{name}:{source_key}",
+        kind="event",
+        workspace_id=row["workspace_id"],
+        contact_id=row["contact_id"],
+        body={
+            "event_name": name,
+            "created_at": _unix(at),
+            "id": row["contact_id"],
+            "metadata": metadata,
+        },
+    )
