@@ -190,11 +190,22 @@ def _demo() -> int:
         )
         for table, total in table_counts(warehouse).items():
             print(f"  {table:<22} {loaded.get(table, 0):>8} {total:>8}")
+        pushed = next(
+            m.metadata
+            for m in result.asset_materializations_for_node("intercom_contact_survey_push")
+        )
     serving = serving_path()
     print("Headline metrics (analytics schema):")
     for name, value in headline_metrics(serving).items():
         print(f"  {name:<38} {value}")
     print(f"BI tools: open {serving} read-only (e.g. duckdb -readonly {serving})")
+    print(
+        "Pushed to Intercom (mode {}): {} sent, {} unchanged, {} skipped, {} failed, "
+        "in {} write calls".format(
+            pushed["mode"].value,
+            *(pushed[k].value for k in ("sent", "unchanged", "skipped", "failed", "write_calls")),
+        )
+    )
     return 0
 
 

@@ -54,6 +54,8 @@ def test_demo_builds_everything_from_the_embedded_sandbox(
         sum(r >= 4 for r in rated) * 100 / len(rated), 2
     )
     assert int(headline["survey answers in quarantine"]) == 5  # the demo feed's bad rows
+    pushed = next(line for line in out.splitlines() if line.startswith("Pushed to Intercom"))
+    assert "(mode score_and_comment)" in pushed and " 0 failed" in pushed
 
 
 def test_config_hides_the_token(

@@ -87,6 +87,8 @@ def test_the_whole_graph_materializes_and_every_dbt_test_passes(build: Build) ->
     materialized = {
         m.asset_key.to_user_string() for m in build.result.get_asset_materialization_events()
     }
+    pushed = build.result.asset_materializations_for_node("intercom_contact_survey_push")[0]
+    assert pushed.metadata["sent"].value > 0 and pushed.metadata["failed"].value == 0
     assert {"conversations", "support_metrics_daily", "contact_survey_profile", "bi_warehouse"} <= {
         m.split("/")[-1] for m in materialized
     }
@@ -241,9 +243,17 @@ def test_an_error_severity_test_failure_blocks_the_bi_copy(build: Build, tmp_pat
     )  # type: ignore[arg-type]
     from intercom_pipeline.defs.transform import intercom_dbt_assets
 
-    result = failing.run(asset_selection=[*intercom_dbt_assets().keys, dg.AssetKey("bi_warehouse")])
+    result = failing.run(
+        asset_selection=[
+            *intercom_dbt_assets().keys,
+            dg.AssetKey("bi_warehouse"),
+            dg.AssetKey("intercom_contact_survey_push"),
+        ]
+    )
     assert not result.success
     failed = {e.check_name for e in result.get_asset_check_evaluations() if not e.passed}
     assert any(name.startswith("accepted_values_conversations_state") for name in failed)
     assert not failing.serving.exists()
+    blocked = {m.asset_key.to_user_string() for m in result.get_asset_materialization_events()}
+    assert "intercom_contact_survey_push" not in blocked and "bi_warehouse" not in blocked
     assert os.path.exists(build.serving)

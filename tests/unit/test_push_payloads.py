@@ -1,0 +1,115 @@
+"""What the push sends, decided without I/O: attributes per mode, events, stable hashes."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+import pytest
+
+from intercom_pipeline.reverse_etl.payloads import (
+    attribute_item,
+    response_event_item,
+    sent_event_item,
+)
+from intercom_pipeline.reverse_etl.settings import PushSettings, push_settings
+from intercom_pipeline.settings import ConfigurationError
+
+PROFILE = {
+    "workspace_id": "w1",
+    "contact_id": "c1",
+    "last_score": 9,
+    "last_comment": "x" * 300,
+    "last_category": "promoter",
+    "last_metric": "NPS",
+}
+RESPONSE = {
+    "workspace_id": "w1",
+    "contact_id": "c1",
+    "response_key": "feed:nps.csv:4",
+    "metric": "NPS",
+    "score": 9,
+    "category": "promoter",
+    "comment": "great",
+    "conversation_id": None,
+    "responded_at": datetime(2026, 1, 2, 3, 4, 5),
+}
+
+
+def test_attributes_follow_the_mode_and_names() -> None:
+    full = attribute_item(PROFILE, PushSettings())
+    assert full.key == "attributes:w1:c1"
+    assert full.body["custom_attributes"] == {
+        "survey_score": 9,
+        "survey_category": "promoter",
+        "survey_metric": "NPS",
+        "survey_comment": "x" * 255,  # Intercom's limit
+    }
+    score_only = attribute_item(PROFILE, PushSettings(mode="score_only", score_attribute="nps"))
+    assert score_only.body["custom_attributes"] == {
+        "nps": 9,
+        "survey_category": "promoter",
+        "survey_metric": "NPS",
+    }
+    assert full.payload_hash != score_only.payload_hash
+
+
+def test_hash_changes_only_with_the_values() -> None:
+    same = attribute_item(dict(PROFILE), PushSettings())
+    assert same.payload_hash == attribute_item(PROFILE, PushSettings()).payload_hash
+    moved = attribute_item(
+        {**PROFILE, "last_score": 3, "last_category": "detractor"}, PushSettings()
+    )
+    assert moved.payload_hash != same.payload_hash
+
+
+def test_events_carry_when_it_happened_and_deterministic_metadata() -> None:
+    event = response_event_item(RESPONSE, PushSettings())
+    assert event.key == "event:survey-response:feed:nps.csv:4"
+    assert event.body == {
+        "event_name": "survey-response",
+        "created_at": 1767323045,
+        "id": "c1",
+        "metadata": {
+            "survey": "feed:nps.csv:4",
+            "metric": "NPS",
+            "score": 9,
+            "category": "promoter",
+            "comment": "great",
+        },
+    }
+    assert (
+        "comment"
+        not in response_event_item(RESPONSE, PushSettings(mode="score_only")).body["metadata"]
+    )
+    sent = sent_event_item(
+        {
+            "workspace_id": "w1",
+            "contact_id": "c1",
+            "send_key": "feed:nps.csv:4",
+            "metric": "NPS",
+            "conversation_id": "42",
+            "sent_at": datetime(2026, 1, 1),
+        },
+        PushSettings(sent_event="nps-sent"),
+    )
+    assert sent.body["event_name"] == "nps-sent"
+    assert sent.body["created_at"] == 1767225600
+    assert sent.body["metadata"] == {
+        "survey": "feed:nps.csv:4",
+        "metric": "NPS",
+        "conversation_id": "42",
+    }
+
+
+def test_settings_from_the_environment() -> None:
+    settings = push_settings(
+        {"INTERCOM_PUSH_MODE": "Score_Only", "INTERCOM_PUSH_SCORE_ATTRIBUTE": "nps_score"}
+    )
+    assert settings.mode == "score_only" and settings.score_attribute == "nps_score"
+    assert "survey_comment" not in settings.attribute_types()
+    with pytest.raises(ConfigurationError, match=r"INTERCOM_PUSH_MODE='all'.*score_and_comment"):
+        push_settings({"INTERCOM_PUSH_MODE": "all"})
+    with pytest.raises(ConfigurationError, match="INTERCOM_PUSH_COMMENT_ATTRIBUTE"):
+        push_settings({"INTERCOM_PUSH_COMMENT_ATTRIBUTE": "drop table;"})
+    with pytest.raises(ConfigurationError, match="INTERCOM_PUSH_WORKERS"):
+        push_settings({"INTERCOM_PUSH_WORKERS": "0"})
