@@ -4,6 +4,7 @@ intercom-pipeline sandbox [--port 8765 --seed 1 --scale demo]   serve the Interc
 intercom-pipeline demo                                           run the main job end to end
 intercom-pipeline ingest [TABLE ...]                             load raw tables without Dagster
 intercom-pipeline config                                         show the effective settings
+intercom-pipeline webhook [--host 127.0.0.1 --port 8766]         receive Intercom webhooks
 """
 
 from __future__ import annotations
@@ -63,6 +64,11 @@ def main(argv: list[str] | None = None) -> int:
     ingest = commands.add_parser("ingest", help="load raw tables without Dagster (default: all)")
     ingest.add_argument("tables", nargs="*", metavar="TABLE", help="raw tables to load")
     commands.add_parser("config", help="print the effective configuration (the token masked)")
+    webhook = commands.add_parser(
+        "webhook", help="receive Intercom webhook notifications into the survey spool"
+    )
+    webhook.add_argument("--host", default="127.0.0.1")
+    webhook.add_argument("--port", type=int, default=8766)
 
     args = parser.parse_args(argv)
     try:
@@ -72,6 +78,8 @@ def main(argv: list[str] | None = None) -> int:
             return _demo()
         if args.command == "ingest":
             return _ingest(args.tables)
+        if args.command == "webhook":
+            return _webhook(args)
         return _show_config()
     except (ConfigurationError, IntercomError) as exc:
         print(f"error: {exc}", file=sys.stderr)
@@ -117,6 +125,30 @@ def _serve(args: argparse.Namespace) -> int:
     return 0
 
 
+def _webhook(args: argparse.Namespace) -> int:
+    """Serve the webhook receiver until Ctrl-C or SIGTERM; the secret is never printed."""
+    from intercom_pipeline.surveys.webhook import (
+        WebhookSpool,
+        make_server,
+        webhook_secret,
+        webhook_spool_dir,
+    )
+
+    spool = WebhookSpool(webhook_spool_dir())
+    server = make_server(args.host, args.port, webhook_secret(), spool)
+    host, port = server.server_address[:2]
+    print(f"Intercom webhook receiver at http://{host}:{port}/   (Ctrl-C stops)")
+    print(f"  spool: {spool.folder}")
+    signal.signal(signal.SIGTERM, lambda *_: (_ for _ in ()).throw(KeyboardInterrupt()))
+    try:
+        server.serve_forever()
+    except KeyboardInterrupt:
+        pass
+    finally:
+        server.server_close()
+    return 0
+
+
 @contextmanager
 def _workspace() -> Iterator[str]:
     """The configured workspace, or an embedded sandbox when none is configured.
@@ -131,8 +163,14 @@ def _workspace() -> Iterator[str]:
     sandbox = Sandbox(SandboxConfig(seed=1, scale="demo"))
     write_demo_survey_feed(sandbox.workspace, survey_feed_dir())
     with RunningSandbox(sandbox) as running:
-        saved = {k: os.environ.get(k) for k in ("INTERCOM_BASE_URL", "INTERCOM_ACCESS_TOKEN")}
-        os.environ.update(INTERCOM_BASE_URL=running.base_url, INTERCOM_ACCESS_TOKEN=DEFAULT_TOKEN)
+        overrides = {
+            "INTERCOM_BASE_URL": running.base_url,
+            "INTERCOM_ACCESS_TOKEN": DEFAULT_TOKEN,
+            # The demo feed names some contacts by email only.
+            "SURVEY_MATCH_BY_EMAIL": os.environ.get("SURVEY_MATCH_BY_EMAIL", "true"),
+        }
+        saved = {k: os.environ.get(k) for k in overrides}
+        os.environ.update(overrides)
         try:
             yield f"the embedded Intercom sandbox at {running.base_url} (seed 1, demo scale)"
         finally:

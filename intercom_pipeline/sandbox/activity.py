@@ -154,31 +154,14 @@ def advance(ws: Workspace, seconds: int, activity: Activity, rng: random.Random)
 
     remaining_open = [c for c in open_ones if c.state != "closed"]
     for conversation in rng.sample(remaining_open, min(activity.closes, len(remaining_open))):
-        at = moment_after(conversation.updated_at)
-        admin_id = str(conversation.admin_assignee_id)
-        _append(
-            ws,
-            conversation,
-            "close",
-            at,
-            "admin" if admin_id in ws.admin_by_id else "bot",
-            admin_id,
-            "closed",
-        )
+        close_conversation(ws, conversation, moment_after(conversation.updated_at))
         changes.closed.append(conversation.id)
 
     for conversation in rng.sample(closed_ones, min(activity.reopens, len(closed_ones))):
-        at = moment_after(conversation.updated_at)
-        contact_id = conversation.contact_ids[0]
-        role = ws.contact_by_id[contact_id].role
-        _append(
+        reopen_conversation(
             ws,
             conversation,
-            "comment",
-            at,
-            role,
-            contact_id,
-            "open",
+            moment_after(conversation.updated_at),
             rng.choice(text.CUSTOMER_REPLIES),
         )
         changes.reopened.append(conversation.id)
@@ -265,6 +248,20 @@ def _retype_attribute(
         contact.updated_at = max(contact.updated_at, at)
         touched.append(contact.id)
     return {"name": name, "from": old_type, "to": new_type, "contacts": touched}
+
+
+def close_conversation(ws: Workspace, conversation: Conversation, at: int) -> None:
+    """Its assignee closes it (a bot when the assignee is not a teammate)."""
+    admin_id = str(conversation.admin_assignee_id)
+    author = "admin" if admin_id in ws.admin_by_id else "bot"
+    _append(ws, conversation, "close", at, author, admin_id, "closed")
+
+
+def reopen_conversation(ws: Workspace, conversation: Conversation, at: int, reply: str) -> None:
+    """Its customer replies, which reopens it."""
+    contact_id = conversation.contact_ids[0]
+    role = ws.contact_by_id[contact_id].role
+    _append(ws, conversation, "comment", at, role, contact_id, "open", reply)
 
 
 def _append(

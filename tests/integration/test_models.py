@@ -174,12 +174,15 @@ def test_bad_survey_answers_are_quarantined_with_their_reason(build: Build) -> N
     assert any(r.startswith("unknown label 'Meh' for CSAT") for r in reasons)
     assert any(r.startswith("unknown contact ") for r in reasons)
     assert any(r.startswith("unreadable line: ") for r in reasons)
+    # Email-only rows wait for SURVEY_MATCH_BY_EMAIL=true (unset here).
+    assert any("SURVEY_MATCH_BY_EMAIL=true" in r for r in reasons)
     feed_rows = build.query("select count(*) from survey_feed_raw.responses")[0][0]
     used = build.query(
         "select count(*) from analytics.survey_responses where answer_source = 'survey_feed'"
     )[0][0]
     unanswered = build.query(
-        "select count(*) from staging.stg_survey_feed__responses where score is null and responded_at is null and parse_error is null"
+        "select count(*) from staging.int_survey__answers_validated"
+        " where answer_source = 'survey_feed' and rejection_reason is null and not is_response"
     )[0][0]
     assert used + len(reasons) + unanswered == feed_rows  # nothing silently kept or dropped
 

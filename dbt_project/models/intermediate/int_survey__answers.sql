@@ -1,5 +1,6 @@
 {#- Every survey answer or send in one text shape, before validation: Intercom conversation
-    ratings (CSAT 1-5, asked by Intercom when a conversation closes) and the survey feed. -#}
+    ratings (CSAT 1-5, asked by Intercom when a conversation closes), the survey feed, and the
+    surveys sent when conversations closed (production sends only). -#}
 with ratings as (
     select
         'intercom-rating:' || conversations.workspace_id || ':' || conversations.conversation_id
@@ -40,8 +41,29 @@ feed as (
         responded_at,
         parse_error
     from {{ ref('stg_survey_feed__responses') }}
+),
+
+requests as (
+    select
+        'survey-request:' || request_id as answer_key,
+        'survey_request' as answer_source,
+        workspace_id,
+        contact_id,
+        cast(null as varchar) as external_id,
+        cast(null as varchar) as email,
+        conversation_id,
+        metric,
+        cast(null as varchar) as score,
+        cast(null as varchar) as comment,
+        strftime(sent_at, '%Y-%m-%dT%H:%M:%S') as sent_at,
+        cast(null as varchar) as responded_at,
+        cast(null as varchar) as parse_error
+    from {{ ref('stg_surveys__requests') }}
+    where status = 'sent' and mode = 'production'
 )
 
 select * from ratings
 union all
 select * from feed
+union all
+select * from requests

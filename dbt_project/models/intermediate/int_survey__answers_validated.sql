@@ -1,6 +1,10 @@
+{%- set match_by_email = var('survey_match_by_email', env_var('SURVEY_MATCH_BY_EMAIL', 'false'))
+    | string | lower in ('true', '1', 'yes') -%}
 {#- Every answer with its meaning decided: the contact it belongs to, its metric, numeric score,
     category and times, and `rejection_reason` (null when valid). A row without a score and
-    without responded_at is a survey that was sent and not (yet) answered. -#}
+    without responded_at is a survey that was sent and not (yet) answered. A contact is matched
+    by Intercom id or external id; by email only with SURVEY_MATCH_BY_EMAIL=true, and never when
+    the email belongs to several contacts. -#}
 with answers as (
     select * from {{ ref('int_survey__answers') }}
 ),
@@ -69,7 +73,8 @@ resolved as (
     left join contacts as by_external
         on normalized.external_id = by_external.external_id
     left join by_email
-        on normalized.contact_id is null
+        on {{ 'true' if match_by_email else 'false' }}
+        and normalized.contact_id is null
         and normalized.external_id is null
         and lower(trim(normalized.email)) = by_email.email
     left join labels
@@ -105,6 +110,11 @@ judged as (
                     || min_score || '-' || max_score || ')'
             when email_matches > 1
                 then 'email ' || email || ' matches ' || email_matches || ' contacts'
+            {%- if not match_by_email %}
+            when contact_id is null and external_id is null
+                then 'only an email identifies the contact: set SURVEY_MATCH_BY_EMAIL=true'
+                    || ' to match contacts by email'
+            {%- endif %}
             when resolved_contact_id is null
                 then 'unknown contact ' || coalesce(contact_id, external_id, email)
             when sent_at is not null and sent_at_utc is null

@@ -1,5 +1,6 @@
 {#- One row per survey sent to a contact (answered or not), as far as it is known: rows of the
-    survey feed with a sent_at. Intercom does not report when it asked for a rating. -#}
+    survey feed with a sent_at, and surveys sent when a conversation closed (production). Intercom
+    does not report when it asked for a rating. -#}
 select
     answer_key as send_key,
     answer_source,

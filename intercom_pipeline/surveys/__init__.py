@@ -1,0 +1,1 @@
+"""Survey delivery: what happens after a conversation closes."""

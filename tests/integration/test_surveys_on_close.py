@@ -1,0 +1,281 @@
+"""Surveys on close against the sandbox: each suppression rule alone and together, the channel
+delay with a reopen, test and production modes, webhooks, and never surveying twice."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from dataclasses import replace
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import duckdb
+import pytest
+
+from intercom_pipeline.sandbox import DEFAULT_TOKEN, RunningSandbox, Sandbox, SandboxConfig
+from intercom_pipeline.sandbox.activity import close_conversation, reopen_conversation
+from intercom_pipeline.sandbox.model import AppliedTag, Conversation, Tag
+from intercom_pipeline.sandbox.workspace import Workspace
+from intercom_pipeline.settings import intercom_settings
+from intercom_pipeline.sources.intercom import connect
+from intercom_pipeline.surveys import log, run
+from intercom_pipeline.surveys.settings import SurveySettings
+
+BOT_ID = "9900001"  # the sandbox's Fin: an assignee that is not a teammate
+
+
+class Scene:
+    """A sandbox, a warehouse for the request log, and the clock the decisions use."""
+
+    def __init__(self, running: RunningSandbox, warehouse: Path) -> None:
+        self.running = running
+        self.ws: Workspace = running.sandbox.workspace
+        self.warehouse = warehouse
+        admin = next(iter(self.ws.admin_by_id))
+        self.settings = SurveySettings(mode="production", sender_admin_id=admin)
+        self.workspaces = connect(
+            [
+                intercom_settings(
+                    {"INTERCOM_BASE_URL": running.base_url, "INTERCOM_ACCESS_TOKEN": DEFAULT_TOKEN}
+                )
+            ]
+        )
+        self.used: set[str] = set()
+
+    def now(self, minutes_later: float = 0) -> datetime:
+        return datetime.fromtimestamp(self.ws.now, UTC).replace(tzinfo=None) + timedelta(
+            minutes=minutes_later
+        )
+
+    def open_conversation(self, channel: str) -> Conversation:
+        """An open conversation a customer started on `channel`, not used by this test yet."""
+        source_type = "email" if channel == "email" else "conversation"
+        for c in self.ws.conversations:
+            if (
+                c.state != "closed"
+                and c.id not in self.used
+                and c.source_type == source_type
+                and c.source_author_type in ("user", "lead")
+                and c.admin_assignee_id
+                and str(c.admin_assignee_id) in self.ws.admin_by_id
+                and not c.tags
+                and c.contact_ids[0] not in {self.ws_contact(u) for u in self.used}
+            ):
+                self.used.add(c.id)
+                return c
+        raise LookupError(f"no open {channel} conversation left")
+
+    def ws_contact(self, conversation_id: str) -> str:
+        return next(c.contact_ids[0] for c in self.ws.conversations if c.id == conversation_id)
+
+    def close(self, conversation: Conversation, minutes_later: float = 0) -> None:
+        with self.ws.lock:
+            self.ws.now += int(minutes_later * 60)
+            close_conversation(self.ws, conversation, self.ws.now)
+            self.ws.changed()
+
+    def reopen(self, conversation: Conversation, minutes_later: float) -> None:
+        with self.ws.lock:
+            self.ws.now += int(minutes_later * 60)
+            reopen_conversation(self.ws, conversation, self.ws.now, "Actually, one more thing")
+            self.ws.changed()
+
+    def tag(self, conversation: Conversation, name: str) -> None:
+        with self.ws.lock:
+            tag = self.ws.tag_named(name) or Tag(f"99{len(self.ws.tags)}", name)
+            if self.ws.tag_named(name) is None:
+                self.ws.add_tag(tag)
+            conversation.tags.append(
+                AppliedTag(tag.id, self.ws.now, next(iter(self.ws.admin_by_id)))
+            )
+            conversation.touch(self.ws.now)
+            self.ws.changed()
+
+    def process(self, minutes_later: float = 0, **kwargs: object) -> run.SurveyRun:
+        settings = kwargs.pop("settings", self.settings)
+        return run.process_closures(
+            self.warehouse, self.workspaces, settings, now=self.now(minutes_later), **kwargs
+        )
+
+    def requests(self) -> dict[str, tuple]:
+        with duckdb.connect(str(self.warehouse), read_only=True) as conn:
+            rows = conn.execute(
+                f"select conversation_id, status, reason, error, channel, mode, source"
+                f" from {log.REQUESTS} order by closed_at"
+            ).fetchall()
+        return {row[0]: row[1:] for row in rows}
+
+    def messages(self) -> list:
+        return list(self.ws.messages)
+
+
+@pytest.fixture
+def scene(tmp_path: Path) -> Iterator[Scene]:
+    with RunningSandbox(Sandbox(SandboxConfig(seed=5, scale="tiny"))) as running:
+        started = Scene(running, tmp_path / "intercom.duckdb")
+        assert started.process().new_closures == 0  # the first pass only marks where to start
+        yield started
+
+
+def test_a_closed_conversation_gets_one_survey_on_its_channel_after_the_delay(
+    scene: Scene,
+) -> None:
+    email = scene.open_conversation("email")
+    chat = scene.open_conversation("chat")
+    scene.close(email)
+    scene.close(chat)
+    first = scene.process(minutes_later=10)
+    assert first.new_closures == 2
+    assert scene.requests()[email.id][0] == "pending"
+    assert "channel delay" in scene.requests()[email.id][1]
+    assert scene.messages() == []
+    scene.process(minutes_later=31)  # chat's 30 minutes have passed, email's 60 have not
+    assert scene.requests()[chat.id][:1] == ("sent",)
+    assert scene.requests()[email.id][0] == "pending"
+    scene.process(minutes_later=61)
+    assert scene.requests()[email.id][0] == "sent"
+    by_contact = {m.contact_id: m for m in scene.messages()}
+    sent_email = by_contact[email.contact_ids[0]]
+    assert sent_email.message_type == "email" and sent_email.subject == "How did we do?"
+    assert f"conversation={email.id}&amp;contact={email.contact_ids[0]}" in sent_email.body or (
+        f"conversation={email.id}&contact={email.contact_ids[0]}" in sent_email.body
+    )
+    assert by_contact[chat.contact_ids[0]].message_type == "in_app"
+    again = scene.process(minutes_later=120)  # a rerun never surveys twice
+    assert again.new_closures == 0 and sum(again.statuses.values()) == 0
+    assert len(scene.messages()) == 2
+
+
+def test_each_suppression_rule_on_its_own_and_together(scene: Scene) -> None:
+    bot = scene.open_conversation("chat")
+    bot.admin_assignee_id = int(BOT_ID)  # Fin holds it when it closes
+    fraud = scene.open_conversation("chat")
+    scene.tag(fraud, "fraud")
+    off = scene.open_conversation("email")
+    fine = scene.open_conversation("chat")
+    for conversation in (bot, fraud, off, fine):
+        scene.close(conversation)
+    chat_only = replace(scene.settings, channels=("chat",))
+    outcome = scene.process(minutes_later=40, settings=chat_only)
+    requests = scene.requests()
+    assert requests[bot.id][:2] == ("do_not_send", "the assignee at closure is a bot")
+    assert requests[fraud.id][:2] == ("do_not_send", "tagged fraud")
+    assert requests[off.id][:2] == ("do_not_send", "channel email is switched off")
+    assert requests[fine.id][0] == "sent"
+    assert outcome.statuses == {"do_not_send": 3, "sent": 1}
+    assert [m.contact_id for m in scene.messages()] == [fine.contact_ids[0]]
+
+
+def test_suppression_period_counts_from_the_last_survey(scene: Scene) -> None:
+    first = scene.open_conversation("chat")
+    scene.close(first)
+    scene.process(minutes_later=40)
+    assert scene.requests()[first.id][0] == "sent"
+    # The customer starts another conversation, which closes the next day: suppressed.
+    with scene.ws.lock:
+        second = replace_conversation(scene.ws, first)
+    scene.close(second, minutes_later=24 * 60)
+    scene.process(minutes_later=24 * 60 + 40)
+    status, reason, *_ = scene.requests()[second.id]
+    assert status == "do_not_send"
+    assert (
+        reason.startswith("the customer was surveyed on")
+        and "(suppression period 30 days)" in reason
+    )
+    # With a one-day suppression period the same closure would have been surveyed.
+    with scene.ws.lock:
+        third = replace_conversation(scene.ws, first)
+    scene.close(third, minutes_later=3 * 24 * 60)
+    scene.process(
+        minutes_later=3 * 24 * 60 + 40, settings=replace(scene.settings, suppression_days=1)
+    )
+    assert scene.requests()[third.id][0] == "sent"
+
+
+def test_a_reopen_during_the_channel_delay_drops_the_survey_and_never_twice(scene: Scene) -> None:
+    conversation = scene.open_conversation("email")
+    scene.close(conversation)
+    scene.process(minutes_later=5)
+    scene.reopen(conversation, minutes_later=20)
+    scene.process(minutes_later=70)
+    assert scene.requests()[conversation.id][:2] == ("do_not_send", "reopened after it was closed")
+    assert scene.messages() == []
+    # Closed again: a new closure, surveyed once after its own delay.
+    scene.close(conversation, minutes_later=10)
+    scene.process(minutes_later=200)
+    with duckdb.connect(str(scene.warehouse), read_only=True) as conn:
+        statuses = conn.execute(
+            f"select status from {log.REQUESTS} where conversation_id = ? order by closed_at",
+            [conversation.id],
+        ).fetchall()
+    assert statuses == [("do_not_send",), ("sent",)]
+    # Reopened and closed once more: already surveyed.
+    scene.reopen(conversation, minutes_later=5)
+    scene.close(conversation, minutes_later=5)
+    scene.process(minutes_later=400)
+    with duckdb.connect(str(scene.warehouse), read_only=True) as conn:
+        last = conn.execute(
+            f"select status, reason from {log.REQUESTS} where conversation_id = ?"
+            " order by closed_at desc limit 1",
+            [conversation.id],
+        ).fetchone()
+    assert last == ("do_not_send", "the conversation was already surveyed")
+    assert len(scene.messages()) == 1
+
+
+def test_test_mode_messages_no_customer(scene: Scene, monkeypatch: pytest.MonkeyPatch) -> None:
+    conversation = scene.open_conversation("chat")
+    scene.close(conversation)
+    # Seen as a real workspace: test mode builds and validates, and sends nothing.
+    monkeypatch.setattr(run, "REGION_BASE_URLS", {"us": scene.running.base_url})
+    scene.process(minutes_later=40, settings=replace(scene.settings, mode="test"))
+    status, _, error, channel, mode, _ = scene.requests()[conversation.id]
+    assert (status, mode, channel, error) == ("test", "test", "chat", None)
+    assert scene.messages() == []
+
+
+def test_an_invalid_request_is_logged_with_the_error(scene: Scene) -> None:
+    conversation = scene.open_conversation("chat")
+    scene.close(conversation)
+    scene.process(minutes_later=40, settings=replace(scene.settings, sender_admin_id="999"))
+    status, _, error, *_ = scene.requests()[conversation.id]
+    assert status == "invalid"
+    assert "from must be" in error  # Intercom's own message
+    other = scene.open_conversation("chat")
+    scene.close(other)
+    scene.process(minutes_later=80, settings=replace(scene.settings, sender_admin_id=""))
+    assert "SURVEY_SENDER_ADMIN_ID is not set" in scene.requests()[other.id][2]
+
+
+def test_webhook_closures_join_the_same_log(scene: Scene) -> None:
+    conversation = scene.open_conversation("chat")
+    scene.close(conversation)
+    workspace_id = scene.workspaces[0].workspace_id
+    scene.process(minutes_later=1, webhook_closures=[(workspace_id, conversation.id)])
+    scene.process(minutes_later=40, webhook_closures=[(workspace_id, conversation.id)])
+    with duckdb.connect(str(scene.warehouse), read_only=True) as conn:
+        rows = conn.execute(
+            f"select source, status from {log.REQUESTS} where conversation_id = ?",
+            [conversation.id],
+        ).fetchall()
+    assert rows == [("webhook", "sent")]  # the search found the same closure: one request
+
+
+def replace_conversation(ws: Workspace, like: Conversation) -> Conversation:
+    """A new open conversation of the same customer and channel, assigned to a teammate."""
+    from dataclasses import replace as copy
+
+    new_id = str(int(max(c.id for c in ws.conversations)) + 1)
+    fresh = copy(
+        like,
+        id=new_id,
+        created_at=ws.now,
+        updated_at=ws.now,
+        state="open",
+        parts=[],
+        tags=[],
+        rating=None,
+        ticket_id=None,
+        _stats=None,
+    )
+    ws.add_conversation(fresh)
+    return fresh
