@@ -1,0 +1,126 @@
+"""Surveys on close through Dagster: the sensor reads Intercom and the webhook spool and starts
+the job; the asset drains the spool into the request log."""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import json
+import threading
+from collections.abc import Iterator
+from pathlib import Path
+
+import dagster as dg
+import duckdb
+import pytest
+import requests
+
+from intercom_pipeline.sandbox import DEFAULT_TOKEN, RunningSandbox, Sandbox, SandboxConfig
+from intercom_pipeline.sandbox.activity import close_conversation
+from intercom_pipeline.surveys import log
+from intercom_pipeline.surveys.webhook import WebhookSpool, make_server
+
+SECRET = "webhook-secret-for-tests"
+
+
+@pytest.fixture
+def env(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[RunningSandbox]:
+    with RunningSandbox(Sandbox(SandboxConfig(seed=5, scale="tiny"))) as running:
+        admin = next(iter(running.sandbox.workspace.admin_by_id))
+        for key, value in {
+            "INTERCOM_BASE_URL": running.base_url,
+            "INTERCOM_ACCESS_TOKEN": DEFAULT_TOKEN,
+            "DUCKDB_PATH": str(tmp_path / "intercom.duckdb"),
+            "SURVEY_WEBHOOK_SPOOL_DIR": str(tmp_path / "spool"),
+            "SURVEY_SENDER_ADMIN_ID": admin,
+            "SURVEY_CHAT_DELAY_MINUTES": "0",
+            "SURVEY_EMAIL_DELAY_MINUTES": "0",
+            "SURVEY_MODE": "production",
+        }.items():
+            monkeypatch.setenv(key, value)
+        yield running
+
+
+def materialize() -> dg.ExecuteInProcessResult:
+    from intercom_pipeline.definitions import defs
+
+    job = defs().resolve_job_def("surveys_on_close_job")
+    with dg.instance_for_test() as instance:
+        return job.execute_in_process(instance=instance)
+
+
+def test_a_signed_webhook_reaches_the_request_log(env: RunningSandbox, tmp_path: Path) -> None:
+    from intercom_pipeline.defs.surveys import conversation_closed_sensor
+
+    assert materialize().success  # the first pass marks where the search starts
+    ws = env.sandbox.workspace
+    conversation = next(
+        c
+        for c in ws.conversations
+        if c.state != "closed"
+        and str(c.admin_assignee_id) in ws.admin_by_id
+        and c.source_author_type in ("user", "lead")
+    )
+    with ws.lock:
+        close_conversation(ws, conversation, ws.now)
+        ws.changed()
+    spool = WebhookSpool(tmp_path / "spool")
+    server = make_server("127.0.0.1", 0, SECRET, spool)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        body = json.dumps(
+            {
+                "type": "notification_event",
+                "app_id": ws.app_id,
+                "id": "notif_1",
+                "topic": "conversation.admin.closed",
+                "created_at": ws.now,
+                "data": {"item": {"type": "conversation", "id": conversation.id}},
+            }
+        ).encode()
+        signature = "sha1=" + hmac.new(SECRET.encode(), body, hashlib.sha1).hexdigest()
+        url = f"http://127.0.0.1:{server.server_address[1]}/intercom"
+        assert requests.post(url, data=body, headers={"X-Hub-Signature": signature}, timeout=10).ok
+        bad = requests.post(
+            url, data=body, headers={"X-Hub-Signature": "sha1=" + "0" * 40}, timeout=10
+        )
+        assert bad.status_code == 401
+    finally:
+        server.shutdown()
+    assert len(spool.pending()) == 1
+
+    with dg.build_sensor_context(cursor="0") as context:
+        result = conversation_closed_sensor(context)
+    assert [r.run_key for r in result.run_requests] == [f"webhook:{spool.pending()[0][0].name}"]
+
+    outcome = materialize()
+    assert outcome.success
+    metadata = outcome.asset_materializations_for_node("surveys__survey_requests")[0].metadata
+    assert metadata["sent"].value == 1 and metadata["new_closures"].value == 1
+    assert spool.pending() == []  # recorded in the log, so the spool let it go
+    with duckdb.connect(str(tmp_path / "intercom.duckdb"), read_only=True) as conn:
+        rows = conn.execute(
+            f"select conversation_id, source, status, mode from {log.REQUESTS}"
+        ).fetchall()
+    assert rows == [(conversation.id, "webhook", "sent", "production")]
+    assert [m.contact_id for m in ws.messages] == [conversation.contact_ids[0]]
+
+
+def test_the_sensor_starts_a_run_when_a_conversation_closes(env: RunningSandbox) -> None:
+    from intercom_pipeline.defs.surveys import conversation_closed_sensor
+
+    with dg.build_sensor_context() as context:
+        first = conversation_closed_sensor(context)
+    assert first.run_requests == []  # the first look only remembers where things are
+    with dg.build_sensor_context(cursor=first.cursor) as context:
+        assert conversation_closed_sensor(context).run_requests == []
+    ws = env.sandbox.workspace
+    conversation = next(c for c in ws.conversations if c.state != "closed" and c.admin_assignee_id)
+    with ws.lock:
+        ws.now += 60
+        close_conversation(ws, conversation, ws.now)
+        ws.changed()
+    with dg.build_sensor_context(cursor=first.cursor) as context:
+        after = conversation_closed_sensor(context)
+    assert [r.run_key for r in after.run_requests] == [f"closed:{ws.now}"]
+    assert int(after.cursor) == ws.now
