@@ -7,7 +7,7 @@ not from the warehouse, which may be an hour old.
 from __future__ import annotations
 
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 from intercom_pipeline.sources.intercom.client import IntercomClient
@@ -37,6 +37,7 @@ class ConversationFacts:
     tags: frozenset[str]  # lower-case tag names
     assignee_id: str | None
     assignee_is_bot: bool
+    contact_unsubscribed: bool = False  # from emails, on the contact in Intercom
 
 
 def recent_closures(client: IntercomClient, workspace_id: str, since: int) -> Iterator[Closure]:
@@ -68,7 +69,11 @@ def conversation_facts(
 ) -> ConversationFacts:
     """The conversation as Intercom has it now."""
     conversation = client.request("GET", f"/conversations/{conversation_id}")
-    return facts_from(conversation, teammates)
+    facts = facts_from(conversation, teammates)
+    if facts.contact_id is None:
+        return facts
+    contact = client.request("GET", f"/contacts/{facts.contact_id}")
+    return replace(facts, contact_unsubscribed=bool(contact.get("unsubscribed_from_emails")))
 
 
 def facts_from(conversation: dict[str, Any], teammates: frozenset[str]) -> ConversationFacts:

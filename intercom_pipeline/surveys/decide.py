@@ -17,6 +17,8 @@ class History:
 
     conversation_surveyed: bool  # a survey already went out for this conversation
     contact_last_surveyed_at: datetime | None
+    contact_unsubscribed_in_audience: bool = False  # an audience marked them unsubscribed
+    in_audience: bool | None = None  # None: SURVEY_AUDIENCE is not set
 
 
 @dataclass(frozen=True)
@@ -35,6 +37,10 @@ def decide(
     """The first rule that applies, in the order a support lead would explain them."""
     if facts.contact_id is None:
         return Decision(DO_NOT_SEND, "no customer in the conversation")
+    if facts.contact_unsubscribed or history.contact_unsubscribed_in_audience:
+        return Decision(DO_NOT_SEND, "the customer unsubscribed")
+    if history.in_audience is False:
+        return Decision(DO_NOT_SEND, f"the customer is not in the audience {settings.audience}")
     if facts.channel not in settings.channels:
         return Decision(DO_NOT_SEND, f"channel {facts.channel or 'unknown'} is switched off")
     if facts.assignee_is_bot:

@@ -162,3 +162,22 @@ def searched_until(conn: duckdb.DuckDBPyConnection, workspace_id: str) -> int | 
 
 def set_searched_until(conn: duckdb.DuckDBPyConnection, workspace_id: str, until: int) -> None:
     conn.execute(f"insert or replace into {CURSORS} values (?, ?)", [workspace_id, until])
+
+
+def audience_facts(
+    conn: duckdb.DuckDBPyConnection, contact_id: str, audience_id: str
+) -> tuple[bool, bool | None]:
+    """(marked unsubscribed by an audience, active member of `audience_id` or None if unset)."""
+    exists = conn.execute(
+        "select count(*) from information_schema.tables"
+        " where table_schema = 'audiences' and table_name = 'audience_members'"
+    ).fetchone()[0]  # type: ignore[index]
+    if not exists:
+        return False, (False if audience_id else None)
+    unsubscribed, member = conn.execute(
+        "select coalesce(bool_or(status = 'unsubscribed'), false),"
+        " coalesce(bool_or(audience_id = ? and status = 'active'), false)"
+        " from audiences.audience_members where contact_id = ?",
+        [audience_id, contact_id],
+    ).fetchone()  # type: ignore[misc]
+    return bool(unsubscribed), (bool(member) if audience_id else None)

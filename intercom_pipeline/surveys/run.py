@@ -143,6 +143,7 @@ def _decide_and_act(
             return DO_NOT_SEND, reason
         log.settle(conn, closure, status="pending", error=str(exc), now=now)  # retried next pass
         return "pending", None
+    unsubscribed, in_audience = log.audience_facts(conn, facts.contact_id or "", settings.audience)
     history = History(
         conversation_surveyed=log.conversation_surveyed(
             conn, closure.conversation_id, settings.mode
@@ -150,6 +151,8 @@ def _decide_and_act(
         contact_last_surveyed_at=log.contact_last_surveyed(
             conn, facts.contact_id or "", settings.mode
         ),
+        contact_unsubscribed_in_audience=unsubscribed,
+        in_audience=in_audience,
     )
     decision = decide(closure, facts, history, settings, now)
     who = {"contact_id": facts.contact_id, "channel": facts.channel}

@@ -30,6 +30,7 @@ class SurveySettings:
     subject: str = DEFAULT_SUBJECT
     message: str = DEFAULT_MESSAGE
     metric: str = "CSAT"
+    audience: str = ""  # an audience id: only its active members are surveyed (empty: everyone)
     test_sandbox_url: str = ""  # in test mode, requests are also sent here to be validated
 
     @property
@@ -80,6 +81,7 @@ def survey_settings(environ: dict[str, str] | None = None) -> SurveySettings:
         subject=env.get("SURVEY_SUBJECT", "").strip() or defaults.subject,
         message=env.get("SURVEY_MESSAGE", "").strip() or defaults.message,
         metric=env.get("SURVEY_METRIC", defaults.metric).strip().upper() or defaults.metric,
+        audience=env.get("SURVEY_AUDIENCE", "").strip(),
         test_sandbox_url=env.get("SURVEY_TEST_SANDBOX_URL", "").strip().rstrip("/"),
     )
 

@@ -279,3 +279,14 @@ def replace_conversation(ws: Workspace, like: Conversation) -> Conversation:
     )
     ws.add_conversation(fresh)
     return fresh
+
+
+def test_an_unsubscribed_customer_is_never_surveyed(scene: Scene) -> None:
+    conversation = scene.open_conversation("chat")
+    with scene.ws.lock:
+        scene.ws.contact_by_id[conversation.contact_ids[0]].unsubscribed_from_emails = True
+        scene.ws.changed()
+    scene.close(conversation)
+    scene.process(minutes_later=40)
+    assert scene.requests()[conversation.id][:2] == ("do_not_send", "the customer unsubscribed")
+    assert scene.messages() == []

@@ -78,6 +78,22 @@ def at(minutes: float) -> datetime:
             FRESH,
             Decision(DO_NOT_SEND, "no customer in the conversation"),
         ),
+        (
+            replace(FACTS, contact_unsubscribed=True),
+            FRESH,
+            Decision(DO_NOT_SEND, "the customer unsubscribed"),
+        ),
+        (
+            FACTS,
+            History(False, None, contact_unsubscribed_in_audience=True),
+            Decision(DO_NOT_SEND, "the customer unsubscribed"),
+        ),
+        (
+            FACTS,
+            History(False, None, in_audience=False),
+            Decision(DO_NOT_SEND, "the customer is not in the audience "),
+        ),
+        (FACTS, History(False, None, in_audience=True), Decision(SEND)),
     ],
 )
 def test_each_rule(facts: ConversationFacts, history: History, expected: Decision) -> None:
