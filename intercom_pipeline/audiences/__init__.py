@@ -1,0 +1,1 @@
+"""Audiences: Intercom lists, segments and custom segments, synced with a report."""

@@ -1,0 +1,120 @@
+"""Audience tables in the warehouse (schema `audiences`): definitions, members, sync history.
+
+BI tools filter survey data by audience through `audiences.audience_survey_responses`.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import asdict
+from datetime import datetime
+
+import duckdb
+
+from intercom_pipeline.audiences.config import Audience
+
+SCHEMA = "audiences"
+DEFINITIONS = f"{SCHEMA}.audience_definitions"
+MEMBERS = f"{SCHEMA}.audience_members"
+SYNCS = f"{SCHEMA}.audience_syncs"
+FAILURES = f"{SCHEMA}.audience_sync_failures"
+
+_DDL = (
+    f"create schema if not exists {SCHEMA}",
+    f"""create table if not exists {DEFINITIONS} (
+        audience_id varchar primary key,
+        name varchar not null,
+        kind varchar not null,
+        auto_sync boolean not null,
+        definition json not null,
+        updated_at timestamp not null
+    )""",
+    f"""create table if not exists {MEMBERS} (
+        audience_id varchar not null,
+        workspace_id varchar not null,
+        contact_id varchar not null,
+        status varchar not null,
+        properties json,
+        properties_hash varchar,
+        tag varchar,
+        first_added_at timestamp not null,
+        updated_at timestamp not null,
+        removed_at timestamp,
+        primary key (audience_id, workspace_id, contact_id)
+    )""",
+    f"""create table if not exists {SYNCS} (
+        sync_id varchar primary key,
+        audience_id varchar not null,
+        started_at timestamp not null,
+        finished_at timestamp,
+        status varchar not null,
+        contacts bigint,
+        new bigint,
+        updated bigint,
+        unchanged bigint,
+        failed bigint,
+        removed bigint,
+        error varchar
+    )""",
+    f"""create table if not exists {FAILURES} (
+        sync_id varchar not null,
+        audience_id varchar not null,
+        contact_id varchar,
+        reason varchar not null
+    )""",
+    # One row per audience: what the UI's audience list shows.
+    f"""create or replace view {SCHEMA}.audience_overview as
+        select
+            d.audience_id, d.name, d.kind, d.auto_sync,
+            (select count(*) from {MEMBERS} m
+                where m.audience_id = d.audience_id and m.status <> 'removed') as contacts,
+            s.finished_at as last_sync_at, s.status as last_sync_status
+        from {DEFINITIONS} d
+        left join (
+            select * from {SYNCS}
+            qualify row_number() over (partition by audience_id order by started_at desc) = 1
+        ) s using (audience_id)""",
+)
+
+
+def ensure_tables(conn: duckdb.DuckDBPyConnection) -> None:
+    for statement in _DDL:
+        conn.execute(statement)
+    has_responses = conn.execute(
+        "select count(*) from information_schema.tables"
+        " where table_schema = 'analytics' and table_name = 'survey_responses'"
+    ).fetchone()[0]  # type: ignore[index]
+    if has_responses:
+        conn.execute(
+            f"""create or replace view {SCHEMA}.audience_survey_responses as
+                select r.*, m.audience_id, m.tag as audience_tag
+                from analytics.survey_responses r
+                join {MEMBERS} m using (workspace_id, contact_id)
+                where m.status = 'active'"""
+        )
+
+
+def save_definition(conn: duckdb.DuckDBPyConnection, audience: Audience, now: datetime) -> None:
+    conn.execute(
+        f"insert or replace into {DEFINITIONS} values (?, ?, ?, ?, ?, ?)",
+        [
+            audience.id,
+            audience.name,
+            audience.kind,
+            audience.auto_sync,
+            json.dumps(asdict(audience)),
+            now,
+        ],
+    )
+
+
+def members(
+    conn: duckdb.DuckDBPyConnection, audience_id: str
+) -> dict[tuple[str, str], tuple[str, str]]:
+    """(workspace, contact) -> (status, properties hash) of everyone ever in the audience."""
+    rows = conn.execute(
+        f"select workspace_id, contact_id, status, properties_hash from {MEMBERS}"
+        " where audience_id = ?",
+        [audience_id],
+    ).fetchall()
+    return {(w, c): (s, h) for w, c, s, h in rows}
