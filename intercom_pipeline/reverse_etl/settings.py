@@ -22,7 +22,7 @@ class PushSettings:
     metric_attribute: str = "survey_metric"
     sent_event: str = "survey-sent"
     response_event: str = "survey-response"
-    workers: int = 32
+    workers: int = 48  # enough in flight to reach the rate limit at ~250 ms per write
 
     @property
     def sends_comments(self) -> bool:
