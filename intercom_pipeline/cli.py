@@ -266,6 +266,11 @@ def _ingest(tables: list[str]) -> int:
 
 
 def _show_config() -> int:
+    """Print the effective settings (secrets hidden); a bad value exits 2 with the fix."""
+    from intercom_pipeline.audiences.config import audiences_file
+    from intercom_pipeline.reverse_etl.settings import push_settings
+    from intercom_pipeline.surveys.settings import survey_settings
+
     settings = intercom_settings()
     print(
         f"INTERCOM_ACCESS_TOKEN  {'set (hidden)' if settings.access_token else 'not set: the embedded sandbox is used'}"
@@ -274,6 +279,12 @@ def _show_config() -> int:
     print(f"INTERCOM_BASE_URL      {settings.base_url}")
     print(f"INTERCOM_API_VERSION   {settings.api_version}")
     print(f"DUCKDB_PATH            {duckdb_path()}")
+    print(f"DUCKDB_SERVING_DIR     {serving_path().parent}")
+    print(f"SURVEY_FEED_DIR        {survey_feed_dir()}")
+    push, surveys = push_settings(), survey_settings()
+    print(f"INTERCOM_PUSH_MODE     {push.mode}")
+    print(f"SURVEY_MODE            {surveys.mode} (channels {', '.join(surveys.channels)})")
+    print(f"AUDIENCES_FILE         {audiences_file()}")
     print(f"DAGSTER_HOME           {os.environ.get('DAGSTER_HOME', '(unset)')}")
     return 0
 

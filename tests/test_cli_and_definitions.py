@@ -67,6 +67,7 @@ def test_config_hides_the_token(
     out = capsys.readouterr().out
     assert "tok_do_not_print" not in out
     assert "https://api.au.intercom.io" in out
+    assert "SURVEY_MODE            test (channels email, chat)" in out
 
 
 def test_bad_configuration_exits_2_with_the_fix(
