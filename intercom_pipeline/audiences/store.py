@@ -12,6 +12,7 @@ from datetime import datetime
 import duckdb
 
 from intercom_pipeline.audiences.config import Audience
+from intercom_pipeline.warehouse import first_row
 
 SCHEMA = "audiences"
 DEFINITIONS = f"{SCHEMA}.audience_definitions"
@@ -80,10 +81,11 @@ _DDL = (
 def ensure_tables(conn: duckdb.DuckDBPyConnection) -> None:
     for statement in _DDL:
         conn.execute(statement)
-    has_responses = conn.execute(
+    has_responses = first_row(
+        conn,
         "select count(*) from information_schema.tables"
-        " where table_schema = 'analytics' and table_name = 'survey_responses'"
-    ).fetchone()[0]  # type: ignore[index]
+        " where table_schema = 'analytics' and table_name = 'survey_responses'",
+    )[0]  # type: ignore[index]
     if has_responses:
         conn.execute(
             f"""create or replace view {SCHEMA}.audience_survey_responses as

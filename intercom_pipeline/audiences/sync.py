@@ -23,8 +23,21 @@ from intercom_pipeline.audiences.filters import compile_filter, property_sql
 from intercom_pipeline.settings import ConfigurationError
 from intercom_pipeline.sources.intercom import Workspace
 from intercom_pipeline.sources.intercom.client import IntercomError
+from intercom_pipeline.warehouse import write_rows
 
 TAG_BATCH = 50
+MEMBER_COLUMNS = (
+    "audience_id",
+    "workspace_id",
+    "contact_id",
+    "status",
+    "properties",
+    "properties_hash",
+    "tag",
+    "first_added_at",
+    "updated_at",
+    "removed_at",
+)
 ACTIVE, REMOVED = "active", "removed"
 _TARGET = {"keep": ACTIVE, "remove": REMOVED}
 
@@ -148,8 +161,12 @@ def _membership(
     conn.execute(
         "create or replace temp table segment_members (workspace_id varchar, contact_id varchar)"
     )
-    if ids:
-        conn.executemany("insert into segment_members values (?, ?)", ids)
+    write_rows(
+        conn,
+        "insert into segment_members select * from incoming",
+        ("workspace_id", "contact_id"),
+        ids,
+    )
     return (
         "(workspace_id, contact_id) in (select (workspace_id, contact_id) from segment_members)",
         [],
@@ -261,10 +278,16 @@ def _row(audience: Audience, c: Candidate, status: str, now: datetime) -> tuple[
 
 
 def _write(conn: duckdb.DuckDBPyConnection, rows: list[tuple[Any, ...]]) -> None:
-    if not rows:
-        return
-    conn.executemany(
-        f"""insert into {store.MEMBERS} as m values (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+    write_rows(
+        conn,
+        f"""insert into {store.MEMBERS} as m
+            select
+                cast(audience_id as varchar), cast(workspace_id as varchar),
+                cast(contact_id as varchar), cast(status as varchar), cast(properties as json),
+                cast(properties_hash as varchar), cast(tag as varchar),
+                cast(first_added_at as timestamp), cast(updated_at as timestamp),
+                cast(removed_at as timestamp)
+            from incoming
             on conflict (audience_id, workspace_id, contact_id) do update set
                 status = excluded.status,
                 properties = coalesce(excluded.properties, m.properties),
@@ -274,6 +297,7 @@ def _write(conn: duckdb.DuckDBPyConnection, rows: list[tuple[Any, ...]]) -> None
                     then excluded.first_added_at else m.first_added_at end,
                 updated_at = excluded.updated_at,
                 removed_at = excluded.removed_at""",
+        MEMBER_COLUMNS,
         rows,
     )
 
@@ -352,8 +376,9 @@ def _finish(conn: duckdb.DuckDBPyConnection, report: SyncReport) -> None:
             report.sync_id,
         ],
     )
-    if report.failures:
-        conn.executemany(
-            f"insert into {store.FAILURES} values (?, ?, ?, ?)",
-            [(report.sync_id, report.audience_id, c, r) for c, r in report.failures],
-        )
+    write_rows(
+        conn,
+        f"insert into {store.FAILURES} select * from incoming",
+        ("sync_id", "audience_id", "contact_id", "reason"),
+        [(report.sync_id, report.audience_id, c, r) for c, r in report.failures],
+    )

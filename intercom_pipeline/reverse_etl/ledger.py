@@ -11,6 +11,8 @@ from datetime import datetime
 
 import duckdb
 
+from intercom_pipeline.warehouse import first_row, write_rows
+
 SCHEMA = "reverse_etl"
 LEDGER = f"{SCHEMA}.intercom_push_ledger"
 RUNS = f"{SCHEMA}.intercom_push_runs"
@@ -72,27 +74,29 @@ def record(
     A hash is kept for what arrived and for what must not be retried (a deleted contact);
     a failure worth retrying keeps the previous hash, so the next run sends it again.
     """
-    rows = [
-        (key, kind, workspace, contact, kept_hash, error, at, error, error, at)
-        for key, kind, workspace, contact, kept_hash, error in outcomes
-    ]
-    if not rows:
-        return
-    conn.executemany(
+    write_rows(
+        conn,
         f"""insert into {LEDGER} as ledger
-            values (?, ?, ?, ?, ?, case when ? is null then ? end, ?, case when ? is not null then ? end)
+            select
+                cast(item_key as varchar), cast(kind as varchar), cast(workspace_id as varchar),
+                cast(contact_id as varchar), cast(payload_hash as varchar),
+                case when error is null then cast(recorded_at as timestamp) end,
+                cast(error as varchar),
+                case when error is not null then cast(recorded_at as timestamp) end
+            from incoming
             on conflict (item_key) do update set
                 payload_hash = coalesce(excluded.payload_hash, ledger.payload_hash),
                 sent_at = coalesce(excluded.sent_at, ledger.sent_at),
                 last_error = excluded.last_error,
                 last_error_at = coalesce(excluded.last_error_at, ledger.last_error_at)""",
-        rows,
+        ("item_key", "kind", "workspace_id", "contact_id", "payload_hash", "error", "recorded_at"),
+        [(*outcome, at) for outcome in outcomes],
     )
 
 
 def last_full_export(conn: duckdb.DuckDBPyConnection) -> datetime | None:
     """When the last completed "export all feedback" run started."""
-    row = conn.execute(
-        f"select max(started_at) from {RUNS} where resend_all and finished_at is not null"
-    ).fetchone()
+    row = first_row(
+        conn, f"select max(started_at) from {RUNS} where resend_all and finished_at is not null"
+    )
     return row[0] if row else None

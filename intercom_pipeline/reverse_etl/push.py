@@ -27,6 +27,7 @@ from intercom_pipeline.reverse_etl.payloads import (
 from intercom_pipeline.reverse_etl.settings import PushSettings
 from intercom_pipeline.sources.intercom import Workspace
 from intercom_pipeline.sources.intercom.client import IntercomClient, IntercomError
+from intercom_pipeline.warehouse import write_rows
 
 FULL_EXPORT_INTERVAL = timedelta(days=7)
 LEDGER_BATCH = 500  # outcomes written to the ledger together; a kill loses at most this many
@@ -250,11 +251,12 @@ def _finish(conn: duckdb.DuckDBPyConnection, report: PushReport) -> None:
             report.run_id,
         ],
     )
-    if report.failures:
-        conn.executemany(
-            f"insert into {ledger.FAILURES} values (?, ?, ?, ?)",
-            [(report.run_id, key, contact, reason) for key, contact, reason in report.failures],
-        )
+    write_rows(
+        conn,
+        f"insert into {ledger.FAILURES} select * from incoming",
+        ("run_id", "item_key", "contact_id", "reason"),
+        [(report.run_id, key, contact, reason) for key, contact, reason in report.failures],
+    )
 
 
 def _rows(conn: duckdb.DuckDBPyConnection, sql: str) -> list[dict[str, Any]]:

@@ -11,6 +11,7 @@ from datetime import UTC, datetime
 import duckdb
 
 from intercom_pipeline.surveys.conversations import Closure
+from intercom_pipeline.warehouse import first_row, write_rows
 
 SCHEMA = "surveys"
 REQUESTS = f"{SCHEMA}.survey_requests"
@@ -65,11 +66,24 @@ def add_pending(
     """Record closures not seen before as pending; returns how many were new."""
     if not closures:
         return 0
-    before = conn.execute(f"select count(*) from {REQUESTS}").fetchone()[0]  # type: ignore[index]
-    conn.executemany(
+    before = first_row(conn, f"select count(*) from {REQUESTS}")[0]  # type: ignore[index]
+    write_rows(
+        conn,
         f"insert into {REQUESTS} (request_id, workspace_id, conversation_id, metric, source,"
-        " mode, status, closed_at, first_seen_at) values (?, ?, ?, ?, ?, ?, 'pending', ?, ?)"
+        " mode, status, closed_at, first_seen_at)"
+        " select request_id, workspace_id, conversation_id, metric, source, mode, 'pending',"
+        " cast(closed_at as timestamp), cast(first_seen_at as timestamp) from incoming"
         " on conflict do nothing",
+        (
+            "request_id",
+            "workspace_id",
+            "conversation_id",
+            "metric",
+            "source",
+            "mode",
+            "closed_at",
+            "first_seen_at",
+        ),
         [
             (
                 request_id(c),
@@ -84,7 +98,7 @@ def add_pending(
             for c in closures
         ],
     )
-    after = conn.execute(f"select count(*) from {REQUESTS}").fetchone()[0]  # type: ignore[index]
+    after = first_row(conn, f"select count(*) from {REQUESTS}")[0]  # type: ignore[index]
     return int(after - before)
 
 
@@ -99,22 +113,24 @@ def pending(conn: duckdb.DuckDBPyConnection, mode: str) -> list[Closure]:
 
 
 def conversation_surveyed(conn: duckdb.DuckDBPyConnection, conversation_id: str, mode: str) -> bool:
-    row = conn.execute(
+    row = first_row(
+        conn,
         f"select count(*) from {REQUESTS} where conversation_id = ? and mode = ?"
         f" and status in {SURVEYED}",
         [conversation_id, mode],
-    ).fetchone()
+    )
     return bool(row and row[0])
 
 
 def contact_last_surveyed(
     conn: duckdb.DuckDBPyConnection, contact_id: str, mode: str
 ) -> datetime | None:
-    row = conn.execute(
+    row = first_row(
+        conn,
         f"select max(sent_at) from {REQUESTS} where contact_id = ? and mode = ?"
         f" and status in {SURVEYED}",
         [contact_id, mode],
-    ).fetchone()
+    )
     return row[0] if row else None
 
 
@@ -154,9 +170,9 @@ def settle(
 
 
 def searched_until(conn: duckdb.DuckDBPyConnection, workspace_id: str) -> int | None:
-    row = conn.execute(
-        f"select searched_until from {CURSORS} where workspace_id = ?", [workspace_id]
-    ).fetchone()
+    row = first_row(
+        conn, f"select searched_until from {CURSORS} where workspace_id = ?", [workspace_id]
+    )
     return int(row[0]) if row else None
 
 
@@ -168,16 +184,18 @@ def audience_facts(
     conn: duckdb.DuckDBPyConnection, contact_id: str, audience_id: str
 ) -> tuple[bool, bool | None]:
     """(marked unsubscribed by an audience, active member of `audience_id` or None if unset)."""
-    exists = conn.execute(
+    exists = first_row(
+        conn,
         "select count(*) from information_schema.tables"
-        " where table_schema = 'audiences' and table_name = 'audience_members'"
-    ).fetchone()[0]  # type: ignore[index]
+        " where table_schema = 'audiences' and table_name = 'audience_members'",
+    )[0]  # type: ignore[index]
     if not exists:
         return False, (False if audience_id else None)
-    unsubscribed, member = conn.execute(
+    unsubscribed, member = first_row(
+        conn,
         "select coalesce(bool_or(status = 'unsubscribed'), false),"
         " coalesce(bool_or(audience_id = ? and status = 'active'), false)"
         " from audiences.audience_members where contact_id = ?",
         [audience_id, contact_id],
-    ).fetchone()  # type: ignore[misc]
+    )  # type: ignore[misc]
     return bool(unsubscribed), (bool(member) if audience_id else None)
