@@ -4,7 +4,8 @@ Starts `intercom-pipeline sandbox` in its own process (150 ms latency, default r
 loads everything into a fresh warehouse, moves the sandbox clock so that 1% of records change,
 and loads again. Prints:
 - calls per second while fetching conversation details / the rate-limit ceiling (target >= 0.9)
-- rows per second, and this process's peak memory
+- rows per second, and this process's peak memory, overall and per phase (extract, normalize,
+  load) of each run
 - the incremental run's calls and time as fractions of the full run's (target calls <= 0.02)
 
     python bench/ingestion.py [--scale bench] [--latency-ms 150]
@@ -14,7 +15,6 @@ from __future__ import annotations
 
 import argparse
 import os
-import resource
 import sys
 import tempfile
 import threading
@@ -24,10 +24,11 @@ from pathlib import Path
 import requests
 from sandbox_process import start_sandbox
 
-from intercom_pipeline.ingest import run_ingestion
+from intercom_pipeline.ingest import IngestionResult, run_ingestion
 from intercom_pipeline.sources.intercom import RAW_TABLES
 
 DETAIL = "GET /conversations/{id}"
+PHASES = ("extract", "normalize", "load")
 
 
 class DetailRate:
@@ -55,6 +56,50 @@ class DetailRate:
         return (n1 - n0) / (t1 - t0)
 
 
+class PeakMemory:
+    """This process's peak resident memory in every tenth of a second (Linux).
+
+    Each sample reads the kernel's high-water mark (VmHWM) and resets it, so a sample is the
+    exact peak of its interval, however short the spike; a phase's peak is the largest sample
+    overlapping it.
+    """
+
+    def __init__(self) -> None:
+        self.samples: list[tuple[float, float, float]] = []  # (start, end, peak MB)
+        self.stop = threading.Event()
+        self.thread = threading.Thread(target=self._run, daemon=True)
+
+    def _run(self) -> None:
+        start = time.time()
+        while True:
+            stopping = self.stop.wait(0.1)
+            end = time.time()
+            self.samples.append((start, end, _high_water_mb()))
+            Path("/proc/self/clear_refs").write_text("5")  # resets VmHWM to the current RSS
+            start = end
+            if stopping:
+                return
+
+    def peak(self, start: float = 0.0, end: float = float("inf")) -> float:
+        return max(mb for s, e, mb in self.samples if e >= start and s <= end)
+
+    def phases(self, run: IngestionResult) -> str:
+        """Peak per phase of a run, between the start and end times in its dlt trace."""
+        trace = run.load_info.pipeline.last_trace
+        peaks = {
+            s.step: self.peak(s.started_at.timestamp(), s.finished_at.timestamp())
+            for s in trace.steps
+        }
+        return ", ".join(f"{phase} {peaks[phase]:,.0f}" for phase in PHASES)
+
+
+def _high_water_mb() -> float:
+    for line in Path("/proc/self/status").read_text().splitlines():
+        if line.startswith("VmHWM:"):
+            return int(line.split()[1]) / 1024
+    raise RuntimeError("VmHWM not found in /proc/self/status")
+
+
 def main() -> int:
     parser = argparse.ArgumentParser()
     parser.add_argument("--scale", default="bench")
@@ -80,6 +125,8 @@ def main() -> int:
     try:
         ceiling = status["rate_limit_per_minute"] / 60
 
+        memory = PeakMemory()
+        memory.thread.start()
         sampler = DetailRate(base)
         sampler.thread.start()
         full = run_ingestion()
@@ -104,7 +151,8 @@ def main() -> int:
         # scroll once a day, and deletions are reconciled daily: both are left to that schedule).
         incremental_tables = [t for t in RAW_TABLES if t not in ("companies", "deletions")]
         incremental = run_ingestion(incremental_tables)
-        peak_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+        memory.stop.set()
+        memory.thread.join()
     finally:
         sandbox.terminate()
         sandbox.wait(timeout=30)
@@ -129,7 +177,10 @@ def main() -> int:
         f"<= 0.02), {incremental.seconds:.1f} s ({incremental.seconds / full.seconds:.4f} of "
         "the full run's time)"
     )
-    print(f"peak memory of the extracting process: {peak_mb:,.0f} MB")
+    print(
+        f"peak memory of the extracting process: {memory.peak():,.0f} MB (MB per phase, full run: "
+        f"{memory.phases(full)}; incremental run: {memory.phases(incremental)})"
+    )
     return 0
 
 

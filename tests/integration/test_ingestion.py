@@ -199,6 +199,25 @@ def test_deleted_and_merged_contacts_are_marked_not_removed(
     assert still_there == 2
 
 
+def test_a_deletion_is_marked_once_and_its_mark_kept(
+    running_sandbox: RunningSandbox, intercom: SandboxClient, tmp_path: Path
+) -> None:
+    """DuckDB's comparison leaves out ids already marked: a later run adds no deletion rows."""
+    moved = load_move_load(
+        running_sandbox, intercom, tmp_path, {"contact_deletions": 3, "company_deletions": 2}
+    )
+    query = f"select object_type, id, deleted_at from {RAW_DATASET}.deletions order by all"
+    with duckdb.connect(str(tmp_path / "warehouse.duckdb"), read_only=True) as conn:
+        marked = conn.execute(query).fetchall()
+    result = ingest(running_sandbox, tmp_path)
+    with duckdb.connect(str(tmp_path / "warehouse.duckdb"), read_only=True) as conn:
+        assert conn.execute(query).fetchall() == marked
+    assert result.rows_loaded["deletions"] == 0
+    assert {(t, i) for t, i, _ in marked} == {("contact", i) for i in moved["deleted_contacts"]} | {
+        ("company", i) for i in moved["deleted_companies"]
+    }
+
+
 def test_a_custom_attribute_type_change_is_reported_and_nothing_lost(
     running_sandbox: RunningSandbox, intercom: SandboxClient, tmp_path: Path
 ) -> None:

@@ -8,11 +8,13 @@ and every table is merged on keys that include it, so re-reading a record never 
 from __future__ import annotations
 
 import logging
+import tempfile
 from collections.abc import Iterable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from functools import cached_property
+from pathlib import Path
 from typing import Any
 
 import dlt
@@ -383,53 +385,41 @@ def intercom_source(
                 }
                 yield [helpers.shape("companies", c, ws.workspace_id) for c in found.values()]
                 continue
-            # Read the scroll to its end before yielding: a scroll left idle while other
-            # resources run would expire, and the lock must not be held across a yield.
-            with helpers.scroll_lock(ws.client):
-                everything = list(
-                    helpers.scroll_companies(ws.client, conflict_wait=scroll_conflict_wait)
-                )
-            for company in everything:
-                _remember("updated_at", ws.workspace_id, company["updated_at"])
-            for start in range(0, len(everything), PAGE_SIZE):
-                chunk = everything[start : start + PAGE_SIZE]
-                yield [helpers.shape("companies", c, ws.workspace_id) for c in chunk]
+            # The scroll is read to its end (into a file) before yielding: a scroll left idle
+            # while other resources run would expire, and the lock must not be held across a yield.
+            with helpers.spooled_companies(ws.client, conflict_wait=scroll_conflict_wait) as spool:
+                for page in helpers.spooled_pages(spool, PAGE_SIZE):
+                    for company in page:
+                        _remember("updated_at", ws.workspace_id, company["updated_at"])
+                    yield [helpers.shape("companies", c, ws.workspace_id) for c in page]
 
     @dlt.resource(**_merge("deletions", "object_type", "id"))
     def deletions() -> Iterator[list[dict[str, Any]]]:
         """Contacts and companies that vanished from Intercom, marked with `deleted_at`.
 
         Every live id is compared with the warehouse; raw rows themselves are never deleted.
+        The live ids go to files and DuckDB compares them, so memory stays flat however many.
         """
         if not reconcile_deletions or related_only:
             return
         for ws in connected:
             now = datetime.now(UTC)
-            live_contacts = {c["id"] for c in ws.client.cursor_list("/contacts", "data")}
-            with helpers.scroll_lock(ws.client):
-                live_companies = {
-                    c["id"]
-                    for c in helpers.scroll_companies(ws.client, conflict_wait=scroll_conflict_wait)
-                }
-            for object_type, table, live in (
-                ("contact", "contacts", live_contacts),
-                ("company", "companies", live_companies),
-            ):
-                gone = (
-                    _stored_ids(table, ws.workspace_id)
-                    - live
-                    - _stored_deletions(object_type, ws.workspace_id)
-                )
-                yield [
-                    {
-                        "workspace_id": ws.workspace_id,
-                        "object_type": object_type,
-                        "id": i,
-                        "deleted_at": now,
-                        "reason": "missing from Intercom's full listing",
-                    }
-                    for i in sorted(gone)
-                ]
+            with tempfile.TemporaryDirectory(prefix="intercom-live-ids-") as directory:
+                live = _write_live_ids(ws.client, Path(directory), scroll_conflict_wait)
+                for object_type, table in (("contact", "contacts"), ("company", "companies")):
+                    for gone in _vanished_ids(
+                        table, object_type, ws.workspace_id, live[object_type]
+                    ):
+                        yield [
+                            {
+                                "workspace_id": ws.workspace_id,
+                                "object_type": object_type,
+                                "id": i,
+                                "deleted_at": now,
+                                "reason": "missing from Intercom's full listing",
+                            }
+                            for i in gone
+                        ]
 
     return (
         admins,
@@ -454,29 +444,57 @@ def intercom_source(
     )
 
 
-def _stored_ids(table: str, workspace_id: str) -> set[str]:
-    return {row[0] for row in _query(table, "workspace_id = %s", workspace_id)}
+def _write_live_ids(
+    client: IntercomClient, directory: Path, conflict_wait: float
+) -> dict[str, Path]:
+    """Every live contact and company id, written to a file per object type in `directory`."""
+    live = {"contact": directory / "contacts.jsonl", "company": directory / "companies.jsonl"}
+    helpers.write_ids(live["contact"], (c["id"] for c in client.cursor_list("/contacts", "data")))
+    with helpers.spooled_companies(client, conflict_wait=conflict_wait) as spool:
+        pages = helpers.spooled_pages(spool, PAGE_SIZE)
+        helpers.write_ids(live["company"], (c["id"] for page in pages for c in page))
+    return live
 
 
-def _stored_deletions(object_type: str, workspace_id: str) -> set[str]:
-    rows = _query("deletions", "workspace_id = %s and object_type = %s", workspace_id, object_type)
-    return {row[0] for row in rows}
+def _vanished_ids(
+    table: str, object_type: str, workspace_id: str, live_ids: Path
+) -> Iterator[list[str]]:
+    """Ids stored in `table` but absent from the live ids file and not yet marked deleted.
 
-
-def _query(table: str, where: str, *args: Any) -> list[tuple[Any, ...]]:
-    """Ids stored in the destination, read from inside the run; a missing table reads as empty."""
+    DuckDB anti-joins the stored rows with the file, spilling to disk if it must; the answer is
+    read a page at a time, so not even a mass deletion is held in memory whole.
+    """
     pipeline = dlt.current.pipeline()
-    if pipeline.default_schema_name is None:  # the very first run: nothing stored yet
-        return []
-    if table not in pipeline.default_schema.tables or not pipeline.default_schema.get_table_columns(
-        table
-    ):
-        return []
+    if not _is_stored(pipeline, table):
+        return
     with pipeline.sql_client() as client:
         if not client.has_dataset():
-            return []
-        sql = f"select id from {client.make_qualified_table_name(table)} where {where}"
+            return
+        sql = (
+            f"select distinct s.id from {client.make_qualified_table_name(table)} as s "
+            "where s.workspace_id = %s and not exists (select 1 from read_json(%s, "
+            "format = 'newline_delimited', columns = {'id': 'VARCHAR'}) as live "
+            "where live.id = s.id)"
+        )
+        args = [workspace_id, str(live_ids)]
+        if _is_stored(pipeline, "deletions"):
+            sql += (
+                " and not exists (select 1 from "
+                f"{client.make_qualified_table_name('deletions')} as d where "
+                "d.workspace_id = s.workspace_id and d.object_type = %s and d.id = s.id)"
+            )
+            args.append(object_type)
         try:
-            return list(client.execute_sql(sql, *args) or [])
+            with client.execute_query(sql + " order by s.id", *args) as cursor:
+                while rows := cursor.fetchmany(PAGE_SIZE):
+                    yield [row[0] for row in rows]
         except dlt.destinations.exceptions.DatabaseUndefinedRelation:
-            return []
+            return
+
+
+def _is_stored(pipeline: dlt.Pipeline, table: str) -> bool:
+    """Whether dlt ever loaded `table` (with columns); on the very first run nothing is."""
+    if pipeline.default_schema_name is None:
+        return False
+    schema = pipeline.default_schema
+    return table in schema.tables and bool(schema.get_table_columns(table))

@@ -1,4 +1,4 @@
-"""Pure record shaping and the companies scroll; no dlt resources and no Dagster in here."""
+"""Record shaping and the companies scroll (spooled to disk); no dlt resources, no Dagster."""
 
 from __future__ import annotations
 
@@ -7,11 +7,13 @@ import hashlib
 import logging
 import tempfile
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from typing import Any, BinaryIO
+
+from dlt.common import json
 
 from intercom_pipeline.sources.intercom.client import IntercomClient, IntercomError
 from intercom_pipeline.sources.intercom.settings import (
@@ -126,26 +128,49 @@ def scroll_lock(client: IntercomClient, lock_dir: Path | None = None) -> Iterato
             fcntl.flock(handle, fcntl.LOCK_UN)
 
 
-def scroll_companies(
+@contextmanager
+def spooled_companies(
     client: IntercomClient,
+    *,
+    conflict_wait: float = SCROLL_CONFLICT_WAIT_SECONDS,
+    lock_dir: Path | None = None,
+) -> Iterator[BinaryIO]:
+    """Every company, read through the scroll into an unnamed temporary file (a JSON line each).
+
+    The scroll must be read to its end under the lock and without pausing (an idle scroll expires
+    after a minute), so it cannot be yielded page by page to dlt; holding it on disk instead of in
+    a list keeps memory flat whatever the number of companies. The file is gone once closed, and
+    with the process if it dies. Read it with `spooled_pages`.
+    """
+    with tempfile.TemporaryFile(prefix="intercom-companies-") as spool:
+        with scroll_lock(client, lock_dir):
+            spool_scroll(client, spool, conflict_wait=conflict_wait)
+        spool.seek(0)
+        yield spool
+
+
+def spool_scroll(
+    client: IntercomClient,
+    spool: BinaryIO,
     *,
     conflict_wait: float = SCROLL_CONFLICT_WAIT_SECONDS,
     attempts: int = SCROLL_ATTEMPTS,
     sleep: Callable[[float], None] = time.sleep,
-) -> Iterator[dict[str, Any]]:
-    """Every company once, through the scroll, restarted from scratch when it fails.
+) -> None:
+    """Write every company once to `spool`, restarting the scroll from scratch when it fails.
 
     Intercom allows one open scroll per app. A `scroll_exists` answer means another client holds
     it: wait for it to expire, then start again. An expired or broken scroll cannot be resumed, so
-    it restarts too; companies already yielded are skipped, so nothing is duplicated.
+    it restarts too, into an emptied spool: nothing is duplicated, and nothing is remembered
+    between attempts.
     """
-    seen: set[str] = set()
     for attempt in range(1, attempts + 1):
+        spool.seek(0)
+        spool.truncate()
         try:
             for company in client.scroll():
-                if company["id"] not in seen:
-                    seen.add(company["id"])
-                    yield company
+                spool.write(json.dumpb(company) + b"\n")
+            spool.flush()
             return
         except IntercomError as exc:
             if attempt == attempts:
@@ -156,3 +181,22 @@ def scroll_companies(
             wait = conflict_wait if exc.code == "scroll_exists" else 1.0
             log.warning("companies scroll failed (%s); restarting in %.0fs", exc, wait)
             sleep(wait)
+
+
+def spooled_pages(spool: BinaryIO, size: int) -> Iterator[list[dict[str, Any]]]:
+    """The spooled records, `size` at a time: only one page is ever in memory."""
+    page: list[dict[str, Any]] = []
+    for line in spool:
+        page.append(json.loadb(line))
+        if len(page) == size:
+            yield page
+            page = []
+    if page:
+        yield page
+
+
+def write_ids(path: Path, ids: Iterable[str]) -> None:
+    """Ids as JSON lines (`{"id": ...}`), for DuckDB to read with `read_json` in bounded memory."""
+    with path.open("wb") as out:
+        for record_id in ids:
+            out.write(json.dumpb({"id": record_id}) + b"\n")

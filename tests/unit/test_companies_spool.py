@@ -1,0 +1,85 @@
+"""The companies scroll spooled to a temporary file: once per company, restarts, lock, cleanup."""
+
+from __future__ import annotations
+
+import fcntl
+import tempfile
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from intercom_pipeline.settings import intercom_settings
+from intercom_pipeline.sources.intercom import helpers
+from intercom_pipeline.sources.intercom.client import IntercomClient, IntercomError
+
+
+class ScriptedScroll(IntercomClient):
+    """A client whose scroll serves `companies`, failing once after each count in `fail_after`."""
+
+    def __init__(self, companies: int, fail_after: list[int]) -> None:
+        super().__init__(
+            intercom_settings(
+                {"INTERCOM_BASE_URL": "http://127.0.0.1:9", "INTERCOM_ACCESS_TOKEN": "token"}
+            )
+        )
+        self.companies = [{"id": f"c{i}", "updated_at": i} for i in range(companies)]
+        self.fail_after = fail_after
+        self.scrolls = 0
+
+    def scroll(self, path: str = "/companies/scroll") -> Iterator[dict[str, Any]]:
+        self.scrolls += 1
+        for served, company in enumerate(self.companies):
+            if self.fail_after and served == self.fail_after[0]:
+                self.fail_after.pop(0)
+                raise IntercomError("scroll expired", 404, "scroll_param_not_found")
+            yield company
+
+
+def test_a_broken_scroll_restarts_into_an_emptied_spool(tmp_path: Path) -> None:
+    client = ScriptedScroll(10, fail_after=[7, 2])
+    waits: list[float] = []
+    with (tmp_path / "spool").open("w+b") as spool:
+        helpers.spool_scroll(client, spool, sleep=waits.append)
+        spool.seek(0)
+        ids = [c["id"] for page in helpers.spooled_pages(spool, 4) for c in page]
+    assert client.scrolls == 3
+    assert waits == [1.0, 1.0]
+    assert ids == [f"c{i}" for i in range(10)]  # each once, in scroll order
+
+
+def test_a_scroll_that_keeps_failing_names_the_likely_cause(tmp_path: Path) -> None:
+    client = ScriptedScroll(3, fail_after=[1, 1])
+    with (tmp_path / "spool").open("w+b") as spool, pytest.raises(IntercomError, match="2 times"):
+        helpers.spool_scroll(client, spool, attempts=2, sleep=lambda _: None)
+
+
+def test_spooled_companies_come_back_by_page_without_the_lock_and_the_file_goes(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    spool_dir, lock_dir = tmp_path / "spool", tmp_path / "locks"
+    spool_dir.mkdir()
+    lock_dir.mkdir()
+    monkeypatch.setattr(tempfile, "tempdir", str(spool_dir))
+    client = ScriptedScroll(7, fail_after=[])
+    with helpers.spooled_companies(client, lock_dir=lock_dir) as spool:
+        (lock_file,) = lock_dir.iterdir()
+        with lock_file.open() as other:  # another run may take the scroll while this one yields
+            fcntl.flock(other, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        pages = [[c["id"] for c in page] for page in helpers.spooled_pages(spool, 3)]
+    assert pages == [["c0", "c1", "c2"], ["c3", "c4", "c5"], ["c6"]]
+    assert spool.closed
+    assert list(spool_dir.iterdir()) == []
+
+
+def test_live_ids_are_written_for_duckdb(tmp_path: Path) -> None:
+    import duckdb
+
+    path = tmp_path / "ids.jsonl"
+    helpers.write_ids(path, iter(["a", 'quote"d', "new\nline"]))
+    rows = duckdb.sql(
+        f"select id from read_json('{path}', format = 'newline_delimited', "
+        "columns = {'id': 'VARCHAR'})"
+    ).fetchall()
+    assert [r[0] for r in rows] == ["a", 'quote"d', "new\nline"]
