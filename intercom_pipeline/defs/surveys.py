@@ -4,15 +4,13 @@ The request-log asset, a sensor that sees closures within a minute (search and w
 schedule that decides the closures whose channel delay has ended.
 """
 
-import os
-
 import dagster as dg
 
 from intercom_pipeline.defs.ingestion import WAREHOUSE_POOL
 from intercom_pipeline.settings import duckdb_path, intercom_settings
 from intercom_pipeline.sources.intercom import Workspace, connect
 from intercom_pipeline.sources.intercom.client import IntercomClient
-from intercom_pipeline.surveys.run import process_closures
+from intercom_pipeline.surveys.run import Notified, process_closures
 from intercom_pipeline.surveys.settings import SurveySettings, survey_settings
 from intercom_pipeline.surveys.webhook import (
     WebhookSpool,
@@ -38,21 +36,25 @@ def survey_requests(context: dg.AssetExecutionContext) -> dg.MaterializeResult:
     settings = survey_settings()
     workspaces = connect()
     spool = WebhookSpool(webhook_spool_dir())
-    notified = spool.pending()
-    closures = [
-        (str(n.get("app_id") or workspaces[0].workspace_id), found[0])
-        for _, n in notified
+    spooled = spool.pending()
+    notified = {
+        path: Notified(str(n.get("app_id") or workspaces[0].workspace_id), *found)
+        for path, n in spooled
         if (found := closed_conversation(n))
-    ]
+    }
     outcome = process_closures(
         duckdb_path(),
         workspaces,
         settings,
-        webhook_closures=closures,
+        webhook_closures=list(notified.values()),
         test_client=_test_client(settings),
     )
-    for path, _ in notified:
-        spool.done(path)  # recorded in the log: the spool may forget it
+    retry = set(outcome.retry_notifications)
+    for path, _ in spooled:
+        if notified.get(path) not in retry:
+            spool.done(path)  # recorded in the log (or not a closure): the spool may forget it
+    if retry:
+        context.log.warning(f"{len(retry)} webhook notifications kept in the spool to retry")
     context.log.info(f"mode {settings.mode}: {dict(outcome.statuses)}")
     reasons = "\n".join(f"| {r} | {n} |" for r, n in outcome.reasons.most_common())
     return dg.MaterializeResult(
@@ -61,20 +63,29 @@ def survey_requests(context: dg.AssetExecutionContext) -> dg.MaterializeResult:
             "new_closures": dg.MetadataValue.int(outcome.new_closures),
             **{
                 status: dg.MetadataValue.int(outcome.statuses.get(status, 0))
-                for status in ("sent", "test", "do_not_send", "invalid", "pending")
+                for status in ("sent", "test", "do_not_send", "invalid", "unknown", "pending")
             },
             "reasons": dg.MetadataValue.md(
-                "| reason | requests |\n|---|---|\n" + reasons if reasons else "none"
+                "| reason code | requests |\n|---|---|\n" + reasons if reasons else "none"
             ),
         }
     )
 
 
 def _test_client(settings: SurveySettings) -> IntercomClient | None:
-    """Where test mode sends requests to be validated: SURVEY_TEST_SANDBOX_URL, if set."""
+    """Where test mode sends requests to be validated: SURVEY_TEST_SANDBOX_URL, if set.
+
+    It authenticates with SURVEY_TEST_SANDBOX_TOKEN only: a workspace's token never leaves for
+    the sandbox.
+    """
     if settings.is_production or not settings.test_sandbox_url:
         return None
-    sandbox = intercom_settings({**os.environ, "INTERCOM_BASE_URL": settings.test_sandbox_url})
+    sandbox = intercom_settings(
+        {
+            "INTERCOM_BASE_URL": settings.test_sandbox_url,
+            "INTERCOM_ACCESS_TOKEN": settings.test_sandbox_token.reveal(),
+        }
+    )
     return IntercomClient(sandbox)
 
 

@@ -34,9 +34,9 @@ class ConversationFacts:
     contact_type: str | None
     contact_name: str | None
     channel: str  # where it began: "email" or "chat" (Intercom's "conversation")
-    tags: frozenset[str]  # lower-case tag names
-    assignee_id: str | None
-    assignee_is_bot: bool
+    tags: frozenset[str]  # lower-case names of the first message's tags (see `facts_from`)
+    assignee_id: str | None  # the assignee when it closed
+    assignee_is_bot: bool  # that assignee, or whoever closed it, is a bot (Fin, Operator)
     contact_unsubscribed: bool = False  # from emails, on the contact in Intercom
 
 
@@ -77,7 +77,13 @@ def conversation_facts(
 
 
 def facts_from(conversation: dict[str, Any], teammates: frozenset[str]) -> ConversationFacts:
-    """Facts from a conversation object (GET /conversations/{id} or a webhook's item)."""
+    """Facts from a conversation object (GET /conversations/{id} or a webhook's item).
+
+    Tags: the first message is the conversation's `source`, which has no tags of its own in the
+    API (2.16). Intercom applies a conversation's tags to its first message and lists them on the
+    conversation (`tags`), so those are the ones used. A tag applied to a later message only is
+    listed on that part (`conversation_parts[].tags`) and does not suppress the survey.
+    """
     source = conversation.get("source") or {}
     author = source.get("author") or {}
     if author.get("type") in CONTACT_TYPES:
@@ -85,8 +91,7 @@ def facts_from(conversation: dict[str, Any], teammates: frozenset[str]) -> Conve
     else:
         listed = (conversation.get("contacts") or {}).get("contacts") or [{}]
         contact = {"id": listed[0].get("id"), "type": listed[0].get("type"), "name": None}
-    assignee = conversation.get("admin_assignee_id")
-    assignee_id = str(assignee) if assignee not in (None, 0, "0", "") else None
+    assignee_id, closed_by_bot = _at_closure(conversation)
     initial = (conversation.get("channel") or {}).get("initial") or source.get("type") or ""
     tags = (conversation.get("tags") or {}).get("tags") or []
     return ConversationFacts(
@@ -99,5 +104,34 @@ def facts_from(conversation: dict[str, Any], teammates: frozenset[str]) -> Conve
         channel="chat" if initial == "conversation" else initial,
         tags=frozenset(str(t.get("name", "")).lower() for t in tags),
         assignee_id=assignee_id,
-        assignee_is_bot=assignee_id is not None and assignee_id not in teammates,
+        assignee_is_bot=closed_by_bot or (assignee_id is not None and assignee_id not in teammates),
     )
+
+
+def _at_closure(conversation: dict[str, Any]) -> tuple[str | None, bool]:
+    """(the admin assigned when it last closed, whether a bot closed it), from its parts.
+
+    The assignee now is the one at closure unless an assignment came after the close part; then
+    it is the last admin assigned before it. Without parts (a webhook's item), the assignee now.
+    """
+    parts = (conversation.get("conversation_parts") or {}).get("conversation_parts") or []
+    closes = [n for n, p in enumerate(parts) if p.get("part_type") == "close"]
+    assignee = _admin_id(conversation.get("admin_assignee_id"))
+    if not closes:
+        return assignee, False
+    close = closes[-1]
+    if any(_assigned_admin(p) for p in parts[close + 1 :]):
+        before = [a for p in parts[:close] if (a := _assigned_admin(p))]
+        assignee = before[-1] if before else None
+    author = parts[close].get("author") or {}
+    return assignee, author.get("type") == "bot" or bool(author.get("from_ai_agent"))
+
+
+def _assigned_admin(part: dict[str, Any]) -> str | None:
+    assigned = part.get("assigned_to") or {}
+    return _admin_id(assigned.get("id")) if assigned.get("type") == "admin" else None
+
+
+def _admin_id(value: object) -> str | None:
+    """An admin id as a string; Intercom says 0 (or nothing) for unassigned."""
+    return str(value) if value not in (None, 0, "0", "") else None

@@ -1,7 +1,12 @@
 """The survey request log in the warehouse: every closure seen, and what became of it.
 
-Like a request status page: each request with its mode (test or production), status (pending,
-sent, test, do_not_send, invalid), reason or error, conversation, contact, channel and times.
+Like a request status page: each request with its mode (test or production), status, reason
+code and reason or error, conversation, contact, channel and times.
+
+A survey is marked `sending` (committed) before POST /messages and settled after it. A request
+left `sending` by a run that stopped in between, or whose POST failed in a way that leaves its
+outcome open (a 5xx, a timeout, a dropped connection), becomes `unknown`: it may have gone out,
+so it is never sent again.
 """
 
 from __future__ import annotations
@@ -16,7 +21,30 @@ from intercom_pipeline.warehouse import first_row, write_rows
 SCHEMA = "surveys"
 REQUESTS = f"{SCHEMA}.survey_requests"
 CURSORS = f"{SCHEMA}.closure_cursors"
-SURVEYED = ("sent", "test")
+# What a request can become; `test` is a request built and validated in test mode.
+STATUSES = ("pending", "sending", "sent", "test", "do_not_send", "invalid", "unknown")
+# Requests that may have reached the customer: they count for "already surveyed" and the
+# suppression period, so an open outcome never leads to a second survey.
+SURVEYED = ("sending", "sent", "test", "unknown")
+# Stable codes for the reasons (the `reason` column says the same with its details).
+REASON_CODES = (
+    "channel_delay",  # pending: waits for the channel's delay
+    "no_contact",
+    "unsubscribed",
+    "not_in_audience",
+    "channel_off",
+    "bot_assignee",
+    "suppression_tag",
+    "already_surveyed",
+    "recently_surveyed",
+    "reopened",
+    "conversation_not_found",
+    "not_closed",  # a webhook said closed, but Intercom has it open and never closed
+    "unknown_workspace",  # invalid: a closure from a workspace that is not configured
+    "invalid_request",  # invalid: the settings cannot make a message
+    "rejected_by_intercom",  # invalid: POST /messages answered 4xx
+    "outcome_unknown",  # unknown: it may have gone out
+)
 
 _DDL = (
     f"create schema if not exists {SCHEMA}",
@@ -31,6 +59,7 @@ _DDL = (
         mode varchar not null,
         status varchar not null,
         reason varchar,
+        reason_code varchar,
         error varchar,
         closed_at timestamp not null,
         first_seen_at timestamp not null,
@@ -48,6 +77,8 @@ _DDL = (
 def ensure_tables(conn: duckdb.DuckDBPyConnection) -> None:
     for statement in _DDL:
         conn.execute(statement)
+    # Logs written before reason codes existed gain the column (empty for their old rows).
+    conn.execute(f"alter table {REQUESTS} add column if not exists reason_code varchar")
 
 
 def request_id(closure: Closure) -> str:
@@ -102,6 +133,31 @@ def add_pending(
     return int(after - before)
 
 
+def add_settled(
+    conn: duckdb.DuckDBPyConnection,
+    closure: Closure,
+    *,
+    mode: str,
+    metric: str,
+    now: datetime,
+    status: str,
+    reason_code: str,
+    reason: str | None = None,
+    error: str | None = None,
+) -> None:
+    """Record a closure decided as it arrives (a webhook that cannot become a request).
+
+    A request already logged for the same closure is left as it is.
+    """
+    if not add_pending(conn, [closure], mode=mode, metric=metric, now=now):
+        return
+    conn.execute(
+        f"update {REQUESTS} set status = ?, reason_code = ?, reason = ?, error = ?,"
+        " decided_at = ? where request_id = ?",
+        [status, reason_code, reason, error, now, request_id(closure)],
+    )
+
+
 def pending(conn: duckdb.DuckDBPyConnection, mode: str) -> list[Closure]:
     """Closures still waiting for a decision (new, in their channel delay, or retried)."""
     rows = conn.execute(
@@ -110,6 +166,20 @@ def pending(conn: duckdb.DuckDBPyConnection, mode: str) -> list[Closure]:
         [mode],
     ).fetchall()
     return [Closure(w, c, int(t), s) for w, c, t, s in rows]
+
+
+def give_up_sending(conn: duckdb.DuckDBPyConnection, mode: str, now: datetime) -> int:
+    """Requests a stopped run left `sending` become `unknown`; returns how many."""
+    count = first_row(
+        conn, f"select count(*) from {REQUESTS} where status = 'sending' and mode = ?", [mode]
+    )[0]  # type: ignore[index]
+    conn.execute(
+        f"update {REQUESTS} set status = 'unknown', reason_code = 'outcome_unknown',"
+        " error = 'the run stopped while sending: the survey may have gone out, so it is not"
+        " sent again', decided_at = ? where status = 'sending' and mode = ?",
+        [now, mode],
+    )
+    return int(count)
 
 
 def conversation_surveyed(conn: duckdb.DuckDBPyConnection, conversation_id: str, mode: str) -> bool:
@@ -127,7 +197,8 @@ def contact_last_surveyed(
 ) -> datetime | None:
     row = first_row(
         conn,
-        f"select max(sent_at) from {REQUESTS} where contact_id = ? and mode = ?"
+        f"select max(coalesce(sent_at, decided_at)) from {REQUESTS}"
+        " where contact_id = ? and mode = ?"
         f" and status in {SURVEYED}",
         [contact_id, mode],
     )
@@ -142,14 +213,18 @@ def settle(
     now: datetime,
     contact_id: str | None = None,
     channel: str | None = None,
+    reason_code: str | None = None,
     reason: str | None = None,
     error: str | None = None,
     message_id: str | None = None,
 ) -> None:
-    """Write a decision (or, for `pending`, the reason it still waits)."""
+    """Write a decision (or, for `pending`, the reason it still waits).
+
+    Each call is its own transaction: `sending` is on disk before the POST it announces.
+    """
     conn.execute(
         f"update {REQUESTS} set status = ?, contact_id = coalesce(?, contact_id),"
-        " channel = coalesce(?, channel), reason = ?, error = ?, message_id = ?,"
+        " channel = coalesce(?, channel), reason_code = ?, reason = ?, error = ?, message_id = ?,"
         " decided_at = case when ? = 'pending' then decided_at else ? end,"
         " sent_at = case when ? in ('sent', 'test') then ? else sent_at end"
         " where request_id = ?",
@@ -157,6 +232,7 @@ def settle(
             status,
             contact_id,
             channel,
+            reason_code,
             reason,
             error,
             message_id,

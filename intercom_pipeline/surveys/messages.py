@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import html
 from typing import Any
+from urllib.parse import quote
 
 from intercom_pipeline.surveys.conversations import ConversationFacts
 from intercom_pipeline.surveys.settings import SurveySettings
@@ -24,12 +26,16 @@ def build_message(facts: ConversationFacts, settings: SurveySettings) -> dict[st
         )
     values = {
         "conversation_id": facts.conversation_id,
-        "contact_id": facts.contact_id,
+        "contact_id": facts.contact_id or "",
         "contact_name": facts.contact_name or "there",
     }
+    # The templates are the operator's HTML; the values come from customers (a name is whatever
+    # they typed), so they are quoted in the link and escaped in the body.
+    in_url = {key: quote(value, safe="") for key, value in values.items()}
+    in_html = {key: html.escape(value) for key, value in values.items()}
     try:
-        url = settings.survey_url.format(**values)
-        body = settings.message.format(survey_url=url, **values)
+        url = settings.survey_url.format(**in_url)
+        body = settings.message.format(survey_url=html.escape(url), **in_html)
     except (KeyError, IndexError, ValueError) as exc:
         raise InvalidRequest(
             f"SURVEY_URL or SURVEY_MESSAGE has a placeholder that is not known ({exc}): use "

@@ -4,10 +4,15 @@ Plain Python (the Dagster asset `survey_requests` wraps it). Closures come from 
 recently closed conversations and from webhook notifications; each is logged as pending, then
 decided with the conversation's facts fetched fresh from Intercom. A closure in its channel delay
 stays pending and is decided again on a later pass.
+
+A survey is sent at most once: the request is marked `sending` (committed) before POST /messages,
+which is never retried; when its outcome is open (a 5xx, a timeout, a dropped connection, or a run
+that stopped before recording it) the request becomes `unknown` instead of being sent again.
 """
 
 from __future__ import annotations
 
+import logging
 from collections import Counter
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -17,7 +22,12 @@ import duckdb
 
 from intercom_pipeline.settings import REGION_BASE_URLS
 from intercom_pipeline.sources.intercom import Workspace
-from intercom_pipeline.sources.intercom.client import IntercomClient, IntercomError
+from intercom_pipeline.sources.intercom.client import (
+    IntercomAuthError,
+    IntercomClient,
+    IntercomError,
+    IntercomPermissionError,
+)
 from intercom_pipeline.surveys import log
 from intercom_pipeline.surveys.conversations import (
     Closure,
@@ -32,12 +42,48 @@ from intercom_pipeline.surveys.settings import SurveySettings
 
 SEARCH_OVERLAP_SECONDS = 120  # closures indexed late by the search are still found
 
+logger = logging.getLogger(__name__)
+_REFUSED = (IntercomAuthError, IntercomPermissionError)
+
+
+class SurveysRefused(RuntimeError):
+    """Intercom refused the token or a permission for POST /messages: no survey can go out."""
+
+
+@dataclass(frozen=True)
+class Notified:
+    """A `conversation.admin.closed` notification from the webhook spool."""
+
+    workspace_id: str
+    conversation_id: str
+    notified_at: int  # the notification's created_at (unix seconds)
+
 
 @dataclass
 class SurveyRun:
     new_closures: int = 0
     statuses: Counter[str] = field(default_factory=Counter)
-    reasons: Counter[str] = field(default_factory=Counter)
+    reasons: Counter[str] = field(default_factory=Counter)  # by reason code
+    # Notifications Intercom could not answer about this time (5xx, network): kept to retry.
+    retry_notifications: list[Notified] = field(default_factory=list)
+
+    def count(self, status: str, reason_code: str | None = None, times: int = 1) -> None:
+        if not times:
+            return
+        self.statuses[status] += times
+        if reason_code:
+            self.reasons[reason_code] += times
+
+
+@dataclass(frozen=True)
+class _Dropped:
+    """A notification that cannot become a request, logged with why."""
+
+    closure: Closure
+    status: str
+    reason_code: str
+    reason: str | None = None
+    error: str | None = None
 
 
 def process_closures(
@@ -45,7 +91,7 @@ def process_closures(
     workspaces: list[Workspace],
     settings: SurveySettings,
     *,
-    webhook_closures: list[tuple[str, str]] = (),  # type: ignore[assignment]
+    webhook_closures: list[Notified] = (),  # type: ignore[assignment]
     test_client: IntercomClient | None = None,
     now: datetime | None = None,
 ) -> SurveyRun:
@@ -55,29 +101,41 @@ def process_closures(
         warehouse: the DuckDB file holding the request log (the pipeline's one writer).
         workspaces: the configured Intercom workspaces.
         settings: the survey settings (mode, channels, delays, suppression, template).
-        webhook_closures: (workspace id, conversation id) from `conversation.admin.closed`.
+        webhook_closures: the spooled `conversation.admin.closed` notifications.
         test_client: in test mode, where requests are sent to be validated (a sandbox).
         now: the time decisions are made at (UTC, naive); default the clock.
+
+    Raises:
+        SurveysRefused: POST /messages answered 401 or 403; the request stays pending.
     """
     now = now or datetime.now(UTC).replace(tzinfo=None)
     by_id = {ws.workspace_id: ws for ws in workspaces}
     run = SurveyRun()
     with duckdb.connect(str(warehouse)) as conn:
         log.ensure_tables(conn)
+        run.count("unknown", "outcome_unknown", log.give_up_sending(conn, settings.mode, now))
         # Webhooks first: when both saw a closure, the log says it came by webhook.
-        closures = _from_webhooks(webhook_closures, by_id)
+        closures, dropped, run.retry_notifications = _from_webhooks(webhook_closures, by_id)
         closures += [c for ws in workspaces for c in _searched(conn, ws)]
         run.new_closures = log.add_pending(
             conn, closures, mode=settings.mode, metric=settings.metric, now=now
         )
+        for d in dropped:
+            log.add_settled(
+                conn,
+                d.closure,
+                mode=settings.mode,
+                metric=settings.metric,
+                now=now,
+                status=d.status,
+                reason_code=d.reason_code,
+                reason=d.reason,
+                error=d.error,
+            )
+            run.count(d.status, d.reason_code)
         teammates: dict[str, frozenset[str]] = {}
         for closure in log.pending(conn, settings.mode):
-            status, reason = _decide_and_act(
-                conn, closure, by_id, teammates, settings, test_client, now
-            )
-            run.statuses[status] += 1
-            if reason:
-                run.reasons[reason] += 1
+            run.count(*_decide_and_act(conn, closure, by_id, teammates, settings, test_client, now))
     return run
 
 
@@ -103,19 +161,47 @@ def _searched(conn: duckdb.DuckDBPyConnection, ws: Workspace) -> list[Closure]:
 
 
 def _from_webhooks(
-    notified: list[tuple[str, str]] | tuple[()], by_id: dict[str, Workspace]
-) -> list[Closure]:
-    """Webhook closures, with the close time Intercom's statistics give (as the search does)."""
-    closures = []
-    for workspace_id, conversation_id in notified:
-        ws = by_id.get(workspace_id)
+    notified: list[Notified] | tuple[()], by_id: dict[str, Workspace]
+) -> tuple[list[Closure], list[_Dropped], list[Notified]]:
+    """(closures, notifications dropped with their reason, notifications to retry).
+
+    A closure takes the close time Intercom's statistics give (as the search does). One
+    notification that Intercom cannot answer about never holds up the others.
+    """
+    closures: list[Closure] = []
+    dropped: list[_Dropped] = []
+    retry: list[Notified] = []
+    for note in notified:
+        as_notified = Closure(note.workspace_id, note.conversation_id, note.notified_at, "webhook")
+        ws = by_id.get(note.workspace_id)
         if ws is None:
+            error = f"workspace {note.workspace_id} is not configured (INTERCOM_WORKSPACES)"
+            dropped.append(_Dropped(as_notified, "invalid", "unknown_workspace", error=error))
             continue
-        conversation = ws.client.request("GET", f"/conversations/{conversation_id}")
+        try:
+            conversation = ws.client.request("GET", f"/conversations/{note.conversation_id}")
+        except _REFUSED:
+            raise
+        except IntercomError as exc:
+            if exc.status == 404:
+                reason = "the conversation was not found (deleted)"
+                dropped.append(_Dropped(as_notified, DO_NOT_SEND, "conversation_not_found", reason))
+            else:
+                logger.warning("webhook for %s kept to retry: %s", note.conversation_id, exc)
+                retry.append(note)
+            continue
+        state = conversation.get("state")
         closed_at = (conversation.get("statistics") or {}).get("last_close_at")
-        if conversation.get("state") == "closed" and closed_at:
-            closures.append(Closure(workspace_id, conversation_id, int(closed_at), "webhook"))
-    return closures
+        closure = Closure(note.workspace_id, note.conversation_id, int(closed_at or 0), "webhook")
+        if state == "closed" and closed_at:
+            closures.append(closure)
+        elif closed_at:
+            reason = f"reopened ({state}) before the closure was seen"
+            dropped.append(_Dropped(closure, DO_NOT_SEND, "reopened", reason))
+        else:
+            reason = f"Intercom has the conversation {state}, never closed"
+            dropped.append(_Dropped(as_notified, DO_NOT_SEND, "not_closed", reason))
+    return closures, dropped, retry
 
 
 def _decide_and_act(
@@ -127,20 +213,25 @@ def _decide_and_act(
     test_client: IntercomClient | None,
     now: datetime,
 ) -> tuple[str, str | None]:
+    """Decide one pending closure and act on it; returns (status, reason code)."""
     ws = by_id.get(closure.workspace_id)
     if ws is None:
         error = f"workspace {closure.workspace_id} is not configured (INTERCOM_WORKSPACES)"
-        log.settle(conn, closure, status="invalid", error=error, now=now)
-        return "invalid", None
+        log.settle(
+            conn, closure, status="invalid", reason_code="unknown_workspace", error=error, now=now
+        )
+        return "invalid", "unknown_workspace"
     try:
         if ws.workspace_id not in teammates:
             teammates[ws.workspace_id] = teammate_ids(ws.client)
         facts = conversation_facts(ws.client, closure.conversation_id, teammates[ws.workspace_id])
+    except _REFUSED:
+        raise
     except IntercomError as exc:
         if exc.status == 404:
-            reason = "the conversation was deleted"
-            log.settle(conn, closure, status=DO_NOT_SEND, reason=reason, now=now)
-            return DO_NOT_SEND, reason
+            code, reason = "conversation_not_found", "the conversation was not found (deleted)"
+            log.settle(conn, closure, status=DO_NOT_SEND, reason_code=code, reason=reason, now=now)
+            return DO_NOT_SEND, code
         log.settle(conn, closure, status="pending", error=str(exc), now=now)  # retried next pass
         return "pending", None
     unsubscribed, in_audience = log.audience_facts(conn, facts.contact_id or "", settings.audience)
@@ -155,41 +246,83 @@ def _decide_and_act(
         in_audience=in_audience,
     )
     decision = decide(closure, facts, history, settings, now)
-    who = {"contact_id": facts.contact_id, "channel": facts.channel}
-    if decision.status == WAIT:
-        log.settle(conn, closure, status="pending", reason=decision.reason, now=now, **who)
-        return "pending", decision.reason
-    if decision.status == DO_NOT_SEND:
-        log.settle(conn, closure, status=DO_NOT_SEND, reason=decision.reason, now=now, **who)
-        return DO_NOT_SEND, decision.reason
-    status, error, message_id = _deliver(ws, facts, settings, test_client)
-    log.settle(conn, closure, status=status, error=error, message_id=message_id, now=now, **who)
-    return status, None
+    if decision.status in (WAIT, DO_NOT_SEND):
+        status = "pending" if decision.status == WAIT else DO_NOT_SEND
+        log.settle(
+            conn,
+            closure,
+            status=status,
+            reason_code=decision.code,
+            reason=decision.reason,
+            now=now,
+            contact_id=facts.contact_id,
+            channel=facts.channel,
+        )
+        return status, decision.code
+    return _deliver(conn, closure, ws, facts, settings, test_client, now)
 
 
 def _deliver(
+    conn: duckdb.DuckDBPyConnection,
+    closure: Closure,
     ws: Workspace,
     facts: ConversationFacts,
     settings: SurveySettings,
     test_client: IntercomClient | None,
-) -> tuple[str, str | None, str | None]:
-    """(status, error, message id). Test mode never messages a customer of a real workspace."""
+    now: datetime,
+) -> tuple[str, str | None]:
+    """Build, validate and send one survey at most once; returns (status, reason code).
+
+    Test mode never messages a customer of a real workspace.
+    """
+    who = {"contact_id": facts.contact_id, "channel": facts.channel}
+    done = "sent" if settings.is_production else "test"
     try:
         message = build_message(facts, settings)
     except InvalidRequest as exc:
-        return "invalid", str(exc), None
-    if settings.is_production:
-        client: IntercomClient | None = ws.client
-    elif test_client is not None:
-        client = test_client
-    elif ws.client.settings.base_url not in REGION_BASE_URLS.values():
-        client = ws.client  # the workspace is a sandbox: nobody is messaged for real
-    else:
-        return "test", None, None
+        code = "invalid_request"
+        log.settle(
+            conn, closure, status="invalid", reason_code=code, error=str(exc), now=now, **who
+        )
+        return "invalid", code
+    client = _client_for(ws, settings, test_client)
+    if client is None:
+        log.settle(conn, closure, status=done, now=now, **who)
+        return done, None
+    log.settle(conn, closure, status="sending", now=now, **who)  # on disk before the POST
     try:
-        sent = client.request("POST", "/messages", json=message)
+        sent = client.request("POST", "/messages", json=message, idempotent=False)
+    except _REFUSED as exc:
+        log.settle(conn, closure, status="pending", error=str(exc), now=now, **who)
+        where = (
+            "the test sandbox (SURVEY_TEST_SANDBOX_URL, SURVEY_TEST_SANDBOX_TOKEN)"
+            if client is test_client
+            else f"workspace {ws.workspace_id}"
+        )
+        raise SurveysRefused(
+            f"{where} refused POST /messages ({exc.status}), so no survey can go out: {exc} "
+            "The requests stay pending and are sent on the first run after the fix."
+        ) from None
     except IntercomError as exc:
         if exc.status is not None and 400 <= exc.status < 500:
-            return "invalid", str(exc), None
-        return "pending", str(exc), None  # Intercom unavailable: tried again on the next pass
-    return ("sent" if settings.is_production else "test"), None, str(sent.get("id"))
+            code, status, error = "rejected_by_intercom", "invalid", str(exc)
+        else:
+            code, status = "outcome_unknown", "unknown"
+            error = f"{exc} The survey may have gone out; it is not sent again."
+        log.settle(conn, closure, status=status, reason_code=code, error=error, now=now, **who)
+        return status, code
+    log.settle(conn, closure, status=done, message_id=str(sent.get("id")), now=now, **who)
+    return done, None
+
+
+def _client_for(
+    ws: Workspace, settings: SurveySettings, test_client: IntercomClient | None
+) -> IntercomClient | None:
+    """Where a survey goes; None: nowhere (test mode against a real workspace)."""
+    if settings.is_production:
+        return ws.client
+    if test_client is not None:
+        return test_client
+    if ws.client.settings.base_url not in REGION_BASE_URLS.values():
+        return ws.client  # the workspace is a sandbox: nobody is messaged for real
+    return None

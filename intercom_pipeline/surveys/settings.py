@@ -5,7 +5,8 @@ from __future__ import annotations
 import os
 from dataclasses import dataclass, field
 
-from intercom_pipeline.settings import ConfigurationError
+from intercom_pipeline.audiences.config import audiences_file, load_audiences
+from intercom_pipeline.settings import ConfigurationError, Secret
 
 CHANNELS = ("email", "chat")
 DEFAULT_SUBJECT = "How did we do?"
@@ -13,6 +14,7 @@ DEFAULT_MESSAGE = (
     "<p>Hi {contact_name}, your conversation with us was closed. How satisfied were you?</p>"
     '<p><a href="{survey_url}">Rate us in one click</a></p>'
 )
+NO_TOKEN = Secret("")
 DEFAULT_SURVEY_URL = (
     "https://surveys.example.com/csat?conversation={conversation_id}&contact={contact_id}"
 )
@@ -32,6 +34,7 @@ class SurveySettings:
     metric: str = "CSAT"
     audience: str = ""  # an audience id: only its active members are surveyed (empty: everyone)
     test_sandbox_url: str = ""  # in test mode, requests are also sent here to be validated
+    test_sandbox_token: Secret = NO_TOKEN  # that sandbox's token, never a workspace's
 
     @property
     def is_production(self) -> bool:
@@ -68,6 +71,10 @@ def survey_settings(environ: dict[str, str] | None = None) -> SurveySettings:
             "each answer comes back with the conversation and contact it is about"
         )
     tags = env.get("SURVEY_SUPPRESS_TAGS")
+    audience = env.get("SURVEY_AUDIENCE", "").strip()
+    if audience:
+        _check_audience(audience, env)
+    sandbox_url = env.get("SURVEY_TEST_SANDBOX_URL", "").strip().rstrip("/")
     return SurveySettings(
         mode=mode,
         channels=channels,
@@ -81,9 +88,42 @@ def survey_settings(environ: dict[str, str] | None = None) -> SurveySettings:
         subject=env.get("SURVEY_SUBJECT", "").strip() or defaults.subject,
         message=env.get("SURVEY_MESSAGE", "").strip() or defaults.message,
         metric=env.get("SURVEY_METRIC", defaults.metric).strip().upper() or defaults.metric,
-        audience=env.get("SURVEY_AUDIENCE", "").strip(),
-        test_sandbox_url=env.get("SURVEY_TEST_SANDBOX_URL", "").strip().rstrip("/"),
+        audience=audience,
+        test_sandbox_url=sandbox_url,
+        test_sandbox_token=_sandbox_token(env) if sandbox_url else NO_TOKEN,
     )
+
+
+def _check_audience(audience: str, env: os._Environ[str] | dict[str, str]) -> None:
+    """SURVEY_AUDIENCE must name an audience, or nobody would ever be surveyed."""
+    path = audiences_file(dict(env))
+    known = [a.id for a in load_audiences(path)]
+    if audience not in known:
+        raise ConfigurationError(
+            f"SURVEY_AUDIENCE={audience!r} is not an audience of {path} (known: "
+            f"{', '.join(known)}): set it to one of those ids, or leave it empty to survey everyone"
+        )
+
+
+def _sandbox_token(env: os._Environ[str] | dict[str, str]) -> Secret:
+    """SURVEY_TEST_SANDBOX_TOKEN: required with a sandbox URL, and never a workspace's token."""
+    token = env.get("SURVEY_TEST_SANDBOX_TOKEN", "").strip()
+    if not token:
+        raise ConfigurationError(
+            "SURVEY_TEST_SANDBOX_URL is set but SURVEY_TEST_SANDBOX_TOKEN is not: set it to the "
+            "sandbox's own token (the workspace's INTERCOM_ACCESS_TOKEN is never sent there)"
+        )
+    workspace_tokens = {
+        value.strip()
+        for key, value in env.items()
+        if key.startswith("INTERCOM_") and key.endswith("ACCESS_TOKEN")
+    }
+    if token in workspace_tokens:
+        raise ConfigurationError(
+            "SURVEY_TEST_SANDBOX_TOKEN is a workspace's access token: test mode must not send a "
+            "real workspace's token to the sandbox; give the sandbox a token of its own"
+        )
+    return Secret(token)
 
 
 def _whole(env: os._Environ[str] | dict[str, str], variable: str, default: int) -> int:

@@ -85,6 +85,9 @@ def test_a_signed_webhook_reaches_the_request_log(env: RunningSandbox, tmp_path:
             url, data=body, headers={"X-Hub-Signature": "sha1=" + "0" * 40}, timeout=10
         )
         assert bad.status_code == 401
+        missing = requests.post(url, data=body, timeout=10)
+        assert missing.status_code == 401
+        assert missing.json() == {"error": "the X-Hub-Signature header is missing"}
     finally:
         server.shutdown()
     assert len(spool.pending()) == 1
@@ -124,3 +127,36 @@ def test_the_sensor_starts_a_run_when_a_conversation_closes(env: RunningSandbox)
         after = conversation_closed_sensor(context)
     assert [r.run_key for r in after.run_requests] == [f"closed:{ws.now}"]
     assert int(after.cursor) == ws.now
+
+
+def test_a_webhook_for_a_deleted_conversation_is_logged_and_leaves_the_spool(
+    env: RunningSandbox, tmp_path: Path
+) -> None:
+    assert materialize().success  # the first pass marks where the search starts
+    ws = env.sandbox.workspace
+    spool = WebhookSpool(tmp_path / "spool")
+    for n, conversation_id in enumerate(("404404404", "505505505")):
+        spool.put(
+            {
+                "type": "notification_event",
+                "app_id": ws.app_id,
+                "id": f"notif_{n}",
+                "topic": "conversation.admin.closed",
+                "created_at": ws.now,
+                "data": {"item": {"type": "conversation", "id": conversation_id}},
+            }
+        )
+    outcome = materialize()
+    assert outcome.success  # one bad notification never fails the surveys
+    metadata = outcome.asset_materializations_for_node("surveys__survey_requests")[0].metadata
+    assert metadata["do_not_send"].value == 2 and metadata["new_closures"].value == 0
+    assert spool.pending() == []
+    with duckdb.connect(str(tmp_path / "intercom.duckdb"), read_only=True) as conn:
+        rows = conn.execute(
+            f"select conversation_id, source, status, reason_code from {log.REQUESTS}"
+            " order by conversation_id"
+        ).fetchall()
+    assert rows == [
+        ("404404404", "webhook", "do_not_send", "conversation_not_found"),
+        ("505505505", "webhook", "do_not_send", "conversation_not_found"),
+    ]

@@ -3,6 +3,7 @@ delay with a reopen, test and production modes, webhooks, and never surveying tw
 
 from __future__ import annotations
 
+from collections import Counter
 from collections.abc import Iterator
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta
@@ -10,6 +11,7 @@ from pathlib import Path
 
 import duckdb
 import pytest
+import requests
 
 from intercom_pipeline.sandbox import DEFAULT_TOKEN, RunningSandbox, Sandbox, SandboxConfig
 from intercom_pipeline.sandbox.activity import close_conversation, reopen_conversation
@@ -17,8 +19,9 @@ from intercom_pipeline.sandbox.model import AppliedTag, Conversation, Tag
 from intercom_pipeline.sandbox.workspace import Workspace
 from intercom_pipeline.settings import intercom_settings
 from intercom_pipeline.sources.intercom import connect
+from intercom_pipeline.sources.intercom.client import IntercomError
 from intercom_pipeline.surveys import log, run
-from intercom_pipeline.surveys.settings import SurveySettings
+from intercom_pipeline.surveys.settings import SurveySettings, survey_settings
 
 BOT_ID = "9900001"  # the sandbox's Fin: an assignee that is not a teammate
 
@@ -249,9 +252,9 @@ def test_an_invalid_request_is_logged_with_the_error(scene: Scene) -> None:
 def test_webhook_closures_join_the_same_log(scene: Scene) -> None:
     conversation = scene.open_conversation("chat")
     scene.close(conversation)
-    workspace_id = scene.workspaces[0].workspace_id
-    scene.process(minutes_later=1, webhook_closures=[(workspace_id, conversation.id)])
-    scene.process(minutes_later=40, webhook_closures=[(workspace_id, conversation.id)])
+    notified = [run.Notified(scene.workspaces[0].workspace_id, conversation.id, scene.ws.now)]
+    scene.process(minutes_later=1, webhook_closures=notified)
+    scene.process(minutes_later=40, webhook_closures=notified)
     with duckdb.connect(str(scene.warehouse), read_only=True) as conn:
         rows = conn.execute(
             f"select source, status from {log.REQUESTS} where conversation_id = ?",
@@ -290,3 +293,228 @@ def test_an_unsubscribed_customer_is_never_surveyed(scene: Scene) -> None:
     scene.process(minutes_later=40)
     assert scene.requests()[conversation.id][:2] == ("do_not_send", "the customer unsubscribed")
     assert scene.messages() == []
+
+
+def control(scene: Scene, method: str, path: str, body: dict | None = None) -> dict:
+    """The sandbox's control API (outside Intercom's paths)."""
+    response = requests.request(
+        method, f"{scene.running.base_url}/_sandbox{path}", json=body, timeout=10
+    )
+    response.raise_for_status()
+    return response.json()
+
+
+def messages_posted(scene: Scene) -> Counter[str]:
+    """POST /messages the sandbox received, by recipient contact (from /_sandbox/stats)."""
+    writes = control(scene, "GET", "/stats")["writes"]
+    return Counter(w["body"]["to"]["id"] for w in writes if w["path"] == "/messages")
+
+
+def test_faults_never_make_a_conversation_get_two_surveys(scene: Scene) -> None:
+    conversations = [scene.open_conversation("chat") for _ in range(8)]
+    for conversation in conversations:
+        scene.close(conversation)
+    scene.workspaces[0].client.backoff_seconds = 0.001  # GETs are still retried, quickly
+    control(scene, "PUT", "/faults", {"error_rate": 0.2, "drop_rate": 0.15, "truncate_rate": 0.2})
+    for minutes in (40, 50, 60):  # reruns under faults
+        scene.process(minutes_later=minutes)
+    control(scene, "PUT", "/faults", {"error_rate": 0, "drop_rate": 0, "truncate_rate": 0})
+    scene.process(minutes_later=70)
+    requests_by_id = scene.requests()
+    statuses = Counter(requests_by_id[c.id][0] for c in conversations)
+    posted = messages_posted(scene)
+    assert set(statuses) <= {"sent", "unknown"} and sum(statuses.values()) == 8
+    assert statuses["sent"] > 0 and statuses["unknown"] > 0  # both outcomes were exercised
+    assert max(posted.values()) == 1  # no contact got two surveys
+    for conversation in conversations:
+        status, _, error, *_ = requests_by_id[conversation.id]
+        contact = conversation.contact_ids[0]
+        if status == "sent":
+            assert posted[contact] == 1 and error is None
+        else:
+            assert posted[contact] <= 1 and "may have gone out" in error
+    # A truncated answer still delivered the message: `unknown`, never sent again.
+    assert len(scene.messages()) == sum(posted.values())
+
+
+def test_a_run_stopped_after_the_post_never_sends_again(
+    scene: Scene, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    conversation = scene.open_conversation("chat")
+    scene.close(conversation)
+    client = scene.workspaces[0].client
+    real = client.request
+
+    def killed_after_posting(method: str, path: str, **kwargs: object) -> object:
+        answer = real(method, path, **kwargs)
+        if path == "/messages":
+            raise KeyboardInterrupt  # the process dies before the log records the send
+        return answer
+
+    monkeypatch.setattr(client, "request", killed_after_posting)
+    with pytest.raises(KeyboardInterrupt):
+        scene.process(minutes_later=40)
+    assert scene.requests()[conversation.id][0] == "sending"  # on disk before the POST
+    monkeypatch.setattr(client, "request", real)
+    rerun = scene.process(minutes_later=50)
+    status, _, error, *_ = scene.requests()[conversation.id]
+    assert (status, rerun.statuses) == ("unknown", {"unknown": 1})
+    assert "the run stopped while sending" in error
+    scene.process(minutes_later=60)
+    assert messages_posted(scene) == {conversation.contact_ids[0]: 1}
+
+
+def test_a_refused_token_or_permission_fails_the_run_and_keeps_the_request(
+    scene: Scene,
+) -> None:
+    conversation = scene.open_conversation("chat")
+    scene.close(conversation)
+    control(scene, "PUT", "/restrictions", {"modules": ["messages"]})
+    with pytest.raises(run.SurveysRefused, match=r"refused POST /messages \(403\)"):
+        scene.process(minutes_later=40)
+    status, _, error, *_ = scene.requests()[conversation.id]
+    assert status == "pending" and "403" in error
+    control(scene, "PUT", "/restrictions", {"modules": []})
+    scene.process(minutes_later=50)
+    assert scene.requests()[conversation.id][0] == "sent"
+    assert [m.contact_id for m in scene.messages()] == [conversation.contact_ids[0]]
+
+
+def test_a_bad_webhook_never_blocks_the_others(
+    scene: Scene, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    good = scene.open_conversation("chat")
+    never_closed = scene.open_conversation("chat")
+    flaky = scene.open_conversation("chat")
+    scene.close(good)
+    scene.close(flaky)
+    workspace_id = scene.workspaces[0].workspace_id
+    at = scene.ws.now
+    notified = [
+        run.Notified(workspace_id, "404404404", at),
+        run.Notified("other-app", good.id, at),
+        run.Notified(workspace_id, never_closed.id, at),
+        run.Notified(workspace_id, flaky.id, at),
+        run.Notified(workspace_id, good.id, at),
+    ]
+    client = scene.workspaces[0].client
+    real = client.request
+
+    def flaky_conversation(method: str, path: str, **kwargs: object) -> object:
+        if path == f"/conversations/{flaky.id}":
+            raise IntercomError(f"GET {path} failed 6 times, last: HTTP 503")
+        return real(method, path, **kwargs)
+
+    monkeypatch.setattr(client, "request", flaky_conversation)
+    outcome = scene.process(minutes_later=1, webhook_closures=notified)
+    assert outcome.retry_notifications == [notified[3]]  # kept in the spool, not lost
+    with duckdb.connect(str(scene.warehouse), read_only=True) as conn:
+        rows = conn.execute(
+            f"select conversation_id, workspace_id, status, reason_code, source from {log.REQUESTS}"
+            " order by conversation_id, workspace_id"
+        ).fetchall()
+    assert sorted(rows) == sorted(
+        [
+            ("404404404", workspace_id, "do_not_send", "conversation_not_found", "webhook"),
+            (good.id, "other-app", "invalid", "unknown_workspace", "webhook"),
+            (never_closed.id, workspace_id, "do_not_send", "not_closed", "webhook"),
+            (good.id, workspace_id, "pending", "channel_delay", "webhook"),
+            (flaky.id, workspace_id, "pending", None, "search"),  # Intercom failed: retried
+        ]
+    )
+    monkeypatch.setattr(client, "request", real)
+    scene.process(minutes_later=40, webhook_closures=outcome.retry_notifications)
+    requests_by_id = scene.requests()
+    assert requests_by_id[flaky.id][0] == "sent"
+    assert messages_posted(scene) == {good.contact_ids[0]: 1, flaky.contact_ids[0]: 1}
+
+
+def test_only_the_chosen_audience_is_surveyed(scene: Scene) -> None:
+    member = scene.open_conversation("chat")
+    outsider = scene.open_conversation("chat")
+    with duckdb.connect(str(scene.warehouse)) as conn:  # as the audience sync leaves it
+        conn.execute("create schema audiences")
+        conn.execute(
+            "create table audiences.audience_members"
+            " (audience_id varchar, contact_id varchar, status varchar)"
+        )
+        conn.execute(
+            "insert into audiences.audience_members values (?, ?, 'active'), (?, ?, 'removed')",
+            ["vip", member.contact_ids[0], "vip", outsider.contact_ids[0]],
+        )
+    scene.close(member)
+    scene.close(outsider)
+    scene.process(minutes_later=40, settings=replace(scene.settings, audience="vip"))
+    requests_by_id = scene.requests()
+    assert requests_by_id[member.id][0] == "sent"
+    assert requests_by_id[outsider.id][:2] == (
+        "do_not_send",
+        "the customer is not in the audience vip",
+    )
+    assert messages_posted(scene) == {member.contact_ids[0]: 1}
+
+
+def test_each_suppression_tag_and_which_rule_wins(scene: Scene) -> None:
+    dupe = scene.open_conversation("chat")
+    scene.tag(dupe, "dupe")
+    opted_out = scene.open_conversation("chat")
+    scene.tag(opted_out, "do_not_send_survey")
+    both_tags = scene.open_conversation("chat")
+    scene.tag(both_tags, "dupe")
+    scene.tag(both_tags, "do_not_send_survey")
+    bot_and_tagged = scene.open_conversation("chat")
+    bot_and_tagged.admin_assignee_id = int(BOT_ID)
+    scene.tag(bot_and_tagged, "fraud")
+    all_rules = scene.open_conversation("email")  # switched off, Fin's and tagged
+    all_rules.admin_assignee_id = int(BOT_ID)
+    scene.tag(all_rules, "fraud")
+    for conversation in (dupe, opted_out, both_tags, bot_and_tagged, all_rules):
+        scene.close(conversation)
+    scene.process(minutes_later=61, settings=replace(scene.settings, channels=("chat",)))
+    with duckdb.connect(str(scene.warehouse), read_only=True) as conn:
+        found = dict(
+            (row[0], row[1:])
+            for row in conn.execute(
+                f"select conversation_id, status, reason_code, reason from {log.REQUESTS}"
+            ).fetchall()
+        )
+    assert found[dupe.id] == ("do_not_send", "suppression_tag", "tagged dupe")
+    assert found[opted_out.id] == ("do_not_send", "suppression_tag", "tagged do_not_send_survey")
+    assert found[both_tags.id] == (
+        "do_not_send",
+        "suppression_tag",
+        "tagged do_not_send_survey, dupe",
+    )
+    assert found[bot_and_tagged.id][:2] == ("do_not_send", "bot_assignee")  # the bot rule first
+    assert found[all_rules.id][:2] == ("do_not_send", "channel_off")  # the channel before all
+    assert scene.messages() == []
+
+
+def test_the_test_sandbox_gets_its_own_token_never_the_workspaces(
+    scene: Scene, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from intercom_pipeline.defs.surveys import _test_client
+
+    conversation = scene.open_conversation("chat")
+    scene.close(conversation)
+    test_config = SandboxConfig(seed=5, scale="tiny", token="test-sandbox-token")
+    with RunningSandbox(Sandbox(test_config)) as test_sandbox:
+        settings = survey_settings(
+            {
+                "INTERCOM_ACCESS_TOKEN": DEFAULT_TOKEN,
+                "SURVEY_SENDER_ADMIN_ID": scene.settings.sender_admin_id,
+                "SURVEY_TEST_SANDBOX_URL": test_sandbox.base_url,
+                "SURVEY_TEST_SANDBOX_TOKEN": "test-sandbox-token",
+            }
+        )
+        client = _test_client(settings)
+        assert client is not None
+        assert client.session.headers["Authorization"] == "Bearer test-sandbox-token"
+        # Seen as a real workspace, so test mode may only send to the test sandbox.
+        monkeypatch.setattr(run, "REGION_BASE_URLS", {"us": scene.running.base_url})
+        scene.process(minutes_later=40, settings=settings, test_client=client)
+        received = test_sandbox.sandbox.stats
+        assert [w["body"]["to"]["id"] for w in received.writes] == [conversation.contact_ids[0]]
+        assert 401 not in received.statuses  # the workspace's token would have been refused
+    assert scene.requests()[conversation.id][0] == "test"
+    assert messages_posted(scene) == {}  # the workspace itself got nothing

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from dataclasses import replace
 from datetime import datetime, timedelta
+from pathlib import Path
 
 import pytest
 
@@ -43,55 +44,57 @@ def at(minutes: float) -> datetime:
         (
             replace(FACTS, assignee_is_bot=True),
             FRESH,
-            Decision(DO_NOT_SEND, "the assignee at closure is a bot"),
+            Decision(DO_NOT_SEND, "bot_assignee", "the assignee at closure is a bot"),
         ),
         (
             replace(FACTS, tags=frozenset({"dupe", "vip"})),
             FRESH,
-            Decision(DO_NOT_SEND, "tagged dupe"),
+            Decision(DO_NOT_SEND, "suppression_tag", "tagged dupe"),
         ),
         (
             FACTS,
             History(True, None),
-            Decision(DO_NOT_SEND, "the conversation was already surveyed"),
+            Decision(DO_NOT_SEND, "already_surveyed", "the conversation was already surveyed"),
         ),
         (
             FACTS,
             History(False, at(61) - timedelta(days=29)),
             Decision(
-                DO_NOT_SEND, "the customer was surveyed on 2026-08-23 (suppression period 30 days)"
+                DO_NOT_SEND,
+                "recently_surveyed",
+                "the customer was surveyed on 2026-08-23 (suppression period 30 days)",
             ),
         ),
         (FACTS, History(False, at(61) - timedelta(days=31)), Decision(SEND)),
         (
             replace(FACTS, state="open"),
             FRESH,
-            Decision(DO_NOT_SEND, "reopened after it was closed"),
+            Decision(DO_NOT_SEND, "reopened", "reopened after it was closed"),
         ),
         (
             replace(FACTS, last_close_at=CLOSED_AT + 600),
             FRESH,
-            Decision(DO_NOT_SEND, "reopened after it was closed"),
+            Decision(DO_NOT_SEND, "reopened", "reopened after it was closed"),
         ),
         (
             replace(FACTS, contact_id=None),
             FRESH,
-            Decision(DO_NOT_SEND, "no customer in the conversation"),
+            Decision(DO_NOT_SEND, "no_contact", "no customer in the conversation"),
         ),
         (
             replace(FACTS, contact_unsubscribed=True),
             FRESH,
-            Decision(DO_NOT_SEND, "the customer unsubscribed"),
+            Decision(DO_NOT_SEND, "unsubscribed", "the customer unsubscribed"),
         ),
         (
             FACTS,
             History(False, None, contact_unsubscribed_in_audience=True),
-            Decision(DO_NOT_SEND, "the customer unsubscribed"),
+            Decision(DO_NOT_SEND, "unsubscribed", "the customer unsubscribed"),
         ),
         (
             FACTS,
             History(False, None, in_audience=False),
-            Decision(DO_NOT_SEND, "the customer is not in the audience "),
+            Decision(DO_NOT_SEND, "not_in_audience", "the customer is not in the audience "),
         ),
         (FACTS, History(False, None, in_audience=True), Decision(SEND)),
     ],
@@ -102,13 +105,13 @@ def test_each_rule(facts: ConversationFacts, history: History, expected: Decisio
 
 def test_the_channel_delay_and_a_switched_off_channel() -> None:
     assert decide(CLOSURE, FACTS, FRESH, SETTINGS, at(59)) == Decision(
-        WAIT, "channel delay until 2026-09-21 15:13 UTC"
+        WAIT, "channel_delay", "channel delay until 2026-09-21 15:13 UTC"
     )
     chat = replace(FACTS, channel="chat")
     assert decide(CLOSURE, chat, FRESH, SETTINGS, at(31)).status == SEND
     only_email = replace(SETTINGS, channels=("email",))
     assert decide(CLOSURE, chat, FRESH, only_email, at(31)) == Decision(
-        DO_NOT_SEND, "channel chat is switched off"
+        DO_NOT_SEND, "channel_off", "channel chat is switched off"
     )
 
 
@@ -155,7 +158,7 @@ def test_the_message_follows_the_channel_and_template() -> None:
         "type": "user",
         "id": "u1",
     }
-    assert "conversation=c1&contact=u1" in email["body"] and "Hi Ada" in email["body"]
+    assert "conversation=c1&amp;contact=u1" in email["body"] and "Hi Ada" in email["body"]
     chat = build_message(replace(FACTS, channel="chat"), SETTINGS)
     assert chat["message_type"] == "in_app" and "subject" not in chat
     with pytest.raises(InvalidRequest, match="SURVEY_SENDER_ADMIN_ID"):
@@ -181,3 +184,89 @@ def test_settings_are_validated() -> None:
         survey_settings({"SURVEY_CHANNELS": "sms"})
     with pytest.raises(ConfigurationError, match="SURVEY_URL"):
         survey_settings({"SURVEY_URL": "https://x.example/survey"})
+
+
+def test_customer_values_are_escaped_in_the_body_and_quoted_in_the_link() -> None:
+    hostile = replace(
+        FACTS,
+        contact_name='<img src=x onerror="steal()">Eve & co',
+        contact_id='u"1&x=<b>',
+    )
+    body = build_message(hostile, SETTINGS)["body"]
+    assert "Hi &lt;img src=x onerror=&quot;steal()&quot;&gt;Eve &amp; co," in body
+    assert "<img" not in body and 'onerror="' not in body
+    assert (
+        'href="https://surveys.example.com/csat?conversation=c1&amp;contact=u%221%26x%3D%3Cb%3E"'
+        in (body)
+    )
+
+
+def _conversation(parts: list[dict], assignee: int = 7) -> dict:
+    """A closed chat conversation with `parts`, led by a customer."""
+    return {
+        "id": "c1",
+        "state": "closed",
+        "admin_assignee_id": assignee,
+        "source": {"type": "conversation", "author": {"type": "user", "id": "u1"}},
+        "tags": {"tags": [{"name": "VIP"}]},
+        "statistics": {"last_close_at": CLOSED_AT},
+        "conversation_parts": {"conversation_parts": parts},
+    }
+
+
+def _part(part_type: str, author: str, author_id: str, **extra: object) -> dict:
+    return {"part_type": part_type, "author": {"type": author, "id": author_id}, **extra}
+
+
+def test_tags_are_the_first_messages_not_a_later_parts() -> None:
+    later = _part("comment", "admin", "7", tags=[{"type": "tag", "id": "1", "name": "fraud"}])
+    facts = facts_from(_conversation([later, _part("close", "admin", "7")]), frozenset({"7"}))
+    assert facts.tags == frozenset({"vip"})  # the conversation's (first message's) tags only
+    assert decide(CLOSURE, replace(facts, channel="email"), FRESH, SETTINGS, at(61)).status == SEND
+
+
+def test_the_bot_check_uses_who_held_and_closed_it_at_closure() -> None:
+    teammates = frozenset({"7", "8"})
+    to_teammate = _part("assignment", "admin", "7", assigned_to={"type": "admin", "id": "7"})
+    to_fin = _part("assignment", "bot", "9900001", assigned_to={"type": "admin", "id": "9900001"})
+    closed_by_teammate = _part("close", "admin", "7")
+    # Handed to Fin after a teammate closed it: the assignee at closure was the teammate.
+    after = facts_from(
+        _conversation([to_teammate, closed_by_teammate, to_fin], assignee=9900001), teammates
+    )
+    assert (after.assignee_id, after.assignee_is_bot) == ("7", False)
+    # Held by Fin when it closed (its assignee now, no assignment since).
+    held = facts_from(_conversation([to_fin, _part("close", "bot", "9900001")], 9900001), teammates)
+    assert (held.assignee_id, held.assignee_is_bot) == ("9900001", True)
+    # Fin closed it while a teammate was assigned: a bot closure.
+    fin = _part("close", "bot", "9900001")
+    by_fin = facts_from(_conversation([to_teammate, fin], assignee=7), teammates)
+    assert (by_fin.assignee_id, by_fin.assignee_is_bot) == ("7", True)
+    ai = {"part_type": "close", "author": {"type": "admin", "id": "8", "from_ai_agent": True}}
+    assert facts_from(_conversation([ai], assignee=8), teammates).assignee_is_bot is True
+    assert facts_from(_conversation([closed_by_teammate]), teammates).assignee_is_bot is False
+
+
+def test_the_test_sandbox_needs_its_own_token() -> None:
+    url = {"SURVEY_TEST_SANDBOX_URL": "http://127.0.0.1:9/"}
+    with pytest.raises(ConfigurationError, match="SURVEY_TEST_SANDBOX_TOKEN is not"):
+        survey_settings({**url, "INTERCOM_ACCESS_TOKEN": "prod-token"})
+    with pytest.raises(ConfigurationError, match="a workspace's access token") as refused:
+        survey_settings(
+            {**url, "INTERCOM_ACME_ACCESS_TOKEN": "acme", "SURVEY_TEST_SANDBOX_TOKEN": "acme"}
+        )
+    assert "acme" not in str(refused.value).replace("access token", "")
+    own = survey_settings(
+        {**url, "INTERCOM_ACCESS_TOKEN": "prod-token", "SURVEY_TEST_SANDBOX_TOKEN": "sbx"}
+    )
+    assert own.test_sandbox_url == "http://127.0.0.1:9" and own.test_sandbox_token.reveal() == "sbx"
+    assert "sbx" not in repr(own)
+
+
+def test_an_unknown_survey_audience_is_a_configuration_error(tmp_path: Path) -> None:
+    audiences = tmp_path / "audiences.yaml"
+    audiences.write_text("audiences:\n  - {id: vip, type: users}\n")
+    env = {"AUDIENCES_FILE": str(audiences)}
+    assert survey_settings({**env, "SURVEY_AUDIENCE": "vip"}).audience == "vip"
+    with pytest.raises(ConfigurationError, match=r"SURVEY_AUDIENCE='vips' is not an audience.*vip"):
+        survey_settings({**env, "SURVEY_AUDIENCE": "vips"})

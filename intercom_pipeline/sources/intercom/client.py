@@ -16,6 +16,7 @@ from collections.abc import Callable, Iterator
 from typing import Any
 
 import requests
+from urllib3.exceptions import NewConnectionError
 
 from intercom_pipeline.settings import IntercomSettings
 
@@ -99,8 +100,14 @@ class IntercomClient:
         *,
         params: dict[str, Any] | None = None,
         json: Any = None,
+        idempotent: bool = True,
     ) -> Any:
-        """Send one request and return its decoded JSON (None for an empty body)."""
+        """Send one request and return its decoded JSON (None for an empty body).
+
+        With `idempotent=False` (a POST that acts, such as POST /messages), a failure after the
+        request may have reached Intercom (5xx, timeout, dropped connection, truncated body) is
+        raised at once: a retry could act twice. Only a connection never made is retried.
+        """
         url = f"{self.settings.base_url}{path}"
         failures = waits = 0
         while True:
@@ -137,6 +144,11 @@ class IntercomClient:
                 ValueError,
                 _Retryable,
             ) as exc:
+                if not idempotent and not _never_sent(exc):
+                    raise IntercomError(
+                        f"{method} {path}: {_describe(exc)}. Intercom may have acted on it, so it "
+                        "was not sent again."
+                    ) from None
                 if failures == self.max_retries:
                     raise IntercomError(
                         f"{method} {path} failed {failures + 1} times, last: {_describe(exc)}. "
@@ -322,6 +334,14 @@ def _first_error(response: requests.Response) -> tuple[str | None, str]:
         return errors[0].get("code"), errors[0].get("message") or ""
     except (ValueError, AttributeError):
         return None, response.text[:200]
+
+
+def _never_sent(exc: BaseException) -> bool:
+    """The connection was refused or never made, so Intercom cannot have seen the request."""
+    if isinstance(exc, requests.ConnectTimeout):
+        return True
+    reason = getattr(exc.args[0], "reason", None) if exc.args else None
+    return isinstance(exc, requests.ConnectionError) and isinstance(reason, NewConnectionError)
 
 
 def _describe(exc: BaseException) -> str:

@@ -1,6 +1,7 @@
 {#- The survey request status page: one row per conversation closure seen, with its mode (test or
-    production), status (pending, sent, test, do_not_send, invalid), the reason it was not sent or
-    the error, the conversation, customer, channel and times. -#}
+    production), status (pending, sending, sent, test, do_not_send, invalid, unknown), the reason
+    code and the reason it was not sent or the error, the conversation, customer, channel and
+    times. -#}
 select
     request_id,
     workspace_id,
@@ -11,6 +12,7 @@ select
     closure_source,
     mode,
     status,
+    reason_code,
     reason,
     error,
     closed_at,

@@ -15,6 +15,7 @@ select
         ['mode', 'varchar'],
         ['status', 'varchar'],
         ['reason', 'varchar'],
+        ['reason_code', 'varchar'],
         ['error', 'varchar'],
         ['closed_at', 'timestamp'],
         ['first_seen_at', 'timestamp'],
