@@ -23,6 +23,7 @@ import duckdb
 from intercom_pipeline.settings import REGION_BASE_URLS
 from intercom_pipeline.sources.intercom import Workspace
 from intercom_pipeline.sources.intercom.client import (
+    NOT_SENT,
     IntercomAuthError,
     IntercomClient,
     IntercomError,
@@ -304,6 +305,9 @@ def _deliver(
             "The requests stay pending and are sent on the first run after the fix."
         ) from None
     except IntercomError as exc:
+        if exc.code == NOT_SENT:  # Intercom never saw it: the next run sends it
+            log.settle(conn, closure, status="pending", error=str(exc), now=now, **who)
+            return "pending", None
         if exc.status is not None and 400 <= exc.status < 500:
             code, status, error = "rejected_by_intercom", "invalid", str(exc)
         else:

@@ -9,6 +9,7 @@ import pytest
 from intercom_pipeline.sandbox import DEFAULT_TOKEN, RunningSandbox, SandboxConfig
 from intercom_pipeline.settings import Secret, intercom_settings
 from intercom_pipeline.sources.intercom.client import (
+    NOT_SENT,
     IntercomAuthError,
     IntercomClient,
     IntercomError,
@@ -96,6 +97,28 @@ def test_server_errors_are_retried_then_reported(
     with pytest.raises(IntercomError, match=r"GET /admins failed 3 times.*retried safely"):
         client.request("GET", "/admins")
     assert intercom.control("GET", "/stats")["calls"]["GET /admins"] == 3
+
+
+def test_a_post_that_acts_is_not_retried_once_intercom_may_have_seen_it(
+    running_sandbox: RunningSandbox, intercom: SandboxClient
+) -> None:
+    intercom.control("PUT", "/faults", {"error_rate": 1.0})
+    client = client_for(running_sandbox, max_retries=2)
+    with pytest.raises(IntercomError, match="may have acted on it") as raised:
+        client.request("POST", "/messages", json={}, idempotent=False)
+    assert raised.value.code is None  # an unknown outcome: the caller must not send it again
+    assert intercom.control("GET", "/stats")["calls"]["POST /messages"] == 1
+
+
+def test_a_post_never_delivered_is_retried_and_marked_not_sent(
+    running_sandbox: RunningSandbox,
+) -> None:
+    settings = intercom_settings({"INTERCOM_BASE_URL": "http://127.0.0.1:9"})  # nothing listens
+    client = IntercomClient(settings, backoff_seconds=0.01, max_retries=2)
+    with pytest.raises(IntercomError, match="failed 3 times") as raised:
+        client.request("POST", "/messages", json={}, idempotent=False)
+    assert raised.value.code == NOT_SENT
+    assert client.stats["retries"] == 2
 
 
 @pytest.mark.parametrize("fault", ["drop_rate", "truncate_rate", "error_rate"])

@@ -27,6 +27,11 @@ MAX_PER_PAGE = 150
 POOL_SIZE = 128
 
 
+# IntercomError.code when Intercom cannot have acted on the request (refused, or rate limited
+# throughout): a caller of a non-idempotent POST may send it again later.
+NOT_SENT = "not_sent"
+
+
 class IntercomError(RuntimeError):
     """A request Intercom answered with an error the client will not retry."""
 
@@ -128,7 +133,9 @@ class IntercomClient:
                     if waits > self.max_rate_limit_waits:
                         raise IntercomError(
                             f"{method} {path}: still rate limited after {waits} waits for the "
-                            "window to reset; another app may be using this workspace's budget"
+                            "window to reset; another app may be using this workspace's budget",
+                            429,
+                            NOT_SENT,
                         )
                     self._wait_for_reset(response)
                     continue
@@ -152,7 +159,8 @@ class IntercomClient:
                 if failures == self.max_retries:
                     raise IntercomError(
                         f"{method} {path} failed {failures + 1} times, last: {_describe(exc)}. "
-                        "Intercom or the network is unavailable; the run can be retried safely."
+                        "Intercom or the network is unavailable; the run can be retried safely.",
+                        code=NOT_SENT if _never_sent(exc) else None,
                     ) from None
                 self._count("retries")
                 delay = self.backoff_seconds * 2**failures
