@@ -1,6 +1,9 @@
 """The headline numbers of the marts, for the demo.
 
-All-time totals, not averages of daily rates, with the formulas of the marts' column descriptions.
+All-time figures read from the marts' own counts (support_metrics_daily, survey_scores, ...),
+summed over days and workspaces, so they cannot drift from what the marts say. A rate sums its
+numerator and denominator first (never an average of daily rates), with the `rate` macro's
+rule: two decimals, null when the denominator is zero.
 """
 
 from __future__ import annotations
@@ -9,53 +12,57 @@ from pathlib import Path
 
 import duckdb
 
-_QUERIES = {
-    "conversations": "select count(*) from analytics.conversations",
-    "resolved (closed)": (
-        "select count(*) filter (where state = 'closed') from analytics.conversations"
-    ),
-    "unresolved (open or snoozed)": (
-        "select count(*) filter (where state <> 'closed') from analytics.conversations"
-    ),
+
+def _rate(numerator: str, denominator: str) -> str:
+    """SQL for sum(numerator) x 100 / sum(denominator), two decimals; null when it is zero."""
+    return f"round(sum({numerator}) * 100.0 / nullif(sum({denominator}), 0), 2)"
+
+
+_SUPPORT = "analytics.support_metrics_daily"
+_NPS = "analytics.survey_scores where metric = 'NPS'"
+
+# Name -> (expression, relation it reads).
+_METRICS: dict[str, tuple[str, str]] = {
+    "conversations": ("sum(conversations)", _SUPPORT),
+    "resolved (closed)": ("sum(resolved)", _SUPPORT),
+    "unresolved (open or snoozed)": ("sum(unresolved)", _SUPPORT),
     "satisfaction rate % (rated 4-5 / rated)": (
-        "select round(sum(rated_positive) * 100.0 / nullif(sum(rated_conversations), 0), 2)"
-        " from analytics.support_metrics_daily"
+        _rate("rated_positive", "rated_conversations"),
+        _SUPPORT,
     ),
     "dissatisfaction rate % (rated 1-2 / rated)": (
-        "select round(sum(rated_negative) * 100.0 / nullif(sum(rated_conversations), 0), 2)"
-        " from analytics.support_metrics_daily"
+        _rate("rated_negative", "rated_conversations"),
+        _SUPPORT,
     ),
     "response rate % (rated / conversations)": (
-        "select round(sum(rated_conversations) * 100.0 / nullif(sum(conversations), 0), 2)"
-        " from analytics.support_metrics_daily"
+        _rate("rated_conversations", "conversations"),
+        _SUPPORT,
     ),
-    "conversation-to-ticket rate %": (
-        "select round(sum(tickets) * 100.0 / nullif(sum(conversations), 0), 2)"
-        " from analytics.support_metrics_daily"
-    ),
+    "conversation-to-ticket rate %": (_rate("tickets", "conversations"), _SUPPORT),
     "median time to first response (minutes)": (
-        "select round(median(time_to_first_admin_reply_minutes), 2) from analytics.conversations"
+        "round(median(time_to_first_admin_reply_minutes), 2)",
+        "analytics.conversations",
     ),
-    "feedback documents": "select count(*) from analytics.feedback_documents",
-    "survey responses": "select count(*) from analytics.survey_responses",
-    "NPS (% promoters - % detractors)": (
-        "select round((count(*) filter (where category = 'promoter')"
-        " - count(*) filter (where category = 'detractor')) * 100.0 / nullif(count(*), 0), 2)"
-        " from analytics.survey_responses where metric = 'NPS'"
-    ),
+    "feedback documents": ("count(*)", "analytics.feedback_documents"),
+    "survey responses": ("sum(responses)", "analytics.survey_scores"),
+    "NPS (% promoters - % detractors)": (_rate("promoters - detractors", "responses"), _NPS),
     "CSAT % satisfied": (
-        "select round(count(*) filter (where category = 'satisfied') * 100.0"
-        " / nullif(count(*), 0), 2) from analytics.survey_responses where metric = 'CSAT'"
+        _rate("positive_responses", "responses"),
+        "analytics.survey_scores where metric = 'CSAT'",
     ),
     "CES mean (1-7)": (
-        "select round(avg(score), 2) from analytics.survey_responses where metric = 'CES'"
+        "round(sum(sum_score) / nullif(sum(responses), 0), 2)",
+        "analytics.survey_scores where metric = 'CES'",
     ),
-    "survey answers in quarantine": "select count(*) from analytics.survey_response_quarantine",
-    "contacts with a survey profile": "select count(*) from analytics.contact_survey_profile",
+    "survey answers in quarantine": ("count(*)", "analytics.survey_response_quarantine"),
+    "contacts with a survey profile": ("count(*)", "analytics.contact_survey_profile"),
 }
 
 
 def headline_metrics(warehouse: Path) -> dict[str, object]:
     """Name -> value, read through a short read-only connection (the BI copy is fine)."""
     with duckdb.connect(str(warehouse), read_only=True) as conn:
-        return {name: conn.execute(sql).fetchone()[0] for name, sql in _QUERIES.items()}  # type: ignore[index]
+        return {
+            name: conn.execute(f"select {expression} from {relation}").fetchone()[0]  # type: ignore[index]
+            for name, (expression, relation) in _METRICS.items()
+        }

@@ -3,6 +3,7 @@ with their tests as asset checks, and the BI copy. Values are compared with the 
 
 from __future__ import annotations
 
+import json
 import os
 import shutil
 import stat
@@ -166,7 +167,8 @@ def test_bad_survey_answers_are_quarantined_with_their_reason(build: Build) -> N
     reasons = [
         row[0]
         for row in build.query(
-            "select rejection_reason from analytics.survey_response_quarantine order by 1"
+            "select rejection_reason from analytics.survey_response_quarantine"
+            " where answer_source = 'survey_feed' order by 1"
         )
     ]
     assert any(r.startswith("score 11 is out of range for NPS") for r in reasons)
@@ -181,10 +183,129 @@ def test_bad_survey_answers_are_quarantined_with_their_reason(build: Build) -> N
         "select count(*) from analytics.survey_responses where answer_source = 'survey_feed'"
     )[0][0]
     unanswered = build.query(
-        "select count(*) from staging.int_survey__answers_validated"
-        " where answer_source = 'survey_feed' and rejection_reason is null and not is_response"
+        "select count(*) from analytics.survey_sends"
+        " where answer_source = 'survey_feed' and not is_answered"
     )[0][0]
+    assert unanswered > 0
     assert used + len(reasons) + unanswered == feed_rows  # nothing silently kept or dropped
+
+
+def test_survey_scores_add_up_per_workspace_day_and_metric(build: Build) -> None:
+    responses: dict[tuple, list[str]] = {}
+    for workspace, day, metric, category in build.query(
+        "select workspace_id, cast(responded_at as date), metric, category"
+        " from analytics.survey_responses"
+    ):
+        responses.setdefault((workspace, day, metric), []).append(category)
+    scores = {
+        row[:3]: row[3:]
+        for row in build.query(
+            "select workspace_id, response_date, metric, responses, promoters, detractors, nps,"
+            " csat_satisfied_rate from analytics.survey_scores"
+        )
+    }
+    assert scores.keys() == responses.keys()
+    for key, categories in responses.items():
+        count, promoters, detractors = (
+            len(categories),
+            categories.count("promoter"),
+            categories.count("detractor"),
+        )
+        nps = round((promoters - detractors) * 100 / count, 2) if key[2] == "NPS" else None
+        satisfied = (
+            round(categories.count("satisfied") * 100 / count, 2) if key[2] == "CSAT" else None
+        )
+        assert scores[key] == (count, promoters, detractors, nps, satisfied), key
+    ratings = build.query(
+        "select count(*) from analytics.survey_responses where answer_source = 'intercom_rating'"
+    )
+    assert ratings == [(sum(c.rating is not None for c in build.workspace.conversations),)]
+
+
+def test_tickets_match_the_sandbox(build: Build) -> None:
+    ws = build.workspace
+    linked_from = {c.ticket_id: c.id for c in ws.conversations if c.ticket_id}
+    expected = {
+        t.id: (
+            ws.ticket_type_by_id[t.ticket_type_id].name,
+            ws.ticket_type_by_id[t.ticket_type_id].category,
+            ws.ticket_state(t.state_id).category,
+            str(t.admin_assignee_id) if t.admin_assignee_id else None,
+            str(t.team_assignee_id) if t.team_assignee_id else None,
+            t.conversation_id or linked_from.get(t.id),
+        )
+        for t in ws.tickets
+    }
+    rows = build.query(
+        "select ticket_id, ticket_type_name, ticket_category, ticket_state, admin_assignee_id,"
+        " team_assignee_id, linked_conversation_id from analytics.tickets"
+    )
+    assert {row[0]: row[1:] for row in rows} == expected
+    assert any(row[-1] for row in rows)
+
+
+def test_link_tables_match_the_sandbox(build: Build) -> None:
+    ws = build.workspace
+    pairs = set(
+        build.query("select conversation_id, contact_id from analytics.conversation_contacts")
+    )
+    assert pairs == {(c.id, contact) for c in ws.conversations for contact in c.contact_ids}
+    members = set(build.query("select team_id, admin_id, team_name from analytics.team_admins"))
+    assert members == {(t.id, str(a), t.name) for t in ws.teams for a in t.admin_ids}
+    teams = dict(build.query("select admin_id, team_names from analytics.admin_performance"))
+    assert teams == {
+        a.id: ", ".join(sorted(t.name for t in ws.teams if int(a.id) in t.admin_ids)) or None
+        for a in ws.admins
+    }
+
+
+def test_contacts_and_companies_match_the_sandbox(build: Build) -> None:
+    ws = build.workspace
+    names = {c.id: c.name for c in ws.companies}
+    contacts = {
+        row[0]: row[1:]
+        for row in build.query(
+            "select contact_id, role, email, count_companies, company_names, is_deleted,"
+            " custom_attributes->>'plan' from analytics.contacts"
+        )
+    }
+    assert contacts == {
+        c.id: (
+            c.role,
+            c.email,
+            len(c.company_ids),
+            ", ".join(sorted(names[i] for i in c.company_ids)) or None,
+            False,
+            c.custom_attributes.get("plan"),
+        )
+        for c in ws.visible_contacts()
+    }
+    companies = dict(build.query("select company_id, count_contacts from analytics.companies"))
+    assert companies == {
+        company.id: sum(company.id in c.company_ids for c in ws.visible_contacts())
+        for company in ws.visible_companies()
+    }
+
+
+def test_feedback_documents_keep_the_thread_in_order_with_its_html(build: Build) -> None:
+    ws = build.workspace
+    rows = build.query(
+        "select conversation_id, intercom_url, messages::varchar from analytics.feedback_documents"
+    )
+    assert rows
+    for conversation_id, url, messages in rows:
+        conversation = ws.conversation_by_id[conversation_id]
+        assert url == (
+            f"https://app.intercom.com/a/inbox/{ws.app_id}/inbox/conversation/{conversation_id}"
+        )
+        expected = [(conversation.source_author_type, conversation.body)] + [
+            (p.author_type, p.body)
+            for p in conversation.parts[-MAX_CONVERSATION_PARTS:]
+            if p.part_type == "comment"
+        ]
+        thread = [(m["author_type"], m["body_html"]) for m in json.loads(messages)]
+        assert thread == expected, conversation_id
+    assert any("<p>" in messages for _, _, messages in rows)  # HTML kept as written
 
 
 def test_contact_survey_profile_holds_the_latest_answer(build: Build) -> None:
@@ -260,3 +381,24 @@ def test_an_error_severity_test_failure_blocks_the_bi_copy(build: Build, tmp_pat
     blocked = {m.asset_key.to_user_string() for m in result.get_asset_materialization_events()}
     assert "intercom_contact_survey_push" not in blocked and "bi_warehouse" not in blocked
     assert os.path.exists(build.serving)
+
+
+def test_deleted_contacts_and_companies_stay_flagged(build: Build) -> None:
+    changes = requests.post(
+        f"{build.running.base_url}/_sandbox/clock/advance",
+        json={"seconds": 3600, "activity": {"contact_deletions": 2, "company_deletions": 1}},
+        timeout=30,
+    )
+    changes.raise_for_status()
+    gone = changes.json()["changes"]
+    assert len(gone["deleted_contacts"]) == 2 and len(gone["deleted_companies"]) == 1
+    assert build.run().success
+    flagged = build.query(
+        "select contact_id, deleted_at is not null from analytics.contacts where is_deleted"
+    )
+    assert set(flagged) >= {(contact, True) for contact in gone["deleted_contacts"]}
+    assert {row[0] for row in flagged} <= {c.id for c in build.workspace.contacts if not c.visible}
+    companies = build.query("select company_id from analytics.companies where is_deleted")
+    assert {row[0] for row in companies} == {
+        c.id for c in build.workspace.companies if c.deleted_at is not None
+    }

@@ -17,7 +17,8 @@ with ratings as (
         -- Intercom does not say when it asked for the rating.
         cast(null as varchar) as sent_at,
         strftime(conversations.rated_at, '%Y-%m-%dT%H:%M:%S') as responded_at,
-        cast(null as varchar) as parse_error
+        cast(null as varchar) as parse_error,
+        cast(null as varchar) as superseded_by
     from {{ ref('stg_intercom__conversations') }} as conversations
     left join {{ ref('int_intercom__conversation_customers') }} as customers
         on conversations.workspace_id = customers.workspace_id
@@ -39,7 +40,8 @@ feed as (
         comment,
         sent_at,
         responded_at,
-        parse_error
+        parse_error,
+        superseded_by
     from {{ ref('stg_survey_feed__responses') }}
 ),
 
@@ -57,7 +59,8 @@ requests as (
         cast(null as varchar) as comment,
         strftime(sent_at, '%Y-%m-%dT%H:%M:%S') as sent_at,
         cast(null as varchar) as responded_at,
-        cast(null as varchar) as parse_error
+        cast(null as varchar) as parse_error,
+        cast(null as varchar) as superseded_by
     from {{ ref('stg_surveys__requests') }}
     where status = 'sent' and mode = 'production'
 )

@@ -2,9 +2,11 @@
     | string | lower in ('true', '1', 'yes') -%}
 {#- Every answer with its meaning decided: the contact it belongs to, its metric, numeric score,
     category and times, and `rejection_reason` (null when valid). A row without a score and
-    without responded_at is a survey that was sent and not (yet) answered. A contact is matched
-    by Intercom id or external id; by email only with SURVEY_MATCH_BY_EMAIL=true, and never when
-    the email belongs to several contacts. -#}
+    without responded_at is a survey that was sent and not (yet) answered; one without sent_at
+    either says nothing and is rejected. A contact is matched by Intercom id, else external id,
+    else (only with SURVEY_MATCH_BY_EMAIL=true) email, within the answer's workspace when it has
+    one (ratings, surveys on close) and across workspaces for the feed, which names none. An
+    identifier that matches several contacts identifies nobody: the answer is rejected. -#}
 with answers as (
     select * from {{ ref('int_survey__answers') }}
 ),
@@ -12,15 +14,6 @@ with answers as (
 contacts as (
     select workspace_id, contact_id, external_id, lower(email) as email
     from {{ ref('stg_intercom__contacts') }}
-),
-
-by_email as (
-    -- An email shared by several contacts identifies nobody.
-    select email, min(workspace_id) as workspace_id, min(contact_id) as contact_id,
-        count(*) as matches
-    from contacts
-    where email is not null
-    group by email
 ),
 
 labels as (
@@ -54,36 +47,68 @@ normalized as (
     from answers
 ),
 
+candidates as (
+    -- Every contact an answer could be, ranked by how it was named: 1 id, 2 external id, 3 email.
+    select normalized.answer_key, contacts.workspace_id, contacts.contact_id, 1 as match_rank
+    from normalized
+    inner join contacts
+        on normalized.contact_id = contacts.contact_id
+        and (normalized.workspace_id is null or normalized.workspace_id = contacts.workspace_id)
+    union all
+    select normalized.answer_key, contacts.workspace_id, contacts.contact_id, 2 as match_rank
+    from normalized
+    inner join contacts
+        on normalized.external_id = contacts.external_id
+        and (normalized.workspace_id is null or normalized.workspace_id = contacts.workspace_id)
+    union all
+    select normalized.answer_key, contacts.workspace_id, contacts.contact_id, 3 as match_rank
+    from normalized
+    inner join contacts
+        on {{ 'true' if match_by_email else 'false' }}
+        and normalized.contact_id is null
+        and normalized.external_id is null
+        and lower(trim(normalized.email)) = contacts.email
+        and (normalized.workspace_id is null or normalized.workspace_id = contacts.workspace_id)
+),
+
+best_candidates as (
+    select * from candidates
+    qualify match_rank = min(match_rank) over (partition by answer_key)
+),
+
+matches as (
+    -- Exactly one best-ranked candidate is a match; more are ambiguous.
+    select
+        answer_key,
+        min(match_rank) as match_rank,
+        count(*) as contact_matches,
+        min(workspace_id) as workspace_id,
+        min(contact_id) as contact_id
+    from best_candidates
+    group by answer_key
+),
+
 resolved as (
     select
         normalized.*,
-        coalesce(by_id.workspace_id, by_external.workspace_id,
-            case when by_email.matches = 1 then by_email.workspace_id end) as resolved_workspace_id,
-        coalesce(by_id.contact_id, by_external.contact_id,
-            case when by_email.matches = 1 then by_email.contact_id end) as resolved_contact_id,
-        by_email.matches as email_matches,
+        case when matches.contact_matches = 1 then matches.workspace_id end
+            as resolved_workspace_id,
+        case when matches.contact_matches = 1 then matches.contact_id end as resolved_contact_id,
+        matches.match_rank,
+        matches.contact_matches,
         coalesce(normalized.numeric_score, labels.score) as score_value,
         scales.metric is not null as is_known_metric,
         scales.min_score,
         scales.max_score
     from normalized
-    left join contacts as by_id
-        on normalized.contact_id = by_id.contact_id
-        and (normalized.workspace_id is null or normalized.workspace_id = by_id.workspace_id)
-    left join contacts as by_external
-        on normalized.external_id = by_external.external_id
-    left join by_email
-        on {{ 'true' if match_by_email else 'false' }}
-        and normalized.contact_id is null
-        and normalized.external_id is null
-        and lower(trim(normalized.email)) = by_email.email
+    left join matches
+        on normalized.answer_key = matches.answer_key
     left join labels
         on normalized.numeric_score is null
         and normalized.metric_code = labels.metric
         and lower(trim(normalized.score)) = labels.label
     left join scales
         on normalized.metric_code = scales.metric
-    qualify row_number() over (partition by normalized.answer_key order by by_id.workspace_id, by_external.workspace_id) = 1
 ),
 
 judged as (
@@ -91,6 +116,8 @@ judged as (
         *,
         case
             when parse_error is not null then 'unreadable line: ' || parse_error
+            when superseded_by is not null
+                then 'response_id repeated: superseded by ' || superseded_by
             when contact_id is null and external_id is null and email is null
                 then 'no contact: give contact_id, external_id or email'
             when metric is null then 'no metric: give NPS, 5-STAR, CSAT or CES'
@@ -98,6 +125,8 @@ judged as (
                 then 'unknown metric ''' || metric || ''': use NPS, 5-STAR, CSAT or CES'
             when score is null and responded_at is not null
                 then 'responded_at without a score'
+            when score is null and sent_at is null
+                then 'no score and no sent_at: neither an answer nor a survey sent'
             when score is not null and responded_at is null
                 then 'a score without responded_at: say when it was answered'
             when score is not null and is_fractional
@@ -108,8 +137,12 @@ judged as (
             when score_value < min_score or score_value > max_score
                 then 'score ' || score || ' is out of range for ' || metric_code || ' ('
                     || min_score || '-' || max_score || ')'
-            when email_matches > 1
-                then 'email ' || email || ' matches ' || email_matches || ' contacts'
+            when contact_matches > 1
+                then case match_rank
+                    when 1 then 'contact_id ' || contact_id
+                    when 2 then 'external_id ' || external_id
+                    else 'email ' || email
+                end || ' matches ' || contact_matches || ' contacts'
             {%- if not match_by_email %}
             when contact_id is null and external_id is null
                 then 'only an email identifies the contact: set SURVEY_MATCH_BY_EMAIL=true'

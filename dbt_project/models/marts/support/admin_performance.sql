@@ -1,5 +1,7 @@
 {#- One row per admin (teammate), with the conversations currently assigned to them; an admin
-    with none has zero counts and null averages. -#}
+    with none has zero counts and null averages. Unlike Fivetran's dbt_intercom, which credits
+    the admin who closed last, a conversation counts for its current assignee;
+    conversations_last_closed gives the other view. -#}
 with admins as (
     select * from {{ ref('stg_intercom__admins') }}
 ),
@@ -16,8 +18,15 @@ closed_by as (
 ),
 
 team_counts as (
-    select workspace_id, admin_id, count(*) as count_teams
-    from {{ ref('stg_intercom__team_admins') }}
+    select
+        links.workspace_id,
+        links.admin_id,
+        count(*) as count_teams,
+        string_agg(teams.team_name, ', ' order by teams.team_name) as team_names
+    from {{ ref('stg_intercom__team_admins') }} as links
+    left join {{ ref('stg_intercom__teams') }} as teams
+        on links.workspace_id = teams.workspace_id
+        and links.team_id = teams.team_id
     group by all
 )
 
@@ -29,6 +38,7 @@ select
     admins.job_title,
     admins.is_away,
     coalesce(team_counts.count_teams, 0) as count_teams,
+    team_counts.team_names,
     {{ performance_columns('performance') }},
     coalesce(closed_by.conversations_last_closed, 0) as conversations_last_closed
 from admins

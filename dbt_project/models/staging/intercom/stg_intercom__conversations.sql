@@ -57,9 +57,11 @@ final as (
         json_extract_string(source, '$.author.id') as source_author_id,
         json_extract_string(source, '$.author.name') as source_author_name,
         json_extract(source, '$.attachments') as source_attachments,
-        -- Where the conversation began, even if it moved later: Messenger ("conversation") is chat.
-        case coalesce(json_extract_string(channel, '$.initial'), json_extract_string(source, '$.type'))
-            when 'conversation' then 'chat'
+        -- Where the conversation began, even if it moved later (channel.initial, else the first
+        -- message's type). The Messenger ("messenger", or "conversation" as a type) is chat.
+        case
+            when coalesce(json_extract_string(channel, '$.initial'), json_extract_string(source, '$.type'))
+                in ('messenger', 'conversation') then 'chat'
             else coalesce(json_extract_string(channel, '$.initial'), json_extract_string(source, '$.type'))
         end as first_channel,
 
