@@ -244,6 +244,13 @@ def _demo() -> int:
             *(pushed[k].value for k in ("sent", "unchanged", "skipped", "failed", "write_calls")),
         )
     )
+    if pushed["notes"].value != "none":
+        print(pushed["notes"].value)
+    if pushed["failed"].value:
+        print("First failures (reverse_etl.intercom_push_failures has them all):")
+        for row in pushed["failures"].value.splitlines()[2:7]:  # after the table's header
+            contact, item, reason = (cell.strip() for cell in row.strip("|").split("|", 2))
+            print(f"  {contact} ({item}): {reason}")
     return 0
 
 

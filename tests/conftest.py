@@ -45,6 +45,9 @@ class SandboxClient:
     def put(self, path: str, **kwargs: Any) -> requests.Response:
         return self.request("PUT", path, **kwargs)
 
+    def delete(self, path: str, **kwargs: Any) -> requests.Response:
+        return self.request("DELETE", path, **kwargs)
+
     def control(self, method: str, path: str, body: dict[str, Any] | None = None) -> dict[str, Any]:
         """Call the sandbox's own control API (`/_sandbox/...`) and return its JSON."""
         response = requests.request(

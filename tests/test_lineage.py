@@ -7,6 +7,7 @@ import json
 import dagster as dg
 import pytest
 
+from intercom_pipeline.defs.audiences import audience_asset_keys
 from intercom_pipeline.sources.intercom import RAW_TABLES
 from intercom_pipeline.transform import prepare_manifest
 
@@ -28,7 +29,13 @@ def test_every_dbt_source_is_produced_by_an_ingestion_asset(
 ) -> None:
     sources = {dg.AssetKey([s["source_name"], s["name"]]) for s in manifest["sources"].values()}
     assert {dg.AssetKey(["intercom", t]) for t in RAW_TABLES} <= sources
-    for key in sources:
+    # Every audience asset writes the members table, so its readers depend on all of them.
+    members = dg.AssetKey(["audiences", "audience_members"])
+    assert members in sources
+    readers = graph.get(dg.AssetKey("audience_survey_responses")).parent_keys
+    assert set(audience_asset_keys()) <= readers
+    assert all(graph.get(key).group_name == "audiences" for key in audience_asset_keys())
+    for key in sources - {members}:
         node = graph.get(key)  # raises when no asset produces the source
         assert node.is_materializable, f"{key} is a source nothing loads"
         assert node.group_name in ("intercom_raw", "survey_feed", "surveys_on_close")
@@ -67,6 +74,7 @@ def test_marts_read_only_models_and_the_bi_copy_follows_every_mart(
         "survey_response_quarantine",
         "survey_scores",
         "contact_survey_profile",
+        "audience_survey_responses",
     } <= marts
     bi_parents = {k.to_user_string() for k in graph.get(dg.AssetKey("bi_warehouse")).parent_keys}
     assert marts <= bi_parents

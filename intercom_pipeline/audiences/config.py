@@ -14,6 +14,7 @@ from typing import Any
 
 import yaml
 
+from intercom_pipeline.audiences.filters import check_name
 from intercom_pipeline.settings import PROJECT_ROOT, ConfigurationError
 
 DEFAULT_AUDIENCES_FILE = "audiences.yaml"
@@ -81,8 +82,9 @@ def load_audiences(path: Path | None = None) -> list[Audience]:
         ConfigurationError: the file or an audience in it is not valid (the message says where).
     """
     path = path or audiences_file()
+    lists = [Audience("users", "Users", "users"), Audience("leads", "Leads", "leads")]
     if not path.exists():
-        return [Audience("users", "Users", "users"), Audience("leads", "Leads", "leads")]
+        return lists
     try:
         document = yaml.safe_load(path.read_text()) or {}
     except yaml.YAMLError as exc:
@@ -91,6 +93,9 @@ def load_audiences(path: Path | None = None) -> list[Audience]:
     if not isinstance(entries, list):
         raise ConfigurationError(f"{path}: expected a list under `audiences:`")
     audiences = [_audience(entry, path, n) for n, entry in enumerate(entries, start=1)]
+    # The two lists always exist; the file only configures them (auto-sync, tag, ...).
+    configured = {a.kind for a in audiences}
+    audiences = [a for a in lists if a.kind not in configured] + audiences
     seen: set[str] = set()
     for audience in audiences:
         if audience.id in seen:
@@ -143,6 +148,9 @@ def _audience(entry: Any, path: Path, n: int) -> Audience:
         isinstance(k, str) and isinstance(v, str) for k, v in properties.items()
     ):
         raise ConfigurationError(f"{where}: `properties` maps your names to contact properties")
+    for name, prop in properties.items():
+        check_name(name, f"{where}, properties")
+        check_name(prop, f"{where}, properties[{name!r}]")
     return Audience(
         id=audience_id,
         name=name.strip(),

@@ -4,7 +4,9 @@ A custom audience is written as conditions on contact properties ("subscription 
 Trial OR country is USA") and evaluated against `analytics.contacts`. The file is user input, so
 no text from it ever reaches the SQL: values and custom-attribute JSON paths travel as bound
 parameters, and the only names pasted into the statement are columns from the caller's whitelist,
-quoted. Everything here is pure Python, so a filter can be checked before any warehouse exists.
+quoted. Text that looks like an injection attempt (see `check_name` and `check_value`) is rejected
+with an error naming it, so an attack is visible instead of silently matching no one. Everything
+here is pure Python, so a filter can be checked before any warehouse exists.
 """
 
 from __future__ import annotations
@@ -44,6 +46,19 @@ _NEGATED = frozenset({"is_not", "not_contains", "is_unset"})
 # Intercom custom attribute names: letters, digits, spaces, underscores and hyphens. No quote or
 # backslash can get in, so the JSON path built from a name is always well formed.
 _ATTRIBUTE_NAME = re.compile(r"[\w -]{1,100}")
+# Hostile text. A property name may hold none of: quotes, backticks, backslashes, semicolons, SQL
+# comment markers. A value may hold no statement separator or comment marker, and no quote
+# followed by a boolean operator or next to an SQL keyword (`' or 1=1`, `x'); drop table`).
+# Neither may hold control characters or be longer than MAX_VALUE_LENGTH.
+_NAME_METACHARACTERS = re.compile(r"['\"`;\\]|--|/\*|\*/")
+_VALUE_METACHARACTERS = re.compile(r";|--|/\*|\*/")
+_SQL_KEYWORDS = (
+    r"select|insert|update|delete|drop|union|alter|create|truncate|attach|detach|copy|pragma"
+    r"|exec|execute|grant|call|install|load|from|where|table"
+)
+_QUOTED_SQL = re.compile(
+    rf"['\"`]\W*(?:or|and|{_SQL_KEYWORDS})\b|\b(?:{_SQL_KEYWORDS})\W*['\"`]", re.IGNORECASE
+)
 
 # What kind of value each operator compares against, and how it is described in errors.
 _KINDS = {
@@ -213,7 +228,7 @@ class _Parser:
         prop = raw["property"]
         if not isinstance(prop, str):
             raise FilterError(f"{where}: `property` must be a text, got {type(prop).__name__}")
-        _check_text(prop, f"{where}.property")
+        check_name(prop, f"{where}.property")
         operator = _operator(raw.get("operator"), where)
         if operator in _PRESENCE_OPERATORS:
             if "value" in raw:
@@ -248,7 +263,7 @@ def _operand(operator: str, value: Any, where: str) -> tuple[str, Any]:
     elif isinstance(value, int | float):
         kind, param = "number", _number(value, where)
     elif isinstance(value, str):
-        _check_text(value, where)
+        check_value(value, where)
         kind, param = "text", value
     else:
         raise FilterError(
@@ -284,6 +299,34 @@ def _timestamp(text: str) -> datetime | None:
     if moment.tzinfo is not None:
         moment = moment.astimezone(UTC).replace(tzinfo=None)
     return moment
+
+
+def check_name(name: str, where: str) -> None:
+    """Reject a property name (in a filter or a mapping) that carries SQL metacharacters.
+
+    Raises:
+        FilterError: the name is hostile; the message says which characters are not allowed.
+    """
+    _check_text(name, where)
+    if _NAME_METACHARACTERS.search(name):
+        raise FilterError(
+            f"{where}: {_show(name)} is rejected: a property name cannot contain quotes, "
+            "backticks, backslashes, semicolons or SQL comment markers (--, /*, */)"
+        )
+
+
+def check_value(value: str, where: str) -> None:
+    """Reject a filter value that reads as an SQL injection attempt (it is bound either way).
+
+    Raises:
+        FilterError: the value is hostile; the message says what is not allowed.
+    """
+    _check_text(value, where)
+    if _VALUE_METACHARACTERS.search(value) or _QUOTED_SQL.search(value):
+        raise FilterError(
+            f"{where}: {_show(value)} is rejected: a value cannot contain semicolons, SQL "
+            "comment markers (--, /*, */) or quotes next to SQL keywords"
+        )
 
 
 def _check_text(text: str, where: str) -> None:

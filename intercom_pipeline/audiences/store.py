@@ -1,6 +1,7 @@
 """Audience tables in the warehouse (schema `audiences`): definitions, members, sync history.
 
-BI tools filter survey data by audience through `audiences.audience_survey_responses`.
+BI tools filter survey data by audience through the dbt model `audience_survey_responses`, built
+over `audience_members`.
 """
 
 from __future__ import annotations
@@ -12,7 +13,6 @@ from datetime import datetime
 import duckdb
 
 from intercom_pipeline.audiences.config import Audience
-from intercom_pipeline.warehouse import first_row
 
 SCHEMA = "audiences"
 DEFINITIONS = f"{SCHEMA}.audience_definitions"
@@ -53,10 +53,14 @@ _DDL = (
         new bigint,
         updated bigint,
         unchanged bigint,
+        skipped bigint,
         failed bigint,
         removed bigint,
         error varchar
     )""",
+    f"alter table {SYNCS} add column if not exists skipped bigint",  # history from before it
+    # Replaced by the dbt model analytics.audience_survey_responses.
+    f"drop view if exists {SCHEMA}.audience_survey_responses",
     f"""create table if not exists {FAILURES} (
         sync_id varchar not null,
         audience_id varchar not null,
@@ -81,19 +85,6 @@ _DDL = (
 def ensure_tables(conn: duckdb.DuckDBPyConnection) -> None:
     for statement in _DDL:
         conn.execute(statement)
-    has_responses = first_row(
-        conn,
-        "select count(*) from information_schema.tables"
-        " where table_schema = 'analytics' and table_name = 'survey_responses'",
-    )[0]  # type: ignore[index]
-    if has_responses:
-        conn.execute(
-            f"""create or replace view {SCHEMA}.audience_survey_responses as
-                select r.*, m.audience_id, m.tag as audience_tag
-                from analytics.survey_responses r
-                join {MEMBERS} m using (workspace_id, contact_id)
-                where m.status = 'active'"""
-        )
 
 
 def save_definition(conn: duckdb.DuckDBPyConnection, audience: Audience, now: datetime) -> None:

@@ -8,9 +8,9 @@ from __future__ import annotations
 
 import hashlib
 import json
+import re
 import uuid
-from collections.abc import Iterable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -19,7 +19,7 @@ import duckdb
 
 from intercom_pipeline.audiences import store
 from intercom_pipeline.audiences.config import Audience
-from intercom_pipeline.audiences.filters import compile_filter, property_sql
+from intercom_pipeline.audiences.filters import check_name, compile_filter, property_sql
 from intercom_pipeline.settings import ConfigurationError
 from intercom_pipeline.sources.intercom import Workspace
 from intercom_pipeline.sources.intercom.client import IntercomError
@@ -39,6 +39,7 @@ MEMBER_COLUMNS = (
     "removed_at",
 )
 ACTIVE, REMOVED = "active", "removed"
+Key = tuple[str, str]  # (workspace id, contact id)
 _TARGET = {"keep": ACTIVE, "remove": REMOVED}
 
 
@@ -50,6 +51,7 @@ class SyncReport:
     new: int = 0
     updated: int = 0
     unchanged: int = 0
+    skipped: int = 0  # already members, properties kept as they were (duplicates: skip)
     failed: int = 0
     removed: int = 0
     failures: list[tuple[str | None, str]] = field(default_factory=list)  # contact, reason
@@ -62,9 +64,10 @@ class Candidate:
     is_deleted: bool
     is_unsubscribed: bool
     properties: dict[str, Any]
+    has_tag: bool = False  # carries the audience's tag in Intercom (as of the last ingestion)
 
     @property
-    def key(self) -> tuple[str, str]:
+    def key(self) -> Key:
         return (self.workspace_id, self.contact_id)
 
     @property
@@ -88,6 +91,9 @@ def sync_audience(
     report = SyncReport(uuid.uuid4().hex, audience.id)
     with duckdb.connect(str(warehouse)) as conn:
         store.ensure_tables(conn)
+        if audience.kind == "intercom_segment":  # its name is the one it has in Intercom
+            names = {name for _, _, name in _segments(conn, audience.segment or "")}
+            audience = replace(audience, name=names.pop() if len(names) == 1 else audience.name)
         store.save_definition(conn, audience, now)
         conn.execute(
             f"insert into {store.SYNCS} (sync_id, audience_id, started_at, status)"
@@ -114,23 +120,23 @@ def _candidates(
     columns = _contact_columns(conn)
     mapped, params = [], []
     for name, prop in audience.properties.items():
+        check_name(name, f"audience {audience.id}, properties")
+        check_name(prop, f"audience {audience.id}, properties[{name!r}]")
         sql, prop_params = property_sql(prop, columns)
-        mapped.append(f"{_literal_key(name)}, {sql}")
-        params += prop_params
+        mapped.append(f"?, {sql}")  # the name is a bound parameter too
+        params += [name, *prop_params]
+    has_tag, tag_params = "false", []
+    if audience.tag and "tag_names" in columns:
+        has_tag, tag_params = "list_contains(string_split(tag_names, ', '), ?)", [audience.tag]
     where, where_params = _membership(conn, audience, workspaces, columns)
     rows = conn.execute(
         "select workspace_id, contact_id, coalesce(is_deleted, false),"
         " coalesce(is_unsubscribed_from_emails, false),"
-        f" json_object({', '.join(mapped)})::varchar"
+        f" json_object({', '.join(mapped)})::varchar, coalesce({has_tag}, false)"
         f" from analytics.contacts where {where}",
-        params + where_params,
+        params + tag_params + where_params,
     ).fetchall()
-    return [Candidate(w, c, d, u, json.loads(p)) for w, c, d, u, p in rows]
-
-
-def _literal_key(name: str) -> str:
-    """A property name as a SQL string literal (names come from the audiences file)."""
-    return "'" + name.replace("'", "''") + "'"
+    return [Candidate(w, c, d, u, json.loads(p), t) for w, c, d, u, p, t in rows]
 
 
 def _contact_columns(conn: duckdb.DuckDBPyConnection) -> frozenset[str]:
@@ -177,10 +183,7 @@ def _segment_member_ids(
     conn: duckdb.DuckDBPyConnection, audience: Audience, workspaces: list[Workspace]
 ) -> list[tuple[str, str]]:
     """Ask each workspace's contact search for the members of the segment (by name or id)."""
-    segments = conn.execute(
-        "select workspace_id, id from intercom_raw.segments where id = ? or name = ?",
-        [audience.segment, audience.segment],
-    ).fetchall()
+    segments = _segments(conn, audience.segment or "")
     if not segments:
         raise ConfigurationError(
             f"audience {audience.id}: no Intercom segment is named or has the id "
@@ -188,7 +191,7 @@ def _segment_member_ids(
         )
     clients = {ws.workspace_id: ws.client for ws in workspaces}
     ids = []
-    for workspace_id, segment_id in segments:
+    for workspace_id, segment_id, _ in segments:
         client = clients.get(workspace_id)
         if client is None:
             continue
@@ -199,6 +202,54 @@ def _segment_member_ids(
     return ids
 
 
+def intercom_segment_audiences(warehouse: Path, configured: list[Audience]) -> list[Audience]:
+    """Every segment saved in Intercom that no audience of the file configures, with defaults.
+
+    Each is named as in Intercom, with the id `segment_<Intercom id>`.
+
+    Raises:
+        ConfigurationError: the segments have not been ingested yet.
+    """
+    claimed = {a.segment for a in configured if a.kind == "intercom_segment"}
+    with duckdb.connect(str(warehouse), read_only=True) as conn:
+        if not _has_segments(conn):
+            raise ConfigurationError(
+                "intercom_raw.segments does not exist yet: ingest the segments first"
+            )
+        rows = conn.execute(
+            "select id, min(name) from intercom_raw.segments group by id order by id"
+        ).fetchall()
+    return [
+        Audience(segment_audience_id(i), name, "intercom_segment", segment=i)
+        for i, name in rows
+        if i not in claimed and name not in claimed
+    ]
+
+
+def segment_audience_id(segment_id: str) -> str:
+    """The audience id of an Intercom segment: stable, and a valid asset and warehouse key."""
+    return "segment_" + re.sub(r"[^a-z0-9]", "_", segment_id.lower())[:54]
+
+
+def _segments(conn: duckdb.DuckDBPyConnection, segment: str) -> list[tuple[str, str, str]]:
+    """(workspace, id, name) of the ingested segments with this name or id."""
+    if not _has_segments(conn):
+        return []
+    return conn.execute(
+        "select workspace_id, id, name from intercom_raw.segments where id = ? or name = ?",
+        [segment, segment],
+    ).fetchall()
+
+
+def _has_segments(conn: duckdb.DuckDBPyConnection) -> bool:
+    return bool(
+        conn.execute(
+            "select count(*) from information_schema.tables"
+            " where table_schema = 'intercom_raw' and table_name = 'segments'"
+        ).fetchall()[0][0]
+    )
+
+
 def _apply(
     conn: duckdb.DuckDBPyConnection,
     audience: Audience,
@@ -207,48 +258,64 @@ def _apply(
     report: SyncReport,
     now: datetime,
 ) -> None:
+    """Write who is in the audience now, act in Intercom, and count each contact once."""
     known = store.members(conn, audience.id)
     writes: list[tuple[Any, ...]] = []
-    added: list[Candidate] = []
-    events: list[tuple[Candidate | tuple[str, str], str]] = []  # (who, "removed"/"unsubscribed")
-    present = set()
-    for candidate in candidates:
-        present.add(candidate.key)
-        status = _target_status(audience, candidate)
-        previous = known.get(candidate.key)
+    outcome: dict[Key, str] = {}  # new, updated, unchanged, skipped or removed
+    events: list[tuple[Key, str]] = []  # (who, "removed" / "unsubscribed")
+    to_tag: list[Key] = []
+    to_untag: list[Key] = []
+    for c in candidates:
+        status = _target_status(audience, c)
+        previous = known.get(c.key)
         was_member = previous is not None and previous[0] != REMOVED
         if status == REMOVED:
             if was_member:
-                report.removed += 1
-                if not candidate.is_deleted:  # a deleted contact can take no event
-                    reason = "unsubscribed" if candidate.is_unsubscribed else "removed"
-                    events.append((candidate, reason))
-                writes.append(_row(audience, candidate, REMOVED, now))
+                outcome[c.key] = REMOVED
+                writes.append(_row(audience, c, REMOVED, now))
+                if not c.is_deleted:  # a deleted contact can take no event and keeps no tag
+                    events.append((c.key, "unsubscribed" if c.is_unsubscribed else "removed"))
+                    to_untag.append(c.key)
             continue
+        if not c.is_deleted and not c.has_tag:
+            to_tag.append(c.key)
         if not was_member:
-            report.new += 1
-            added.append(candidate)
-            writes.append(_row(audience, candidate, status, now))
-        elif previous[0] == status and (
-            audience.duplicates == "skip" or previous[1] == candidate.properties_hash
-        ):
-            # skip keeps a member's properties as first synced; a status change still applies
-            report.unchanged += 1
+            outcome[c.key] = "new"
+            writes.append(_row(audience, c, status, now))
+        elif previous[0] == status and previous[1] == c.properties_hash:
+            outcome[c.key] = "unchanged"
+        elif previous[0] == status and audience.duplicates == "skip":
+            outcome[c.key] = "skipped"  # skip keeps a member's properties as first synced
         else:
-            report.updated += 1
+            outcome[c.key] = "updated"
             if status == "unsubscribed" and previous[0] != "unsubscribed":
-                events.append((candidate, "unsubscribed"))
-            writes.append(_row(audience, candidate, status, now))
+                events.append((c.key, "unsubscribed"))
+            keep = audience.duplicates == "skip"  # a status change still applies
+            writes.append(_row(audience, c, status, now, keep_properties=keep))
+    present = {c.key for c in candidates}
     for key, (status, _) in known.items():
         if status != REMOVED and key not in present:
-            report.removed += 1
+            outcome[key] = REMOVED
             events.append((key, "removed"))
+            to_untag.append(key)
             writes.append((audience.id, *key, REMOVED, None, None, audience.tag, now, now, now))
     report.contacts = sum(1 for c in candidates if _target_status(audience, c) != REMOVED)
     _write(conn, writes)
+    failures: list[tuple[Key, str]] = []
     if audience.tag and audience.tag_in_intercom:
-        _tag_in_intercom(audience, added, workspaces, report)
-    _send_events(audience, events, workspaces, report, now)
+        _tag_in_intercom(audience.tag, to_tag, to_untag, workspaces, failures)
+    _send_events(audience, events, workspaces, failures, now)
+    _count(report, outcome, failures)
+
+
+def _count(report: SyncReport, outcome: dict[Key, str], failures: list[tuple[Key, str]]) -> None:
+    """Each contact in one bucket: a contact that failed in Intercom counts as failed only."""
+    failed = {key for key, _ in failures}
+    for key, what in outcome.items():
+        if key not in failed:
+            setattr(report, what, getattr(report, what) + 1)
+    report.failed = len(failed)
+    report.failures = [(contact_id, reason) for (_, contact_id), reason in failures]
 
 
 def _target_status(audience: Audience, candidate: Candidate) -> str:
@@ -262,14 +329,17 @@ def _target_status(audience: Audience, candidate: Candidate) -> str:
     return ACTIVE
 
 
-def _row(audience: Audience, c: Candidate, status: str, now: datetime) -> tuple[Any, ...]:
+def _row(
+    audience: Audience, c: Candidate, status: str, now: datetime, keep_properties: bool = False
+) -> tuple[Any, ...]:
+    """A member row; with `keep_properties`, the stored properties stay (null is kept)."""
     return (
         audience.id,
         c.workspace_id,
         c.contact_id,
         status,
-        json.dumps(c.properties, default=str),
-        c.properties_hash,
+        None if keep_properties else json.dumps(c.properties, default=str),
+        None if keep_properties else c.properties_hash,
         audience.tag,
         now,
         now,
@@ -303,50 +373,75 @@ def _write(conn: duckdb.DuckDBPyConnection, rows: list[tuple[Any, ...]]) -> None
 
 
 def _tag_in_intercom(
-    audience: Audience, added: list[Candidate], workspaces: list[Workspace], report: SyncReport
+    tag: str,
+    to_tag: list[Key],
+    to_untag: list[Key],
+    workspaces: list[Workspace],
+    failures: list[tuple[Key, str]],
 ) -> None:
-    """Apply the audience's tag to its new contacts in Intercom (POST /tags), 50 at a time."""
+    """Make the tag in Intercom match the audience.
+
+    Members who lack it are tagged (POST /tags, 50 at a time); those who left are untagged
+    (DELETE /contacts/{id}/tags/{tag_id}).
+    """
     clients = {ws.workspace_id: ws.client for ws in workspaces}
-    for workspace_id in {c.workspace_id for c in added}:
-        batch_of = [c for c in added if c.workspace_id == workspace_id]
-        for start in range(0, len(batch_of), TAG_BATCH):
-            batch = batch_of[start : start + TAG_BATCH]
-            body = {"name": audience.tag, "users": [{"id": c.contact_id} for c in batch]}
+    for workspace_id in sorted({w for w, _ in to_tag}):
+        keys = [k for k in to_tag if k[0] == workspace_id]
+        for start in range(0, len(keys), TAG_BATCH):
+            batch = keys[start : start + TAG_BATCH]
             try:
-                clients[workspace_id].request("POST", "/tags", json=body)
+                _tag(clients, tag, batch)
             except (IntercomError, KeyError):
-                _tag_one_by_one(audience, batch, clients, report)
-
-
-def _tag_one_by_one(
-    audience: Audience, batch: Iterable[Candidate], clients: dict[str, Any], report: SyncReport
-) -> None:
-    """A batch failed: tag each contact alone, so the failure names the contact it belongs to."""
-    for c in batch:
+                for key in batch:  # tag each alone, so the failure names its contact
+                    try:
+                        _tag(clients, tag, [key])
+                    except (IntercomError, KeyError) as exc:
+                        failures.append((key, f"tagging {tag!r} in Intercom: {_reason(exc)}"))
+    for workspace_id in sorted({w for w, _ in to_untag}):
+        keys = [k for k in to_untag if k[0] == workspace_id]
         try:
-            clients[c.workspace_id].request(
-                "POST", "/tags", json={"name": audience.tag, "users": [{"id": c.contact_id}]}
-            )
+            client = clients[workspace_id]
+            tags = client.request("GET", "/tags")["data"]
         except (IntercomError, KeyError) as exc:
-            report.failed += 1
-            report.failures.append((c.contact_id, f"tagging {audience.tag!r} in Intercom: {exc}"))
+            failures += [(key, f"untagging {tag!r} in Intercom: {_reason(exc)}") for key in keys]
+            continue
+        tag_id = next((t["id"] for t in tags if t["name"] == tag), None)
+        if tag_id is None:  # no one carries the tag
+            continue
+        for key in keys:
+            try:
+                client.request("DELETE", f"/contacts/{key[1]}/tags/{tag_id}")
+            except IntercomError as exc:
+                failures.append((key, f"untagging {tag!r} in Intercom: {_reason(exc)}"))
+
+
+def _tag(clients: dict[str, Any], tag: str, keys: list[Key]) -> None:
+    body = {"name": tag, "users": [{"id": contact_id} for _, contact_id in keys]}
+    clients[keys[0][0]].request("POST", "/tags", json=body)
+
+
+def _reason(exc: Exception) -> str:
+    """A failure's reason; a missing client is a workspace this run is not connected to."""
+    if isinstance(exc, KeyError):
+        return f"workspace {exc.args[0]} is not connected"
+    return str(exc)
 
 
 def _send_events(
     audience: Audience,
-    events: list[tuple[Candidate | tuple[str, str], str]],
+    events: list[tuple[Key, str]],
     workspaces: list[Workspace],
-    report: SyncReport,
+    failures: list[tuple[Key, str]],
     now: datetime,
 ) -> None:
     """The configured event on each contact that unsubscribed or left the audience."""
     clients = {ws.workspace_id: ws.client for ws in workspaces}
     created_at = int((now - datetime(1970, 1, 1)).total_seconds())
-    for who, what in events:
+    for key, what in events:
         name = audience.events.get(what)
         if not name:
             continue
-        workspace_id, contact_id = who.key if isinstance(who, Candidate) else who
+        workspace_id, contact_id = key
         body = {
             "event_name": name,
             "created_at": created_at,
@@ -356,14 +451,13 @@ def _send_events(
         try:
             clients[workspace_id].request("POST", "/events", json=body)
         except (IntercomError, KeyError) as exc:
-            report.failed += 1
-            report.failures.append((contact_id, f"event {name!r}: {exc}"))
+            failures.append((key, f"event {name!r}: {_reason(exc)}"))
 
 
 def _finish(conn: duckdb.DuckDBPyConnection, report: SyncReport) -> None:
     conn.execute(
         f"update {store.SYNCS} set status = ?, finished_at = ?, contacts = ?, new = ?,"
-        " updated = ?, unchanged = ?, failed = ?, removed = ? where sync_id = ?",
+        " updated = ?, unchanged = ?, skipped = ?, failed = ?, removed = ? where sync_id = ?",
         [
             "ok" if not report.failed else "ok with failures",
             datetime.now(UTC).replace(tzinfo=None),
@@ -371,6 +465,7 @@ def _finish(conn: duckdb.DuckDBPyConnection, report: SyncReport) -> None:
             report.new,
             report.updated,
             report.unchanged,
+            report.skipped,
             report.failed,
             report.removed,
             report.sync_id,

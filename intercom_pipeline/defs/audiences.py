@@ -1,14 +1,40 @@
-"""One asset per audience of the audiences file: "Sync now" is materializing it."""
+"""The audiences as assets: one per audience of the file, and one for every other Intercom segment.
+
+"Sync now" is materializing an audience's asset (for an Intercom segment not in the file, the
+segments asset with `segment` set in its run config). No ingestion job selects these assets: they
+write to Intercom (tags, events), so only a manual run or the auto-sync schedule syncs them.
+"""
 
 import dagster as dg
 
 from intercom_pipeline.audiences.config import Audience, load_audiences
-from intercom_pipeline.audiences.sync import sync_audience
+from intercom_pipeline.audiences.sync import SyncReport, intercom_segment_audiences, sync_audience
 from intercom_pipeline.defs.ingestion import WAREHOUSE_POOL
 from intercom_pipeline.settings import duckdb_path
 from intercom_pipeline.sources.intercom import connect
 
 AUTO_SYNC_SCHEDULE = "audiences_auto_sync"
+AUTO_SYNC_CRON = "0 4 * * *"  # every 24 hours
+# Every audience asset: the scheduled ingestion jobs leave them out.
+AUDIENCE_ASSETS = dg.AssetSelection.key_prefixes(["audiences"])
+SEGMENTS_KEY = dg.AssetKey(["audiences", "intercom_segments"])
+_COUNTS = ("contacts", "new", "updated", "unchanged", "skipped", "failed", "removed")
+
+
+def audience_asset_keys() -> list[dg.AssetKey]:
+    """Every audience asset: they all write the members table (the dbt source `audiences`)."""
+    return [dg.AssetKey(["audiences", a.id]) for a in load_audiences()] + [SEGMENTS_KEY]
+
+
+def report_metadata(report: SyncReport) -> dict[str, dg.MetadataValue]:
+    """One sync's numbers, and the reason of each failure (the first 50)."""
+    failures = "\n".join(f"| {c} | {r} |" for c, r in report.failures[:50])
+    return {
+        **{name: dg.MetadataValue.int(getattr(report, name)) for name in _COUNTS},
+        "failures": dg.MetadataValue.md(
+            "| contact | reason |\n|---|---|\n" + failures if failures else "none"
+        ),
+    }
 
 
 def audience_asset(audience: Audience) -> dg.AssetsDefinition:
@@ -23,7 +49,7 @@ def audience_asset(audience: Audience) -> dg.AssetsDefinition:
         kinds={"duckdb", "intercom"},
         pool=WAREHOUSE_POOL,
         description=f"Audience {audience.name!r} ({audience.kind}); auto-sync "
-        f"{'on (daily)' if audience.auto_sync else 'off'}.",
+        f"{'on (every 24 hours)' if audience.auto_sync else 'off'}.",
         metadata={"name": audience.name, "type": audience.kind, "auto_sync": audience.auto_sync},
     )
     def _sync(context: dg.AssetExecutionContext) -> dg.MaterializeResult:
@@ -32,17 +58,50 @@ def audience_asset(audience: Audience) -> dg.AssetsDefinition:
             context.log.warning(
                 f"{report.failed} contacts failed; see audiences.audience_sync_failures"
             )
-        failures = "\n".join(f"| {c} | {r} |" for c, r in report.failures[:50])
+        return dg.MaterializeResult(metadata=report_metadata(report))
+
+    return _sync
+
+
+class SegmentsConfig(dg.Config):
+    segment: str | None = None  # one segment's name or id ("Sync now" for it); unset: all
+
+
+def segments_asset(configured: list[Audience]) -> dg.AssetsDefinition:
+    """Every Intercom segment the file does not configure, each synced as its own audience."""
+
+    @dg.asset(
+        key=SEGMENTS_KEY,
+        group_name="audiences",
+        deps=[dg.AssetKey("contacts"), dg.AssetKey(["intercom", "segments"])],
+        kinds={"duckdb", "intercom"},
+        pool=WAREHOUSE_POOL,
+        description="Every segment saved in Intercom and not in the audiences file, each an "
+        "audience `segment_<id>` with the defaults; auto-sync off.",
+    )
+    def _sync(context: dg.AssetExecutionContext, config: SegmentsConfig) -> dg.MaterializeResult:
+        audiences = intercom_segment_audiences(duckdb_path(), configured)
+        if config.segment is not None:
+            audiences = [a for a in audiences if config.segment in (a.segment, a.name, a.id)]
+            if not audiences:
+                raise dg.Failure(
+                    f"no Intercom segment outside the audiences file is {config.segment!r}"
+                )
+        workspaces = connect()
+        rows, failed = [], 0
+        for audience in audiences:
+            report = sync_audience(duckdb_path(), audience, workspaces)
+            failed += report.failed
+            counts = " | ".join(str(getattr(report, n)) for n in _COUNTS)
+            rows.append(f"| {audience.id} | {audience.name} | {counts} |")
+        if failed:
+            context.log.warning(f"{failed} contacts failed; see audiences.audience_sync_failures")
+        header = "| audience | name | " + " | ".join(_COUNTS) + " |\n"
         return dg.MaterializeResult(
             metadata={
-                "contacts": dg.MetadataValue.int(report.contacts),
-                "new": dg.MetadataValue.int(report.new),
-                "updated": dg.MetadataValue.int(report.updated),
-                "unchanged": dg.MetadataValue.int(report.unchanged),
-                "failed": dg.MetadataValue.int(report.failed),
-                "removed": dg.MetadataValue.int(report.removed),
-                "failures": dg.MetadataValue.md(
-                    "| contact | reason |\n|---|---|\n" + failures if failures else "none"
+                "segments": dg.MetadataValue.int(len(audiences)),
+                "reports": dg.MetadataValue.md(
+                    header + "|---" * (len(_COUNTS) + 2) + "|\n" + "\n".join(rows)
                 ),
             }
         )
@@ -53,7 +112,7 @@ def audience_asset(audience: Audience) -> dg.AssetsDefinition:
 @dg.definitions
 def defs() -> dg.Definitions:
     audiences = load_audiences()
-    assets = [audience_asset(a) for a in audiences]
+    assets = [audience_asset(a) for a in audiences] + [segments_asset(audiences)]
     auto = [dg.AssetKey(["audiences", a.id]) for a in audiences if a.auto_sync]
     schedules = []
     if auto:
@@ -64,7 +123,7 @@ def defs() -> dg.Definitions:
             dg.ScheduleDefinition(
                 name=AUTO_SYNC_SCHEDULE,
                 job=job,
-                cron_schedule="0 4 * * *",
+                cron_schedule=AUTO_SYNC_CRON,
                 default_status=dg.DefaultScheduleStatus.RUNNING,
                 execution_timezone="UTC",
             )

@@ -7,7 +7,7 @@ from intercom_pipeline.defs.transform import intercom_dbt_assets
 from intercom_pipeline.publish import publish_warehouse
 from intercom_pipeline.settings import duckdb_path, serving_path
 
-MART_GROUPS = ("support", "customers", "feedback", "surveys")
+MART_GROUPS = ("support", "customers", "feedback", "surveys", "audiences")
 
 
 def mart_keys() -> list[dg.AssetKey]:

@@ -1,8 +1,12 @@
 """The push back to Intercom as an asset downstream of the survey marts."""
 
 import dagster as dg
+from dagster._core.storage.asset_check_execution_record import (
+    AssetCheckExecutionRecordStatus,
+)
 
 from intercom_pipeline.defs.ingestion import WAREHOUSE_POOL
+from intercom_pipeline.defs.transform import intercom_dbt_assets
 from intercom_pipeline.reverse_etl.push import PushRefused, push_survey_results
 from intercom_pipeline.reverse_etl.settings import push_settings
 from intercom_pipeline.settings import duckdb_path
@@ -10,6 +14,8 @@ from intercom_pipeline.sources.intercom import connect
 
 PUSH_ASSET = "intercom_contact_survey_push"
 EXPORT_ALL_JOB = "intercom_export_all_feedback"
+READS = ("contact_survey_profile", "survey_sends", "survey_responses")
+_EVALUATED = {AssetCheckExecutionRecordStatus.SUCCEEDED, AssetCheckExecutionRecordStatus.FAILED}
 
 
 class SurveyPushConfig(dg.Config):
@@ -22,7 +28,7 @@ class SurveyPushConfig(dg.Config):
 @dg.asset(
     name=PUSH_ASSET,
     group_name="push_back",
-    deps=["contact_survey_profile", "survey_sends", "survey_responses"],
+    deps=list(READS),
     kinds={"intercom", "duckdb"},
     pool=WAREHOUSE_POOL,
 )
@@ -34,6 +40,13 @@ def intercom_contact_survey_push(
     The latest score, comment and category become contact attributes; each survey sent and each
     answer becomes an event (ledger: reverse_etl.intercom_push_ledger).
     """
+    failed = failed_checks(context)
+    if failed:
+        # dbt writes a model before testing it: the table holds what its checks rejected.
+        raise dg.Failure(
+            "Not pushed: the latest error-severity checks of the marts it reads failed: "
+            f"{', '.join(failed)}. Fix the data and rebuild them, then push again."
+        )
     try:
         report = push_survey_results(
             duckdb_path(),
@@ -46,6 +59,11 @@ def intercom_contact_survey_push(
         raise dg.Failure(str(refused)) from None
     for note in report.notes:
         context.log.info(note)
+    if report.ambiguous:
+        context.log.warning(
+            f"{len(report.ambiguous)} survey answers name an email shared by several contacts:"
+            " not written (see analytics.survey_response_quarantine)"
+        )
     if report.failed:
         context.log.warning(
             f"{report.failed} writes failed; see reverse_etl.intercom_push_failures"
@@ -62,12 +80,41 @@ def intercom_contact_survey_push(
             "skipped": dg.MetadataValue.int(report.skipped),
             "failed": dg.MetadataValue.int(report.failed),
             "write_calls": dg.MetadataValue.int(report.write_calls),
+            "ambiguous_emails": dg.MetadataValue.int(len(report.ambiguous)),
+            "notes": dg.MetadataValue.md("\n".join(f"- {n}" for n in report.notes) or "none"),
             "failures": dg.MetadataValue.md(
                 "| contact | item | reason |\n|---|---|---|\n" + failures if failures else "none"
             ),
             "run_id": report.run_id,
         }
     )
+
+
+def failed_checks(context: dg.AssetExecutionContext) -> list[str]:
+    """The error-severity checks on the marts the push reads whose latest evaluation failed.
+
+    Read from the instance, so a push in a run of its own (the export-all job, a materialization
+    by hand) is blocked by the last build's checks as much as one in the same run. The checks
+    are the marts' dbt tests.
+    """
+    reads = {dg.AssetKey(name) for name in READS}
+    keys = [k for k in intercom_dbt_assets().check_keys if k.asset_key in reads]
+    failed = []
+    for key in sorted(keys, key=lambda k: k.to_user_string()):
+        records = context.instance.event_log_storage.get_asset_check_execution_history(
+            key, limit=1, status=_EVALUATED
+        )
+        event = records[0].event if records else None
+        evaluation = (
+            event.dagster_event.event_specific_data if event and event.dagster_event else None
+        )
+        if (
+            isinstance(evaluation, dg.AssetCheckEvaluation)
+            and not evaluation.passed
+            and evaluation.severity == dg.AssetCheckSeverity.ERROR
+        ):
+            failed.append(key.to_user_string())
+    return failed
 
 
 @dg.definitions

@@ -15,6 +15,7 @@ import os
 import dagster as dg
 from dagster_dbt import build_dbt_asset_selection
 
+from intercom_pipeline.defs.audiences import AUDIENCE_ASSETS
 from intercom_pipeline.defs.survey_feed import survey_feed_responses
 from intercom_pipeline.defs.transform import intercom_dbt_assets
 from intercom_pipeline.settings import ConfigurationError
@@ -72,13 +73,14 @@ def cron_for(variable: str, default: str) -> str:
 def sync_and_build(tables: tuple[str, ...], survey_feed: bool) -> dg.AssetSelection:
     """The raw tables, and everything downstream of them: models, tests, the BI copy.
 
-    Seeds have no upstream, so they are selected too: a fresh warehouse has none yet.
+    Seeds have no upstream, so they are selected too: a fresh warehouse has none yet. Audiences
+    are left out: syncing one writes to Intercom, so only its own schedule or a manual run does.
     """
     raw = dg.AssetSelection.assets(*[dg.AssetKey(["intercom", t]) for t in tables])
     if survey_feed:
         raw |= dg.AssetSelection.assets(survey_feed_responses)
     seeds = build_dbt_asset_selection([intercom_dbt_assets()], dbt_select="resource_type:seed")
-    return (raw | seeds).downstream()
+    return (raw | seeds).downstream() - AUDIENCE_ASSETS
 
 
 def build_schedules() -> list[dg.ScheduleDefinition]:

@@ -8,6 +8,7 @@ from typing import Any
 import dagster as dg
 from dagster_dbt import DagsterDbtTranslator, DbtCliResource, DbtProject, dbt_assets
 
+from intercom_pipeline.defs.audiences import audience_asset_keys
 from intercom_pipeline.defs.ingestion import WAREHOUSE_POOL
 from intercom_pipeline.transform import (
     DBT_EXECUTABLE,
@@ -23,8 +24,18 @@ _LAYER_GROUPS = {"staging": "staging", "intermediate": "staging"}
 class IntercomDbtTranslator(DagsterDbtTranslator):
     """Models and seeds keyed by name; groups from the folders (staging, marts by business area).
 
-    Sources keep dagster-dbt's key, ["intercom", <table>], which the ingestion assets produce.
+    Sources keep dagster-dbt's key, ["intercom", <table>], which the ingestion assets produce,
+    except the `audiences` source: many assets write it, so models reading it depend on each.
     """
+
+    def get_asset_spec(
+        self, manifest: Mapping[str, Any], unique_id: str, project: DbtProject | None
+    ) -> dg.AssetSpec:
+        spec = super().get_asset_spec(manifest, unique_id, project)
+        deps = [d for d in spec.deps if d.asset_key.path[0] != "audiences"]
+        if len(deps) == len(spec.deps):
+            return spec
+        return spec.replace_attributes(deps=[*deps, *audience_asset_keys()])
 
     def get_asset_key(self, dbt_resource_props: Mapping[str, Any]) -> dg.AssetKey:
         if dbt_resource_props.get("resource_type") == "source":

@@ -42,6 +42,8 @@ _DDL = (
         failed bigint,
         write_calls bigint
     )""",
+    # Answers whose email names several contacts (reported, not written); added after release.
+    f"alter table {RUNS} add column if not exists ambiguous_emails bigint",
     f"""create table if not exists {FAILURES} (
         run_id varchar not null,
         item_key varchar not null,

@@ -1,7 +1,9 @@
 """What the push sends, as plain data: one item per contact attribute update and per event.
 
 Pure functions, so what is sent is decided (and tested) without any I/O. Each item has a stable
-key and a payload hash; the ledger compares hashes to send only what changed.
+key and a payload hash; the ledger compares hashes to send only what changed. An event is known
+by (contact, event name, created_at), as Intercom de-duplicates it: its metadata cannot change in
+Intercom, so a new mode or metadata does not send it again.
 """
 
 from __future__ import annotations
@@ -26,10 +28,16 @@ class PushItem:
     workspace_id: str
     contact_id: str
     body: dict[str, Any]
+    as_of: datetime | None = None  # when the values were given: on a merge, the latest wins
 
     @property
     def payload_hash(self) -> str:
-        return hashlib.sha256(json.dumps(self.body, sort_keys=True).encode()).hexdigest()[:32]
+        hashed = self.body if self.kind == "attributes" else _event_identity(self.body)
+        return hashlib.sha256(json.dumps(hashed, sort_keys=True).encode()).hexdigest()[:32]
+
+
+def _event_identity(body: dict[str, Any]) -> dict[str, Any]:
+    return {k: body[k] for k in ("id", "event_name", "created_at")}
 
 
 def _unix(value: datetime) -> int:
@@ -42,20 +50,25 @@ def _text(value: str | None) -> str | None:
 
 
 def attribute_item(profile: dict[str, Any], settings: PushSettings) -> PushItem:
-    """The latest survey values of one contact (a contact_survey_profile row) as attributes."""
+    """The latest survey values of one contact (a contact_survey_profile row) as attributes.
+
+    Without comments (score_only) the comment attribute is sent empty, so a comment sent before
+    the mode changed does not stay on the contact.
+    """
+    comment = _text(profile["last_comment"]) if settings.sends_comments else None
     attributes: dict[str, Any] = {
         settings.score_attribute: profile["last_score"],
         settings.category_attribute: profile["last_category"],
         settings.metric_attribute: profile["last_metric"],
+        settings.comment_attribute: comment,
     }
-    if settings.sends_comments:
-        attributes[settings.comment_attribute] = _text(profile["last_comment"])
     return PushItem(
         key=f"attributes:{profile['workspace_id']}:{profile['contact_id']}",
         kind="attributes",
         workspace_id=profile["workspace_id"],
         contact_id=profile["contact_id"],
         body={"custom_attributes": attributes},
+        as_of=profile.get("last_response_at"),
     )
 
 
@@ -64,7 +77,7 @@ def sent_event_item(send: dict[str, Any], settings: PushSettings) -> PushItem:
     metadata = {"survey": send["send_key"], "metric": send["metric"]}
     if send.get("conversation_id"):
         metadata["conversation_id"] = send["conversation_id"]
-    return _event(settings.sent_event, send["send_key"], send, send["sent_at"], metadata)
+    return _event(settings.sent_event, send, send["sent_at"], metadata)
 
 
 def response_event_item(response: dict[str, Any], settings: PushSettings) -> PushItem:
@@ -79,28 +92,21 @@ def response_event_item(response: dict[str, Any], settings: PushSettings) -> Pus
         metadata["comment"] = _text(response["comment"])
     if response.get("conversation_id"):
         metadata["conversation_id"] = response["conversation_id"]
-    return _event(
-        settings.response_event,
-        response["response_key"],
-        response,
-        response["responded_at"],
-        metadata,
-    )
+    return _event(settings.response_event, response, response["responded_at"], metadata)
 
 
-def _event(
-    name: str, source_key: str, row: dict[str, Any], at: datetime, metadata: dict[str, Any]
-) -> PushItem:
+def _event(name: str, row: dict[str, Any], at: datetime, metadata: dict[str, Any]) -> PushItem:
     # created_at is when it happened, so a replay carries the same (contact, name, created_at)
-    # and Intercom de-duplicates it.
+    # and Intercom de-duplicates it; the key is that identity.
+    created_at = _unix(at)
     return PushItem(
-        key=f"event:{name}:{source_key}",
+        key=f"event:{row['workspace_id']}:{row['contact_id']}:{name}:{created_at}",
         kind="event",
         workspace_id=row["workspace_id"],
         contact_id=row["contact_id"],
         body={
             "event_name": name,
-            "created_at": _unix(at),
+            "created_at": created_at,
             "id": row["contact_id"],
             "metadata": metadata,
         },

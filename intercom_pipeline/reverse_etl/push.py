@@ -1,16 +1,18 @@
 """Push survey results onto Intercom contacts.
 
 Attributes for the latest answer, events for every survey sent and answered. Only what changed
-is sent; a killed run resumes where it stopped.
+is sent; a killed run resumes where it stopped, re-sending at most the writes that were in flight
+or not yet recorded (see `_outcomes`).
 """
 
 from __future__ import annotations
 
 import re
+import time
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -30,8 +32,12 @@ from intercom_pipeline.sources.intercom.client import IntercomClient, IntercomEr
 from intercom_pipeline.warehouse import write_rows
 
 FULL_EXPORT_INTERVAL = timedelta(days=7)
-LEDGER_BATCH = 500  # outcomes written to the ledger together; a kill loses at most this many
+# Outcomes are recorded in the ledger at least this often (and whenever `workers` of them wait):
+# one write to the ledger costs milliseconds, one per outcome would slow the push down.
+LEDGER_FLUSH_SECONDS = 0.25
 _CANONICAL = re.compile(r"</contacts/([^>]+)>")
+# survey_response_quarantine's reason for an answer whose email names several contacts.
+_AMBIGUOUS_EMAIL = "email % matches % contacts"
 
 
 class PushRefused(RuntimeError):
@@ -49,7 +55,17 @@ class PushReport:
     failed: int = 0
     write_calls: int = 0
     failures: list[tuple[str, str, str]] = field(default_factory=list)  # key, contact, reason
+    ambiguous: list[tuple[str, str]] = field(default_factory=list)  # answer key, reason: not sent
     notes: list[str] = field(default_factory=list)
+
+
+@dataclass(frozen=True)
+class Outcome:
+    """What became of one write: the hash to keep, the error, or the contact it was merged into."""
+
+    kept_hash: str | None = None
+    error: str | None = None
+    merged_into: str | None = None  # an attribute update, written once the merges are resolved
 
 
 def survey_push_items(conn: duckdb.DuckDBPyConnection, settings: PushSettings) -> list[PushItem]:
@@ -59,11 +75,22 @@ def survey_push_items(conn: duckdb.DuckDBPyConnection, settings: PushSettings) -
     )
     sends = _rows(conn, "select * from analytics.survey_sends where contact_id is not null")
     responses = _rows(conn, "select * from analytics.survey_responses")
-    return [
+    items = [
         *(attribute_item(p, settings) for p in profiles),
         *(sent_event_item(s, settings) for s in sends),
         *(response_event_item(r, settings) for r in responses),
     ]
+    # Two answers of one contact in the same second are one event for Intercom: keep the first.
+    return list({item.key: item for item in reversed(items)}.values())[::-1]
+
+
+def ambiguous_answers(conn: duckdb.DuckDBPyConnection) -> list[tuple[str, str]]:
+    """Answers named by an email that matches several contacts: reported, never written."""
+    return conn.execute(
+        "select response_key, rejection_reason from analytics.survey_response_quarantine"
+        " where rejection_reason like ? order by response_key",
+        [_AMBIGUOUS_EMAIL],
+    ).fetchall()
 
 
 def push_survey_results(
@@ -86,23 +113,35 @@ def push_survey_results(
         ledger.ensure_tables(conn)
         if resend_all and not force:
             _check_weekly_guard(conn, started)
-        items = survey_push_items(conn, settings)
+        # Off counts as skipped what the default mode would send.
+        shown = replace(settings, mode="score_and_comment") if settings.mode == "off" else settings
+        items = survey_push_items(conn, shown)
+        report.ambiguous = ambiguous_answers(conn)
         conn.execute(
             f"insert into {ledger.RUNS} (run_id, started_at, mode, resend_all) values (?, ?, ?, ?)",
             [report.run_id, started, settings.mode, resend_all],
         )
+        known = {} if resend_all else ledger.recorded_hashes(conn)
+        pending = [i for i in items if known.get(i.key) != i.payload_hash]
+        report.unchanged = len(items) - len(pending)
+        report.notes.extend(_mode_notes(settings, len(pending)))
         if settings.mode == "off":
-            report.skipped = len(items)
-            report.notes.append(
-                f"INTERCOM_PUSH_MODE=off: nothing was sent ({len(items)} writes skipped)"
-            )
+            report.skipped = len(pending)
         else:
-            known = {} if resend_all else ledger.recorded_hashes(conn)
-            pending = [i for i in items if known.get(i.key) != i.payload_hash]
-            report.unchanged = len(items) - len(pending)
-            _send_all(conn, pending, workspaces, settings, report)
+            _send_all(conn, pending, items, workspaces, settings, report)
         _finish(conn, report)
     return report
+
+
+def _mode_notes(settings: PushSettings, pending: int) -> list[str]:
+    if settings.mode == "off":
+        return [f"INTERCOM_PUSH_MODE=off: nothing was sent ({pending} changed writes skipped)"]
+    if settings.mode == "score_only":
+        return [
+            f"INTERCOM_PUSH_MODE=score_only: no comment is sent; the attribute "
+            f"{settings.comment_attribute} is sent empty, clearing any comment sent before"
+        ]
+    return []
 
 
 def _check_weekly_guard(conn: duckdb.DuckDBPyConnection, now: datetime) -> None:
@@ -118,76 +157,160 @@ def _check_weekly_guard(conn: duckdb.DuckDBPyConnection, now: datetime) -> None:
 def _send_all(
     conn: duckdb.DuckDBPyConnection,
     pending: list[PushItem],
+    items: list[PushItem],
     workspaces: list[Workspace],
     settings: PushSettings,
     report: PushReport,
 ) -> None:
+    """Send the pending writes, then the attribute updates of merged contacts (latest wins)."""
     clients = {ws.workspace_id: ws.client for ws in workspaces} if pending else {}
     unready = _ensure_attributes(clients, pending, settings)
     calls_before = sum(c.stats["api_calls"] for c in clients.values())
-    outcomes: list[tuple[str, str, str, str, str | None, str | None]] = []
-    for item, (kept_hash, error) in _outcomes(pending, clients, unready, settings.workers):
-        outcomes.append((item.key, item.kind, item.workspace_id, item.contact_id, kept_hash, error))
-        if error is None:
-            report.sent += 1
-        else:
-            report.failed += 1
-            report.failures.append((item.key, item.contact_id, error))
-        if len(outcomes) >= LEDGER_BATCH:
-            ledger.record(conn, outcomes, datetime.now(UTC).replace(tzinfo=None))
-            outcomes.clear()
-    ledger.record(conn, outcomes, datetime.now(UTC).replace(tzinfo=None))
+    merged: dict[str, str] = {}  # item key -> canonical contact
+
+    def send(item: PushItem) -> Outcome:
+        return _send(clients, unready, item)
+
+    for batch in _outcomes(pending, send, settings.workers):
+        merged.update((i.key, o.merged_into) for i, o in batch if o.merged_into)
+        _record(conn, [(i, o) for i, o in batch if not o.merged_into], report)
+    if merged:
+        _send_merged(conn, merged, pending, items, clients, settings, report)
     report.write_calls = sum(c.stats["api_calls"] for c in clients.values()) - calls_before
 
 
-def _outcomes(
+def _send_merged(
+    conn: duckdb.DuckDBPyConnection,
+    merged: dict[str, str],
     pending: list[PushItem],
+    items: list[PushItem],
     clients: dict[str, IntercomClient],
-    unready: dict[str, str],
-    workers: int,
-) -> Iterator[tuple[PushItem, tuple[str | None, str | None]]]:
-    """Each item with (hash to keep, error), sent `workers` at a time, as they complete.
+    settings: PushSettings,
+    report: PushReport,
+) -> None:
+    """Write merged contacts' values onto their canonical contacts: the latest answer wins.
 
-    At most `workers * 2` requests are queued, so memory stays flat for any number of items.
+    Sent after every other update, so the canonical contact's own values (from the marts, sent
+    this run or before) and those of each contact merged into it are compared, not raced.
+    """
+    own = {(i.workspace_id, i.contact_id): i for i in items if i.kind == "attributes"}
+    candidates: dict[tuple[str, str], list[PushItem]] = {}
+    for item in pending:
+        if item.key in merged:
+            canonical = (item.workspace_id, merged[item.key])
+            candidates.setdefault(canonical, [own[canonical]] if canonical in own else [])
+            candidates[canonical].append(item)
+    winners = {}
+    superseded = []
+    for (_, canonical_id), group in candidates.items():
+        latest = max(group, key=lambda i: i.as_of or datetime.min)
+        if latest.key in merged:
+            winners[latest.key] = canonical_id
+        superseded += [
+            (i, Outcome(i.payload_hash)) for i in group if i.key in merged and i is not latest
+        ]
+    if superseded:
+        report.notes.append(
+            f"{len(superseded)} merged contacts' values were not written: the contact they were "
+            "merged into has a later answer"
+        )
+        report.unchanged += len(superseded)
+        ledger.record(conn, [_ledger_row(i, o) for i, o in superseded], _now())
+
+    def send(item: PushItem) -> Outcome:
+        return _send_to_canonical(clients[item.workspace_id], item, winners[item.key])
+
+    chosen = [i for i in pending if i.key in winners]
+    for batch in _outcomes(chosen, send, settings.workers):
+        _record(conn, batch, report)
+
+
+def _record(
+    conn: duckdb.DuckDBPyConnection, batch: list[tuple[PushItem, Outcome]], report: PushReport
+) -> None:
+    for item, outcome in batch:
+        if outcome.error is None:
+            report.sent += 1
+        else:
+            report.failed += 1
+            report.failures.append((item.key, item.contact_id, outcome.error))
+    ledger.record(conn, [_ledger_row(i, o) for i, o in batch], _now())
+
+
+def _ledger_row(
+    item: PushItem, outcome: Outcome
+) -> tuple[str, str, str, str, str | None, str | None]:
+    return (
+        item.key,
+        item.kind,
+        item.workspace_id,
+        item.contact_id,
+        outcome.kept_hash,
+        outcome.error,
+    )
+
+
+def _outcomes(
+    pending: list[PushItem], send: Callable[[PushItem], Outcome], workers: int
+) -> Iterator[list[tuple[PushItem, Outcome]]]:
+    """Items with their outcomes, `workers` sent at a time, in batches for the ledger.
+
+    At most `workers * 2` requests are queued, so memory stays flat for any number of items. A
+    batch is yielded (and recorded by the caller before anything more is sent) every
+    LEDGER_FLUSH_SECONDS or as soon as `workers` outcomes wait. So a process killed at any point
+    has sent fewer than `workers * 3` writes the ledger does not know: those queued or in flight,
+    and those waiting for their batch.
     """
     queue = iter(pending)
+    batch: list[tuple[PushItem, Outcome]] = []
+    flushed = time.monotonic()
     with ThreadPoolExecutor(max_workers=workers) as pool:
-        running: dict[Future[tuple[str | None, str | None]], PushItem] = {}
+        running: dict[Future[Outcome], PushItem] = {}
         while True:
-            for item in queue:
-                running[pool.submit(_send, clients, unready, item)] = item
-                if len(running) >= workers * 2:
-                    break
+            while len(running) < workers * 2 and (item := next(queue, None)) is not None:
+                running[pool.submit(send, item)] = item
             if not running:
-                return
-            done, _ = wait(running, return_when=FIRST_COMPLETED)
-            for future in done:
-                yield running.pop(future), future.result()
+                break
+            done, _ = wait(running, timeout=LEDGER_FLUSH_SECONDS, return_when=FIRST_COMPLETED)
+            batch += [(running.pop(future), future.result()) for future in done]
+            if batch and (
+                len(batch) >= workers or time.monotonic() - flushed >= LEDGER_FLUSH_SECONDS
+            ):
+                yield batch
+                batch, flushed = [], time.monotonic()
+    if batch:
+        yield batch
 
 
-def _send(
-    clients: dict[str, IntercomClient], unready: dict[str, str], item: PushItem
-) -> tuple[str | None, str | None]:
+def _send(clients: dict[str, IntercomClient], unready: dict[str, str], item: PushItem) -> Outcome:
     client = clients.get(item.workspace_id)
     if client is None:
-        return None, f"workspace {item.workspace_id} is not configured (INTERCOM_WORKSPACES)"
+        return Outcome(
+            error=f"workspace {item.workspace_id} is not configured (INTERCOM_WORKSPACES)"
+        )
     if item.kind == "attributes" and item.workspace_id in unready:
-        return None, unready[item.workspace_id]
+        return Outcome(error=unready[item.workspace_id])
     try:
         _write(client, item, item.contact_id)
-        return item.payload_hash, None
+        return Outcome(item.payload_hash)
     except IntercomError as exc:
         if exc.status == 404:
             # Deleted in Intercom: recorded, and not retried until its values change.
-            return item.payload_hash, "contact not found in Intercom (404): it was deleted"
+            return Outcome(item.payload_hash, "contact not found in Intercom (404): it was deleted")
         canonical = _CANONICAL.search(exc.link or "") if exc.status == 410 else None
+        if canonical and item.kind == "attributes":
+            return Outcome(merged_into=canonical.group(1))
         if canonical:
-            try:
-                _write(client, item, canonical.group(1))
-                return item.payload_hash, None
-            except IntercomError as again:
-                return None, f"merged into {canonical.group(1)}, which failed: {again}"
-        return None, str(exc)
+            return _send_to_canonical(client, item, canonical.group(1))
+        return Outcome(error=str(exc))
+
+
+def _send_to_canonical(client: IntercomClient, item: PushItem, canonical_id: str) -> Outcome:
+    try:
+        _write(client, item, canonical_id)
+        return Outcome(item.payload_hash)
+    except IntercomError as again:
+        return Outcome(error=f"merged into {canonical_id}, which failed: {again}")
 
 
 def _write(client: IntercomClient, item: PushItem, contact_id: str) -> None:
@@ -218,36 +341,47 @@ def _ensure_attributes(
 def _create_missing_attributes(
     client: IntercomClient, workspace_id: str, settings: PushSettings
 ) -> None:
+    # Archived ones too: their names are taken, and a create would fail obscurely.
     existing = {
-        a["name"]: a.get("data_type")
-        for a in client.request("GET", "/data_attributes", params={"model": "contact"})["data"]
+        a["name"]: a
+        for a in client.request(
+            "GET", "/data_attributes", params={"model": "contact", "include_archived": "true"}
+        )["data"]
     }
     for name, data_type in settings.attribute_types().items():
-        if name not in existing:
+        found = existing.get(name)
+        if found is None:
             client.request(
                 "POST",
                 "/data_attributes",
                 json={"name": name, "model": "contact", "data_type": data_type},
             )
-        elif existing[name] != data_type:
+        elif found.get("data_type") != data_type:
             raise IntercomError(
                 f"the contact attribute {name!r} exists in workspace {workspace_id} as "
-                f"{existing[name]}, not {data_type}: rename ours with the matching "
+                f"{found.get('data_type')}, not {data_type}: rename ours with the matching "
                 "INTERCOM_PUSH_*_ATTRIBUTE variable, or change theirs in Intercom"
+            )
+        elif found.get("archived"):
+            raise IntercomError(
+                f"the contact attribute {name!r} is archived in workspace {workspace_id}: "
+                "unarchive it in Intercom (Settings > Data > People), or rename ours with the "
+                "matching INTERCOM_PUSH_*_ATTRIBUTE variable"
             )
 
 
 def _finish(conn: duckdb.DuckDBPyConnection, report: PushReport) -> None:
     conn.execute(
         f"update {ledger.RUNS} set finished_at = ?, sent = ?, unchanged = ?, skipped = ?,"
-        " failed = ?, write_calls = ? where run_id = ?",
+        " failed = ?, write_calls = ?, ambiguous_emails = ? where run_id = ?",
         [
-            datetime.now(UTC).replace(tzinfo=None),
+            _now(),
             report.sent,
             report.unchanged,
             report.skipped,
             report.failed,
             report.write_calls,
+            len(report.ambiguous),
             report.run_id,
         ],
     )
@@ -257,6 +391,10 @@ def _finish(conn: duckdb.DuckDBPyConnection, report: PushReport) -> None:
         ("run_id", "item_key", "contact_id", "reason"),
         [(report.run_id, key, contact, reason) for key, contact, reason in report.failures],
     )
+
+
+def _now() -> datetime:
+    return datetime.now(UTC).replace(tzinfo=None)
 
 
 def _rows(conn: duckdb.DuckDBPyConnection, sql: str) -> list[dict[str, Any]]:

@@ -29,15 +29,16 @@ class PushSettings:
         return self.mode == "score_and_comment"
 
     def attribute_types(self) -> dict[str, str]:
-        """Each contact attribute the push writes, with its Intercom data type."""
-        types = {
+        """Each contact attribute the push writes, with its Intercom data type.
+
+        The comment is written in every mode: empty in score_only, to clear one sent before.
+        """
+        return {
             self.score_attribute: "integer",
+            self.comment_attribute: "string",
             self.category_attribute: "string",
             self.metric_attribute: "string",
         }
-        if self.sends_comments:
-            types[self.comment_attribute] = "string"
-        return types
 
 
 def push_settings(environ: dict[str, str] | None = None) -> PushSettings:

@@ -121,6 +121,12 @@ class IntercomApi:
             ("GET", r"/contacts/(?P<id>[^/]+)", "contacts", self.get_contact),
             ("PUT", r"/contacts/(?P<id>[^/]+)", "contacts", self.update_contact),
             ("GET", r"/contacts/(?P<id>[^/]+)/tags", "contacts", self.contact_tags),
+            (
+                "DELETE",
+                r"/contacts/(?P<id>[^/]+)/tags/(?P<tag_id>[^/]+)",
+                "contacts",
+                self.detach_contact_tag,
+            ),
             ("GET", r"/contacts/(?P<id>[^/]+)/companies", "contacts", self.contact_companies),
             ("GET", r"/contacts/(?P<id>[^/]+)/segments", "contacts", self.contact_segments),
             ("GET", r"/conversations", "conversations", self.list_conversations),
@@ -459,6 +465,17 @@ class IntercomApi:
         contact = self._contact(match["id"])
         data = [render.tag(self.ws.tag_by_id[t.tag_id], t) for t in contact.tags]
         return Response(200, {"type": "list", "data": data})
+
+    def detach_contact_tag(self, request: Request, match: re.Match[str]) -> Response:
+        """Removes the tag from the contact; answers with the tag, as Intercom does."""
+        contact = self._contact(match["id"])
+        applied = next((t for t in contact.tags if t.tag_id == match["tag_id"]), None)
+        if applied is None:
+            raise not_found()
+        contact.tags.remove(applied)
+        contact.updated_at = max(contact.updated_at, self.ws.now)
+        self.ws.changed()
+        return Response(200, render.tag(self.ws.tag_by_id[applied.tag_id], applied))
 
     def contact_companies(self, request: Request, match: re.Match[str]) -> Response:
         contact = self._contact(match["id"])

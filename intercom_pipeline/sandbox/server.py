@@ -205,7 +205,7 @@ class Sandbox:
                 )
             if is_scroll and not request.query.get("scroll_param"):
                 self._maybe_refuse_scroll(limit_headers)
-            if request.method in ("POST", "PUT") and not request.path.endswith(
+            if request.method in ("POST", "PUT", "DELETE") and not request.path.endswith(
                 ("/search", "/list")
             ):
                 with self.stats_lock:

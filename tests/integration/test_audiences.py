@@ -1,5 +1,6 @@
-"""Audiences against the sandbox: each kind, a custom-attribute filter, property mapping, update
-versus skip, the report after the sandbox clock moves, and a hostile filter."""
+"""Audiences against the sandbox: each kind (every Intercom segment too), a custom-attribute
+filter, property mapping, update versus skip, the report after the sandbox clock moves, survey data
+by tag in the marts, the auto-sync schedule, and a hostile filter."""
 
 from __future__ import annotations
 
@@ -17,7 +18,8 @@ import requests
 from intercom_pipeline.audiences import store
 from intercom_pipeline.audiences.config import load_audiences
 from intercom_pipeline.audiences.filters import FilterError
-from intercom_pipeline.audiences.sync import sync_audience
+from intercom_pipeline.audiences.sync import segment_audience_id, sync_audience
+from intercom_pipeline.defs.audiences import SEGMENTS_KEY
 from intercom_pipeline.sandbox import DEFAULT_TOKEN, RunningSandbox, Sandbox, SandboxConfig
 from intercom_pipeline.sandbox.model import Contact
 from intercom_pipeline.settings import intercom_settings
@@ -157,6 +159,7 @@ def test_mapped_properties_and_the_tag_reach_their_places(world: World) -> None:
             f"select contact_id, properties ->> 'Free Trial', properties ->> 'email', tag"
             f" from {store.MEMBERS} where audience_id = 'trial_or_japan'"
         ).fetchall()
+    assert rows
     for contact_id, plan, email, tag in rows:
         contact = ws.contact_by_id[contact_id]
         assert plan == contact.custom_attributes.get("plan")
@@ -178,53 +181,172 @@ def test_mapped_properties_and_the_tag_reach_their_places(world: World) -> None:
     assert ("leads", "Leads", "leads", True, in_leads, "ok") in overview
 
 
+def test_every_intercom_segment_is_an_audience_named_by_intercom(world: World) -> None:
+    ws = world.running.sandbox.workspace
+    usa = next(s for s in ws.segments if s.name == "Everyone in the USA")
+    others = [s for s in ws.segments if s.id != usa.id]
+    assert others
+    with duckdb.connect(str(world.warehouse), read_only=True) as conn:
+        overview = dict(
+            conn.execute(
+                "select audience_id, name from audiences.audience_overview"
+                " where kind = 'intercom_segment'"
+            ).fetchall()
+        )
+    assert overview == {
+        "usa": "Everyone in the USA",
+        **{segment_audience_id(s.id): s.name for s in others},
+    }
+    for segment in others:
+        in_segment = {c.id for c in ws.segment_members(segment) if c.visible}
+        audience_id = segment_audience_id(segment.id)
+        everyone = world.members(audience_id) | world.members(audience_id, "unsubscribed")
+        assert everyone == in_segment
+    assert world.first["intercom_segments"]["segments"] == len(others)  # type: ignore[attr-defined]
+    # "Sync now" for one of them: the segments asset with the segment in its run config.
+    one = others[0]
+    result = world.build(
+        asset_selection=[SEGMENTS_KEY],
+        run_config={"ops": {"audiences__intercom_segments": {"config": {"segment": one.name}}}},
+    )
+    assert world.reports(result)["intercom_segments"]["segments"] == 1
+    with duckdb.connect(str(world.warehouse), read_only=True) as conn:
+        synced = conn.execute(
+            f"select audience_id, count(*) from {store.SYNCS} group by all"
+        ).fetchall()
+    counts = dict(synced)
+    assert counts[segment_audience_id(one.id)] == counts["users"] + 1
+
+
+def test_survey_data_is_filtered_by_the_audience_tag_in_the_marts(world: World) -> None:
+    with duckdb.connect(str(world.warehouse), read_only=True) as conn:
+        rows = conn.execute(
+            "select response_key, audience_tag from analytics.audience_survey_responses"
+            " where audience_id = 'trial_or_japan'"
+        ).fetchall()
+        expected = conn.execute(
+            f"select r.response_key from analytics.survey_responses r join {store.MEMBERS} m"
+            " using (workspace_id, contact_id)"
+            " where m.audience_id = 'trial_or_japan' and m.status = 'active'"
+        ).fetchall()
+    assert rows
+    assert sorted(key for key, _ in rows) == sorted(key for (key,) in expected)
+    assert {tag for _, tag in rows} == {"trial-or-japan"}
+
+
+def test_only_the_auto_sync_schedule_syncs_audiences(world: World) -> None:
+    from intercom_pipeline.definitions import defs
+
+    with pytest.MonkeyPatch.context() as patch:
+        for key, value in world.env.items():
+            patch.setenv(key, value)
+        definitions = defs()
+
+        def keys(schedule: dg.ScheduleDefinition) -> set[dg.AssetKey]:
+            job = definitions.resolve_job_def(schedule.job_name)
+            return set(job.asset_layer.executable_asset_keys)
+
+        auto = definitions.resolve_schedule_def("audiences_auto_sync")
+        assert (auto.cron_schedule, auto.default_status) == (
+            "0 4 * * *",
+            dg.DefaultScheduleStatus.RUNNING,
+        )
+        assert keys(auto) == {dg.AssetKey(["audiences", "leads"])}  # auto_sync: true
+        ingestion = [
+            definitions.resolve_schedule_def(name)
+            for name in ("intercom_conversations", "intercom_contacts", "intercom_settings")
+        ]
+        for schedule in ingestion:
+            selected = keys(schedule)
+            assert dg.AssetKey("audience_survey_responses") in selected  # the mart is rebuilt
+            assert not [k for k in selected if k.path[0] == "audiences"], schedule.name
+
+
 def test_the_report_after_the_clock_moves(world: World) -> None:
     ws = world.running.sandbox.workspace
-    before = {c.id for c in ws.visible_contacts() if in_trial_or_japan(c)}
-    requests.post(
-        f"{world.running.base_url}/_sandbox/clock/advance",
+    api = requests.Session()
+    api.headers["Authorization"] = f"Bearer {DEFAULT_TOKEN}"
+    active = sorted(world.members("trial_or_japan"))
+    marked = world.members("trial_or_japan", "unsubscribed")
+    before = active + sorted(marked)
+    renamed, deleted, *unsubscribes = active[:4]
+    leaver = next(c for c in active[4:] if ws.contact_by_id[c].country != "Japan")
+    tag_id = ws.tag_named("trial-or-japan").id
+    assert tag_id in {t.tag_id for t in ws.contact_by_id[leaver].tags}  # tagged by the first sync
+    url = world.running.base_url
+    created = api.post(
+        f"{url}/contacts",
         json={
-            "seconds": 3600,
-            "activity": {"new_contacts": 8, "contact_updates": 12, "contact_deletions": 3},
+            "role": "user",
+            "email": "new-trial@example.com",
+            "custom_attributes": {"plan": "Free Trial"},
         },
-        timeout=60,
-    ).raise_for_status()
-    with ws.lock:
-        members = sorted(before & {c.id for c in ws.visible_contacts()})
-        unsubscribes, deleted, leaves = members[:2], members[2], members[3]
-        for contact_id in unsubscribes:
-            ws.contact_by_id[contact_id].unsubscribed_from_emails = True
+        timeout=30,
+    )
+    created.raise_for_status()
+    for contact_id, body in (
+        (renamed, {"name": "Renamed Member"}),  # a mapped property (name) changes
+        (leaver, {"custom_attributes": {"plan": "Paid"}}),  # no longer matches the filter
+        *((c, {"unsubscribed_from_emails": True}) for c in unsubscribes),
+    ):
+        api.put(f"{url}/contacts/{contact_id}", json=body, timeout=30).raise_for_status()
+    with ws.lock:  # the API cannot delete a contact: the workspace's own state does
         ws.contact_by_id[deleted].deleted_at = ws.now
-        leaver = ws.contact_by_id[leaves]
-        leaver.custom_attributes["plan"] = "Pro"
-        leaver.country = "Canada"
-        for contact_id in (*unsubscribes, leaves):
-            ws.contact_by_id[contact_id].updated_at = ws.now
         ws.changed()
-    after = {c.id for c in ws.visible_contacts() if in_trial_or_japan(c)}
-    # The daily contacts job syncs the audiences downstream of the contacts it loaded.
-    reports = world.reports(world.build("intercom_contacts_job"))
-    report, skipped = reports["trial_or_japan"], reports["trial_or_japan_skip"]
-    assert report["new"] == len(after - before)
-    assert report["removed"] == len(before - after) == 2  # deleted (on_deleted: remove), left
-    assert report["updated"] >= 2  # at least the two who unsubscribed (on_unsubscribed: mark)
-    assert report["updated"] + report["unchanged"] == len(before & after)
-    assert report["failed"] == 0
-    # Skipping keeps properties as they were; marking the unsubscribed and the deleted still applies.
-    assert (skipped["updated"], skipped["removed"]) == (3, 1)
-    assert skipped["updated"] + skipped["unchanged"] == len(before & after) + 1
-    assert set(unsubscribes) <= world.members("trial_or_japan", "unsubscribed")
-    assert {deleted, leaves} <= world.members("trial_or_japan", "removed")
+    requests.post(
+        f"{url}/_sandbox/clock/advance", json={"seconds": 3600, "activity": {}}, timeout=60
+    ).raise_for_status()
+    world.build("intercom_contacts_job")  # ingestion and models: no audience syncs there
+    keys = [dg.AssetKey(["audiences", a]) for a in ("trial_or_japan", "trial_or_japan_skip")]
+    reports = world.reports(world.build(asset_selection=keys))
+    unchanged = len(before) - 5  # all but: renamed, deleted, the two who unsubscribed, the leaver
+    assert reports["trial_or_japan"] == {
+        "contacts": len(before) - 2 + 1,
+        "new": 1,
+        "updated": 3,  # renamed, and the two who unsubscribed (on_unsubscribed: mark)
+        "unchanged": unchanged,
+        "skipped": 0,
+        "failed": 0,
+        "removed": 2,  # deleted (on_deleted: remove), and the leaver
+    }
+    # Skipping keeps the renamed member's properties; marking the unsubscribed and the deleted
+    # still applies (on_deleted: mark by default).
+    assert reports["trial_or_japan_skip"] == {
+        "contacts": len(before) - 1 + 1,
+        "new": 1,
+        "updated": 3,
+        "unchanged": unchanged,
+        "skipped": 1,
+        "failed": 0,
+        "removed": 1,  # the leaver
+    }
+    assert world.members("trial_or_japan", "unsubscribed") == marked | set(unsubscribes)
+    assert world.members("trial_or_japan", "removed") == {deleted, leaver}
+    assert tag_id not in {t.tag_id for t in ws.contact_by_id[leaver].tags}  # untagged in Intercom
+    assert "audience-removed" in [e.event_name for e in ws.events_of(leaver)]
+    assert world.members("trial_or_japan_skip", "deleted") == {deleted}
+    assert created.json()["id"] in world.members("trial_or_japan")
     for contact_id in unsubscribes:
         assert "audience-unsubscribed" in [e.event_name for e in ws.events_of(contact_id)]
-    assert "audience-removed" in [e.event_name for e in ws.events_of(leaves)]
-    again = world.reports(
-        world.build(asset_selection=[dg.AssetKey(["audiences", "trial_or_japan"])])
-    )
-    assert again["trial_or_japan"]["new"] == again["trial_or_japan"]["updated"] == 0
+    with duckdb.connect(str(world.warehouse), read_only=True) as conn:
+        names = dict(
+            conn.execute(
+                f"select audience_id, properties ->> 'name' from {store.MEMBERS}"
+                " where contact_id = ?",
+                [renamed],
+            ).fetchall()
+        )
+        history = conn.execute(
+            f"select count(*) from {store.SYNCS} where audience_id = 'trial_or_japan'"
+        ).fetchone()[0]
+    assert names["trial_or_japan"] == "Renamed Member"
+    assert names["trial_or_japan_skip"] != "Renamed Member"
+    again = world.reports(world.build(asset_selection=keys[:1]))["trial_or_japan"]
+    assert (again["new"], again["updated"], again["removed"]) == (0, 0, 0)
+    assert history == 2
 
 
-def test_a_hostile_filter_is_rejected_or_inert(world: World, tmp_path: Path) -> None:
+def test_a_hostile_filter_is_rejected_with_a_clear_error(world: World, tmp_path: Path) -> None:
     hostile_value = tmp_path / "value.yaml"
     hostile_value.write_text(
         textwrap.dedent(
@@ -247,12 +369,11 @@ def test_a_hostile_filter_is_rejected_or_inert(world: World, tmp_path: Path) -> 
             )
         ]
     )
-    (audience,) = load_audiences(hostile_value)
+    (*_, audience) = load_audiences(hostile_value)
     copy = tmp_path / "intercom.duckdb"
     copy.write_bytes(world.warehouse.read_bytes())
-    assert sync_audience(copy, audience, workspaces).contacts == 0
-    with duckdb.connect(str(copy), read_only=True) as conn:
-        assert conn.execute("select count(*) from analytics.contacts").fetchone()[0] > 0
+    with pytest.raises(FilterError, match=r"filter\.value: .* is rejected: a value cannot"):
+        sync_audience(copy, audience, workspaces)
     hostile_property = tmp_path / "property.yaml"
     hostile_property.write_text(
         textwrap.dedent(
@@ -265,8 +386,17 @@ def test_a_hostile_filter_is_rejected_or_inert(world: World, tmp_path: Path) -> 
             """
         )
     )
-    (audience,) = load_audiences(hostile_property)
-    with pytest.raises(FilterError, match="unknown property"):
+    (*_, audience) = load_audiences(hostile_property)
+    with pytest.raises(FilterError, match=r"filter\.property: .* is rejected: a property name"):
         sync_audience(copy, audience, workspaces)
     with duckdb.connect(str(copy), read_only=True) as conn:
         assert conn.execute("select count(*) from analytics.contacts").fetchone()[0] > 0
+        failed = conn.execute(
+            f"select audience_id, status, error from {store.SYNCS}"
+            " where audience_id like 'hostile%' order by 1"
+        ).fetchall()
+    assert [row[:2] for row in failed] == [
+        ("hostile_property", "failed"),
+        ("hostile_value", "failed"),
+    ]
+    assert all("is rejected" in row[2] for row in failed)

@@ -5,7 +5,7 @@ from __future__ import annotations
 import shutil
 from collections import Counter
 from collections.abc import Iterator
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -24,35 +24,53 @@ from intercom_pipeline.sources.intercom import Workspace, connect
 
 SEED = 3
 PUSH = dg.AssetKey("intercom_contact_survey_push")
+SHARED_EMAIL_COMMENT = "sent from the shared inbox"
+
+
+def build(loaded: dg.Definitions, selection: dg.AssetSelection) -> None:
+    """Materialize `selection` minus the push, which each test runs itself."""
+    keys = (selection - dg.AssetSelection.assets(PUSH)).resolve(loaded.resolve_asset_graph())
+    with dg.instance_for_test() as instance:
+        result = loaded.resolve_job_def("intercom_build_all").execute_in_process(
+            instance=instance, asset_selection=list(keys)
+        )
+    assert result.success
+
+
+def build_environment(root: Path, feed: Path, base_url: str) -> dict[str, str]:
+    return {
+        "DUCKDB_PATH": str(root / "intercom.duckdb"),
+        "DUCKDB_SERVING_DIR": str(root / "serving"),
+        "SURVEY_FEED_DIR": str(feed),
+        "DLT_DATA_DIR": str(root / "dlt"),
+        "SURVEY_MATCH_BY_EMAIL": "true",
+        "INTERCOM_BASE_URL": base_url,
+        "INTERCOM_ACCESS_TOKEN": DEFAULT_TOKEN,
+    }
 
 
 @pytest.fixture(scope="module")
 def built_warehouse(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """Raw tables, survey feed and marts, built once; each test pushes from its own copy."""
+    """Raw tables, survey feed and marts, built once; each test pushes from its own copy.
+
+    Two contacts share an email, and one feed answer names only that email.
+    """
     from intercom_pipeline.definitions import defs
 
     root = tmp_path_factory.mktemp("push")
     sandbox = Sandbox(SandboxConfig(seed=SEED, scale="tiny"))
     write_demo_survey_feed(sandbox.workspace, root / "feed")
+    first, second = sandbox.workspace.visible_contacts()[-2:]
+    second.email = first.email
+    sandbox.workspace.changed()
+    (root / "feed" / "shared_email.csv").write_text(
+        "email,metric,score,comment,responded_at\n"
+        f"{first.email},NPS,10,{SHARED_EMAIL_COMMENT},2026-10-30T10:00:00Z\n"
+    )
     with RunningSandbox(sandbox) as running, pytest.MonkeyPatch.context() as patch:
-        for key, value in {
-            "DUCKDB_PATH": str(root / "intercom.duckdb"),
-            "DUCKDB_SERVING_DIR": str(root / "serving"),
-            "SURVEY_FEED_DIR": str(root / "feed"),
-            "DLT_DATA_DIR": str(root / "dlt"),
-            "INTERCOM_BASE_URL": running.base_url,
-            "INTERCOM_ACCESS_TOKEN": DEFAULT_TOKEN,
-        }.items():
+        for key, value in build_environment(root, root / "feed", running.base_url).items():
             patch.setenv(key, value)
-        loaded = defs()
-        everything_but_the_push = [
-            k for k in loaded.resolve_asset_graph().get_all_asset_keys() if k != PUSH
-        ]
-        with dg.instance_for_test() as instance:
-            result = loaded.resolve_job_def("intercom_build_all").execute_in_process(
-                instance=instance, asset_selection=everything_but_the_push
-            )
-    assert result.success
+        build(defs(), dg.AssetSelection.all())
     return root / "intercom.duckdb"
 
 
@@ -157,20 +175,57 @@ def test_a_second_run_with_nothing_changed_makes_no_write(
     assert runs == [(first.sent, 0, 0), (0, first.sent, 0)]
 
 
-def test_score_only_sends_no_comment_and_off_sends_nothing(
+def test_off_sends_nothing_and_says_so(warehouse: Path, running: RunningSandbox) -> None:
+    off = push_survey_results(warehouse, workspaces(running), PushSettings(mode="off"))
+    assert writes(running) == []
+    assert off.sent == 0 and off.unchanged == 0 and off.skipped > 0
+    assert off.notes == [
+        f"INTERCOM_PUSH_MODE=off: nothing was sent ({off.skipped} changed writes skipped)"
+    ]
+    sent = push_survey_results(warehouse, workspaces(running), PushSettings())
+    assert sent.sent == off.skipped  # skipped counted what would have been sent
+    again = push_survey_results(warehouse, workspaces(running), PushSettings(mode="off"))
+    assert (again.skipped, again.unchanged) == (0, sent.sent)
+
+
+def test_switching_to_score_only_clears_the_comments_and_resends_no_event(
     warehouse: Path, running: RunningSandbox
 ) -> None:
-    off = push_survey_results(warehouse, workspaces(running), PushSettings(mode="off"))
-    assert off.sent == 0 and off.skipped > 0 and writes(running) == []
-    assert "nothing was sent" in off.notes[0]
-    push_survey_results(warehouse, workspaces(running), PushSettings(mode="score_only"))
-    bodies = [w["body"] for w in writes(running)]
-    assert bodies and all(
-        "survey_comment" not in (b.get("custom_attributes") or {}) for b in bodies
+    full = push_survey_results(warehouse, workspaces(running), PushSettings())
+    commented = query(
+        warehouse,
+        "select contact_id from analytics.contact_survey_profile"
+        " where last_comment is not null order by contact_id limit 1",
+    )[0][0]
+    assert get(running, f"/contacts/{commented}")["custom_attributes"]["survey_comment"]
+    before = len(writes(running))
+    score_only = push_survey_results(
+        warehouse, workspaces(running), PushSettings(mode="score_only")
     )
+    switched = writes(running)[before:]
+    with_comment = query(
+        warehouse,
+        "select count(*) from analytics.contact_survey_profile"
+        " where last_score is not null and last_comment is not null",
+    )[0][0]
+    # Only the attribute updates that held a comment change: every event is known by
+    # (contact, name, created_at), whatever its metadata.
+    assert {w["path"].split("/")[1] for w in switched} == {"contacts"}
+    assert len(switched) == score_only.sent == with_comment
+    assert score_only.unchanged == full.sent - with_comment
+    assert all(w["body"]["custom_attributes"]["survey_comment"] is None for w in switched)
+    assert get(running, f"/contacts/{commented}")["custom_attributes"]["survey_comment"] is None
+    assert "sent empty" in score_only.notes[0]
+
+
+def test_score_only_from_the_start_sends_no_comment(
+    warehouse: Path, running: RunningSandbox
+) -> None:
+    push_survey_results(warehouse, workspaces(running), PushSettings(mode="score_only"))
+    bodies = [w["body"] for w in writes(running) if w["path"] != "/data_attributes"]
+    assert bodies
+    assert all((b.get("custom_attributes") or {}).get("survey_comment") is None for b in bodies)
     assert all("comment" not in (b.get("metadata") or {}) for b in bodies)
-    names = {a["name"] for a in get(running, "/data_attributes", model="contact")["data"]}
-    assert "survey_score" in names and "survey_comment" not in names
 
 
 def test_the_export_of_all_feedback_runs_once_a_week(
@@ -246,38 +301,183 @@ def test_a_failure_half_way_then_a_rerun_delivers_everything_exactly_once(
     )
 
 
+def profiles(warehouse: Path) -> list[tuple[str, int, str | None, datetime]]:
+    """(contact, score, comment, answered at) of each contact with an answer, by contact."""
+    return query(
+        warehouse,
+        "select contact_id, last_score, last_comment, last_response_at"
+        " from analytics.contact_survey_profile where last_score is not null order by contact_id",
+    )
+
+
+def merge(running: RunningSandbox, merged_id: str, canonical_id: str) -> None:
+    ws = running.sandbox.workspace
+    with ws.lock:
+        ws.contact_by_id[merged_id].merged_into = canonical_id
+        ws.changed()
+
+
+def attribute_puts(running: RunningSandbox, contact_id: str) -> list[dict]:
+    return [w["body"] for w in writes(running) if w["path"] == f"/contacts/{contact_id}"]
+
+
 def test_a_deleted_contact_is_recorded_and_a_merged_one_followed(
     warehouse: Path, running: RunningSandbox
 ) -> None:
-    deleted_id, merged_id, canonical_id = (
-        row[0]
-        for row in query(
-            warehouse,
-            "select contact_id from analytics.contact_survey_profile"
-            " where last_score is not null order by contact_id limit 3",
-        )
-    )
+    (deleted_id, *_), (merged_id, merged_score, merged_comment, _) = profiles(warehouse)[:2]
+    canonical_id = query(
+        warehouse,
+        "select contact_id from analytics.contacts where not is_deleted and contact_id not in"
+        " (select contact_id from analytics.contact_survey_profile) order by contact_id limit 1",
+    )[0][0]
     ws = running.sandbox.workspace
     with ws.lock:
         ws.contact_by_id[deleted_id].deleted_at = ws.now
-        ws.contact_by_id[merged_id].merged_into = canonical_id
-        ws.changed()
+    merge(running, merged_id, canonical_id)
     report = push_survey_results(warehouse, workspaces(running), PushSettings())
     reasons = {key: reason for key, _, reason in report.failures if key.startswith("attributes:")}
     assert any(deleted_id in key and "404" in reason for key, reason in reasons.items())
     assert not any(merged_id in key for key in reasons)
-    merged_score = query(
-        warehouse,
-        f"select last_score from analytics.contact_survey_profile where contact_id = '{merged_id}'",
-    )[0][0]
-    assert get(running, f"/contacts/{canonical_id}")["custom_attributes"]["survey_score"] in (
-        merged_score,
-        query(
-            warehouse,
-            f"select last_score from analytics.contact_survey_profile where contact_id = '{canonical_id}'",
-        )[0][0],
-    )
+    attributes = get(running, f"/contacts/{canonical_id}")["custom_attributes"]
+    assert attributes["survey_score"] == merged_score
+    assert attributes["survey_comment"] == merged_comment
+    assert [
+        b["custom_attributes"]["survey_score"] for b in attribute_puts(running, canonical_id)
+    ] == [merged_score]
     failures = query(warehouse, f"select contact_id, reason from {ledger.FAILURES}")
     assert any(c == deleted_id and "deleted" in r for c, r in failures)
     again = push_survey_results(warehouse, workspaces(running), PushSettings())
     assert again.write_calls == 0  # the deleted contact is not retried until its values change
+
+
+def answered_apart(rows: list[tuple]) -> list[tuple]:
+    """Two profiles with different scores and answer times, the earlier answer first."""
+    other = next(r for r in rows[1:] if r[1] != rows[0][1] and r[3] != rows[0][3])
+    return sorted((rows[0], other), key=lambda row: row[3])
+
+
+def test_a_merged_contact_and_its_canonical_one_keep_the_latest_answer(
+    warehouse: Path, running: RunningSandbox
+) -> None:
+    rows = profiles(warehouse)
+    half = len(rows) // 2
+    a, b = answered_apart(rows[:half])
+    c, d = answered_apart(rows[half:])
+    merge(running, b[0], a[0])  # merged answered later: its answer wins on the canonical
+    merge(running, c[0], d[0])  # merged answered earlier: the canonical keeps its own
+    report = push_survey_results(warehouse, workspaces(running), PushSettings())
+    assert report.failed == 0
+    assert get(running, f"/contacts/{a[0]}")["custom_attributes"]["survey_score"] == b[1]
+    assert get(running, f"/contacts/{d[0]}")["custom_attributes"]["survey_score"] == d[1]
+    assert [p["custom_attributes"]["survey_score"] for p in attribute_puts(running, d[0])] == [d[1]]
+    assert any("merged contacts' values were not written" in n for n in report.notes)
+    assert push_survey_results(warehouse, workspaces(running), PushSettings()).write_calls == 0
+
+
+def test_an_email_shared_by_several_contacts_is_reported_not_written(
+    warehouse: Path, running: RunningSandbox
+) -> None:
+    report = push_survey_results(warehouse, workspaces(running), PushSettings())
+    quarantined = query(
+        warehouse,
+        "select response_key, rejection_reason from analytics.survey_response_quarantine"
+        f" where comment = '{SHARED_EMAIL_COMMENT}'",
+    )
+    assert len(quarantined) == 1 and quarantined[0][1].endswith("matches 2 contacts")
+    assert quarantined[0] in report.ambiguous
+    assert not any(SHARED_EMAIL_COMMENT in str(w["body"]) for w in writes(running))
+    runs = query(warehouse, f"select ambiguous_emails from {ledger.RUNS}")
+    assert runs == [(len(report.ambiguous),)]
+
+
+def test_an_attribute_of_another_type_stops_the_updates_not_the_events(
+    warehouse: Path, running: RunningSandbox
+) -> None:
+    requests.post(
+        f"{running.base_url}/data_attributes",
+        json={"name": "survey_score", "model": "contact", "data_type": "string"},
+        headers={"Authorization": f"Bearer {DEFAULT_TOKEN}", "Accept": "application/json"},
+        timeout=30,
+    ).raise_for_status()
+    report = push_survey_results(warehouse, workspaces(running), PushSettings())
+    reasons = {reason for key, _, reason in report.failures}
+    assert reasons == {
+        "the contact attributes are not ready: the contact attribute 'survey_score' exists in "
+        f"workspace {running.sandbox.workspace.app_id} as string, not integer: rename ours with "
+        "the matching INTERCOM_PUSH_*_ATTRIBUTE variable, or change theirs in Intercom"
+    }
+    assert report.failed == len(profiles(warehouse))
+    assert all(key.startswith("attributes:") for key, _, _ in report.failures)
+    events = query(
+        warehouse,
+        "select (select count(*) from analytics.survey_sends)"
+        " + (select count(*) from analytics.survey_responses)",
+    )[0][0]
+    assert report.sent == events
+    assert not any(w["path"].startswith("/contacts/") for w in writes(running))
+
+
+def test_an_archived_attribute_of_ours_is_named(warehouse: Path, running: RunningSandbox) -> None:
+    requests.post(
+        f"{running.base_url}/data_attributes",
+        json={"name": "survey_category", "model": "contact", "data_type": "string"},
+        headers={"Authorization": f"Bearer {DEFAULT_TOKEN}", "Accept": "application/json"},
+        timeout=30,
+    ).raise_for_status()
+    ws = running.sandbox.workspace
+    with ws.lock:
+        ws.contact_attribute("survey_category").archived = True
+        ws.changed()
+    report = push_survey_results(warehouse, workspaces(running), PushSettings())
+    assert report.failed == len(profiles(warehouse))
+    assert {reason for _, _, reason in report.failures} == {
+        "the contact attributes are not ready: the contact attribute 'survey_category' is "
+        f"archived in workspace {ws.app_id}: unarchive it in Intercom (Settings > Data > People), "
+        "or rename ours with the matching INTERCOM_PUSH_*_ATTRIBUTE variable"
+    }
+    created = [w["body"]["name"] for w in writes(running) if w["path"] == "/data_attributes"]
+    assert "survey_category" not in created[1:]  # ours (the first) only: no failing create
+
+
+def test_a_newer_answer_moves_the_values_and_sends_only_that(
+    built_warehouse: Path, tmp_path: Path, running: RunningSandbox
+) -> None:
+    from intercom_pipeline.definitions import defs
+
+    shutil.copyfile(built_warehouse, tmp_path / "intercom.duckdb")
+    shutil.copytree(built_warehouse.parent / "feed", tmp_path / "feed")
+    warehouse = tmp_path / "intercom.duckdb"
+    first = push_survey_results(warehouse, workspaces(running), PushSettings())
+    contact_id, score, _, answered = profiles(warehouse)[0]
+    assert answered < datetime(2026, 10, 31, 12)
+    new_score = 0 if score else 10
+    (tmp_path / "feed" / "later.csv").write_text(
+        "contact_id,metric,score,comment,responded_at\n"
+        f"{contact_id},NPS,{new_score},changed my mind,2026-10-31T12:00:00Z\n"
+    )
+    with pytest.MonkeyPatch.context() as patch:
+        for key, value in build_environment(tmp_path, tmp_path / "feed", running.base_url).items():
+            patch.setenv(key, value)
+        build(
+            defs(),
+            dg.AssetSelection.assets(dg.AssetKey(["survey_feed", "responses"])).downstream(),
+        )
+    before = len(writes(running))
+    second = push_survey_results(warehouse, workspaces(running), PushSettings())
+    sent = writes(running)[before:]
+    assert sorted((w["method"], w["path"]) for w in sent) == [
+        ("POST", "/events"),
+        ("PUT", f"/contacts/{contact_id}"),
+    ]
+    event = next(w["body"] for w in sent if w["path"] == "/events")
+    assert (event["id"], event["event_name"], event["created_at"]) == (
+        contact_id,
+        "survey-response",
+        int(datetime(2026, 10, 31, 12, tzinfo=UTC).timestamp()),
+    )
+    assert (second.sent, second.unchanged) == (2, first.sent - 1)
+    attributes = get(running, f"/contacts/{contact_id}")["custom_attributes"]
+    assert attributes["survey_score"] == new_score
+    assert attributes["survey_comment"] == "changed my mind"
+    assert attributes["survey_category"] == ("detractor" if new_score == 0 else "promoter")
+    assert attributes["survey_metric"] == "NPS"

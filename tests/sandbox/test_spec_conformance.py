@@ -1016,6 +1016,16 @@ def test_create_tag_and_tag_contacts_and_companies(
     checker.validate(contact_tags)
     assert tag["id"] in {t["id"] for t in contact_tags.json()["data"]}
 
+    detached = intercom.delete(f"/contacts/{known.contact}/tags/{tag['id']}")
+    assert detached.status_code == 200, detached.text
+    checker.validate(detached)
+    assert detached.json()["id"] == tag["id"]
+    contact_tags = intercom.get(f"/contacts/{known.contact}/tags")
+    assert tag["id"] not in {t["id"] for t in contact_tags.json()["data"]}
+    again = intercom.delete(f"/contacts/{known.contact}/tags/{tag['id']}")
+    assert again.status_code == 404
+    checker.validate(again)
+
     companies = intercom.post(
         "/tags", json={"name": "Spec checked", "companies": [{"company_id": known.company_id}]}
     )

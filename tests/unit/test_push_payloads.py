@@ -49,6 +49,7 @@ def test_attributes_follow_the_mode_and_names() -> None:
         "nps": 9,
         "survey_category": "promoter",
         "survey_metric": "NPS",
+        "survey_comment": None,  # clears a comment sent before the mode changed
     }
     assert full.payload_hash != score_only.payload_hash
 
@@ -64,7 +65,7 @@ def test_hash_changes_only_with_the_values() -> None:
 
 def test_events_carry_when_it_happened_and_deterministic_metadata() -> None:
     event = response_event_item(RESPONSE, PushSettings())
-    assert event.key == "event:survey-response:feed:nps.csv:4"
+    assert event.key == "event:w1:c1:survey-response:1767323045"
     assert event.body == {
         "event_name": "survey-response",
         "created_at": 1767323045,
@@ -101,12 +102,23 @@ def test_events_carry_when_it_happened_and_deterministic_metadata() -> None:
     }
 
 
+def test_an_event_is_known_by_contact_name_and_time_not_metadata() -> None:
+    full = response_event_item(RESPONSE, PushSettings())
+    score_only = response_event_item(RESPONSE, PushSettings(mode="score_only"))
+    assert full.body["metadata"] != score_only.body["metadata"]
+    assert (full.key, full.payload_hash) == (score_only.key, score_only.payload_hash)
+    later = response_event_item(
+        {**RESPONSE, "responded_at": datetime(2026, 1, 2, 3, 4, 6)}, PushSettings()
+    )
+    assert later.key != full.key and later.payload_hash != full.payload_hash
+
+
 def test_settings_from_the_environment() -> None:
     settings = push_settings(
         {"INTERCOM_PUSH_MODE": "Score_Only", "INTERCOM_PUSH_SCORE_ATTRIBUTE": "nps_score"}
     )
     assert settings.mode == "score_only" and settings.score_attribute == "nps_score"
-    assert "survey_comment" not in settings.attribute_types()
+    assert settings.attribute_types()["survey_comment"] == "string"  # sent empty
     with pytest.raises(ConfigurationError, match=r"INTERCOM_PUSH_MODE='all'.*score_and_comment"):
         push_settings({"INTERCOM_PUSH_MODE": "all"})
     with pytest.raises(ConfigurationError, match="INTERCOM_PUSH_COMMENT_ATTRIBUTE"):

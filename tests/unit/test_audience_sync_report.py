@@ -1,0 +1,244 @@
+"""One audience's sync against a small warehouse and a recording Intercom: the report's buckets,
+duplicates, deleted and unsubscribed actions, tags in Intercom, failures and the history."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import replace
+from pathlib import Path
+from typing import Any
+
+import duckdb
+import pytest
+
+from intercom_pipeline.audiences import store
+from intercom_pipeline.audiences.config import DEFAULT_PROPERTIES, Audience
+from intercom_pipeline.audiences.filters import FilterError
+from intercom_pipeline.audiences.sync import sync_audience
+from intercom_pipeline.sources.intercom import Workspace
+from intercom_pipeline.sources.intercom.client import IntercomError
+
+WS = "app1"
+COLUMNS = (
+    "workspace_id varchar, contact_id varchar, role varchar, email varchar, contact_name varchar,"
+    " external_id varchar, country varchar, company_name varchar, signed_up_at timestamp,"
+    " last_seen_at timestamp, is_deleted boolean, is_unsubscribed_from_emails boolean,"
+    " custom_attributes json, tag_names varchar"
+)
+USA = {"property": "country", "operator": "is", "value": "USA"}
+
+
+class FakeIntercom:
+    """Answers like Intercom and records every write; `fail_for` contacts get a 404."""
+
+    def __init__(self, fail_for: set[str] | None = None) -> None:
+        self.fail_for = fail_for or set()
+        self.writes: list[tuple[str, str, Any]] = []
+
+    def request(self, method: str, path: str, *, json: Any = None, **_: Any) -> Any:
+        if path == "/me":
+            return {"app": {"id_code": WS}}
+        if method == "GET" and path == "/tags":
+            return {"type": "list", "data": [{"type": "tag", "id": "t1", "name": "vip"}]}
+        who = {u["id"] for u in (json or {}).get("users", [])} | {
+            (json or {}).get("id"),
+            path.split("/")[2] if path.startswith("/contacts/") else None,
+        }
+        if who & self.fail_for:
+            raise IntercomError("Resource Not Found", 404, "not_found")
+        self.writes.append((method, path, json))
+        return {}
+
+
+class World:
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        self.intercom = FakeIntercom()
+        with duckdb.connect(str(path)) as conn:
+            conn.execute("create schema analytics")
+            conn.execute(f"create table analytics.contacts ({COLUMNS})")
+
+    def contact(self, contact_id: str, **fields: Any) -> None:
+        row = {
+            "workspace_id": WS,
+            "contact_id": contact_id,
+            "role": "user",
+            "email": f"{contact_id}@example.com",
+            "contact_name": contact_id.upper(),
+            "country": "USA",
+            "is_deleted": False,
+            "is_unsubscribed_from_emails": False,
+            "custom_attributes": json.dumps({"plan": "Free Trial"}),
+            **fields,
+        }
+        with duckdb.connect(str(self.path)) as conn:
+            conn.execute("delete from analytics.contacts where contact_id = ?", [contact_id])
+            names = ", ".join(row)
+            conn.execute(
+                f"insert into analytics.contacts ({names}) values ({', '.join('?' * len(row))})",
+                list(row.values()),
+            )
+
+    def sync(self, audience: Audience) -> dict[str, int]:
+        report = sync_audience(self.path, audience, [Workspace(self.intercom)])  # type: ignore[arg-type]
+        counts = ("contacts", "new", "updated", "unchanged", "skipped", "failed", "removed")
+        return {name: getattr(report, name) for name in counts}
+
+    def query(self, sql: str, params: list[Any] | None = None) -> list[tuple[Any, ...]]:
+        with duckdb.connect(str(self.path), read_only=True) as conn:
+            return conn.execute(sql, params or []).fetchall()
+
+    def statuses(self, audience_id: str) -> dict[str, str]:
+        rows = self.query(
+            f"select contact_id, status from {store.MEMBERS} where audience_id = ?", [audience_id]
+        )
+        assert rows
+        return dict(rows)
+
+
+@pytest.fixture
+def world(tmp_path: Path) -> World:
+    w = World(tmp_path / "warehouse.duckdb")
+    for contact_id in ("a", "b", "c", "d"):
+        w.contact(contact_id)
+    return w
+
+
+def usa(**settings: Any) -> Audience:
+    return Audience("usa", "USA", "custom", filter=USA, **settings)
+
+
+def test_each_contact_counts_in_one_bucket(world: World) -> None:
+    assert world.sync(usa()) == dict(
+        contacts=4, new=4, updated=0, unchanged=0, skipped=0, failed=0, removed=0
+    )
+    world.contact("a", contact_name="Ada")  # a mapped property changes
+    world.contact("b", country="France")  # leaves the audience
+    world.contact("e")  # joins
+    assert world.sync(usa()) == dict(
+        contacts=4, new=1, updated=1, unchanged=2, skipped=0, failed=0, removed=1
+    )
+    assert world.statuses("usa") == {
+        "a": "active",
+        "b": "removed",
+        "c": "active",
+        "d": "active",
+        "e": "active",
+    }
+
+
+def test_skip_counts_duplicates_as_skipped_and_keeps_their_old_values(world: World) -> None:
+    world.sync(usa(duplicates="skip"))
+    world.contact("a", contact_name="Ada", email="ada@new.example")
+    assert world.sync(usa(duplicates="skip")) == dict(
+        contacts=4, new=0, updated=0, unchanged=3, skipped=1, failed=0, removed=0
+    )
+    (properties,) = world.query(f"select properties from {store.MEMBERS} where contact_id = 'a'")[0]
+    assert (json.loads(properties)["name"], json.loads(properties)["email"]) == (
+        "A",
+        "a@example.com",
+    )
+    world.contact("a", contact_name="Ada", is_unsubscribed_from_emails=True)
+    assert world.sync(usa(duplicates="skip"))["updated"] == 1  # a status change still applies
+    assert world.statuses("usa")["a"] == "unsubscribed"
+    (properties,) = world.query(f"select properties from {store.MEMBERS} where contact_id = 'a'")[0]
+    assert json.loads(properties)["name"] == "A"
+
+
+def test_member_properties_are_exactly_the_defaults_and_the_mapped_names(world: World) -> None:
+    world.sync(usa(properties={**DEFAULT_PROPERTIES, "Free Trial": "custom_attributes.plan"}))
+    rows = world.query(f"select properties from {store.MEMBERS} where audience_id = 'usa'")
+    assert len(rows) == 4
+    for (properties,) in rows:
+        values = json.loads(properties)
+        assert set(values) == {*DEFAULT_PROPERTIES, "Free Trial"}
+        assert values["Free Trial"] == "Free Trial"
+
+
+@pytest.mark.parametrize(
+    ("on_deleted", "on_unsubscribed", "expected", "removed"),
+    [
+        ("keep", "keep", {"a": "active", "b": "active"}, 0),
+        ("mark", "mark", {"a": "deleted", "b": "unsubscribed"}, 0),
+        ("remove", "remove", {"a": "removed", "b": "removed"}, 2),
+    ],
+)
+def test_deleted_and_unsubscribed_contacts_follow_their_actions(
+    world: World, on_deleted: str, on_unsubscribed: str, expected: dict[str, str], removed: int
+) -> None:
+    audience = usa(on_deleted=on_deleted, on_unsubscribed=on_unsubscribed)
+    world.sync(audience)
+    world.contact("a", is_deleted=True)
+    world.contact("b", is_unsubscribed_from_emails=True)
+    report = world.sync(audience)
+    assert report["removed"] == removed
+    assert report["contacts"] == 4 - removed
+    statuses = world.statuses("usa")
+    assert {k: statuses[k] for k in ("a", "b")} == expected
+
+
+def test_the_tag_reaches_existing_members_and_leaves_with_removed_ones(world: World) -> None:
+    world.sync(usa())  # the audience existed before it had a tag
+    world.contact("c", tag_names="other, vip")  # already carries it in Intercom
+    world.contact("d", country="France")
+    audience = usa(tag="vip", tag_in_intercom=True)
+    report = world.sync(audience)
+    assert (report["updated"], report["removed"], report["failed"]) == (0, 1, 0)
+    assert world.intercom.writes == [
+        ("POST", "/tags", {"name": "vip", "users": [{"id": "a"}, {"id": "b"}]}),
+        ("DELETE", "/contacts/d/tags/t1", None),
+    ]
+
+
+def test_a_failed_contact_is_failed_only_with_its_reason_in_the_history(world: World) -> None:
+    world.intercom.fail_for = {"b"}
+    audience = usa(tag="vip", tag_in_intercom=True, events={"removed": "left-usa"})
+    assert world.sync(audience) == dict(
+        contacts=4, new=3, updated=0, unchanged=0, skipped=0, failed=1, removed=0
+    )
+    world.contact("c", country="France")
+    assert world.sync(audience)["removed"] == 1
+    assert ("POST", "/events") in {(m, p) for m, p, _ in world.intercom.writes}
+    syncs = world.query(
+        f"select sync_id, status, new, failed, removed from {store.SYNCS}"
+        " where audience_id = 'usa' order by started_at, new desc"
+    )
+    assert [row[1:] for row in syncs] == [
+        ("ok with failures", 3, 1, 0),
+        ("ok with failures", 0, 1, 1),
+    ]
+    failures = world.query(
+        f"select sync_id, contact_id, reason from {store.FAILURES} order by sync_id"
+    )
+    assert {(c, r) for _, c, r in failures} == {
+        ("b", "tagging 'vip' in Intercom: Resource Not Found")
+    }
+    assert {s for s, _, _ in failures} == {s for s, *_ in syncs}
+
+
+def test_every_sync_is_a_row_of_the_history(world: World) -> None:
+    for _ in range(3):
+        world.sync(usa())
+    world.sync(replace(usa(), id="other"))
+    assert world.query(
+        f"select audience_id, count(*), count(finished_at) from {store.SYNCS}"
+        " group by all order by 1"
+    ) == [("other", 1, 1), ("usa", 3, 3)]
+
+
+@pytest.mark.parametrize(
+    "name",
+    ["x', 1); drop table analytics.contacts; --", 'Free "Trial"', "a;b", "plan -- note"],
+)
+def test_a_hostile_mapping_name_is_rejected(world: World, name: str) -> None:
+    audience = usa(properties={**DEFAULT_PROPERTIES, name: "country"})
+    with pytest.raises(FilterError, match="is rejected: a property name cannot contain"):
+        world.sync(audience)
+    assert world.query("select count(*) from analytics.contacts") == [(4,)]
+
+
+def test_a_hostile_mapping_property_is_rejected(world: World) -> None:
+    audience = usa(properties={"Plan": "custom_attributes.plan'); drop table x; --"})
+    with pytest.raises(FilterError, match="is rejected"):
+        world.sync(audience)
+    assert world.query("select count(*) from analytics.contacts") == [(4,)]
