@@ -12,11 +12,7 @@ from intercom_pipeline.sources.intercom import Workspace, connect
 from intercom_pipeline.sources.intercom.client import IntercomClient
 from intercom_pipeline.surveys.run import Notified, process_closures
 from intercom_pipeline.surveys.settings import SurveySettings, survey_settings
-from intercom_pipeline.surveys.webhook import (
-    WebhookSpool,
-    closed_conversation,
-    webhook_spool_dir,
-)
+from intercom_pipeline.surveys.webhook import WebhookSpool, webhook_spool_dir
 
 SURVEY_JOB = "surveys_on_close_job"
 
@@ -36,11 +32,9 @@ def survey_requests(context: dg.AssetExecutionContext) -> dg.MaterializeResult:
     settings = survey_settings()
     workspaces = connect()
     spool = WebhookSpool(webhook_spool_dir())
-    spooled = spool.pending()
-    notified = {
-        path: Notified(str(n.get("app_id") or workspaces[0].workspace_id), *found)
-        for path, n in spooled
-        if (found := closed_conversation(n))
+    notified = {  # unusable notifications are moved to the spool's rejected/ folder
+        path: Notified(c.app_id or workspaces[0].workspace_id, c.conversation_id, c.created_at)
+        for path, c in spool.closed_conversations()
     }
     outcome = process_closures(
         duckdb_path(),
@@ -50,9 +44,9 @@ def survey_requests(context: dg.AssetExecutionContext) -> dg.MaterializeResult:
         test_client=_test_client(settings),
     )
     retry = set(outcome.retry_notifications)
-    for path, _ in spooled:
-        if notified.get(path) not in retry:
-            spool.done(path)  # recorded in the log (or not a closure): the spool may forget it
+    for path, note in notified.items():
+        if note not in retry:
+            spool.done(path)  # recorded in the log: the spool may forget it
     if retry:
         context.log.warning(f"{len(retry)} webhook notifications kept in the spool to retry")
     context.log.info(f"mode {settings.mode}: {dict(outcome.statuses)}")

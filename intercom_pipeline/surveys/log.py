@@ -15,6 +15,7 @@ from datetime import UTC, datetime
 
 import duckdb
 
+from intercom_pipeline.audiences import store as audiences
 from intercom_pipeline.surveys.conversations import Closure
 from intercom_pipeline.warehouse import first_row, write_rows
 
@@ -182,25 +183,32 @@ def give_up_sending(conn: duckdb.DuckDBPyConnection, mode: str, now: datetime) -
     return int(count)
 
 
-def conversation_surveyed(conn: duckdb.DuckDBPyConnection, conversation_id: str, mode: str) -> bool:
+def conversation_surveyed(
+    conn: duckdb.DuckDBPyConnection, workspace_id: str, conversation_id: str, mode: str
+) -> bool:
+    """Whether a survey may have gone out for this conversation of this workspace.
+
+    Conversation ids are only unique within a workspace.
+    """
     row = first_row(
         conn,
-        f"select count(*) from {REQUESTS} where conversation_id = ? and mode = ?"
-        f" and status in {SURVEYED}",
-        [conversation_id, mode],
+        f"select count(*) from {REQUESTS} where workspace_id = ? and conversation_id = ?"
+        f" and mode = ? and status in {SURVEYED}",
+        [workspace_id, conversation_id, mode],
     )
     return bool(row and row[0])
 
 
 def contact_last_surveyed(
-    conn: duckdb.DuckDBPyConnection, contact_id: str, mode: str
+    conn: duckdb.DuckDBPyConnection, workspace_id: str, contact_id: str, mode: str
 ) -> datetime | None:
+    """When this workspace's contact was last surveyed (contact ids are per workspace)."""
     row = first_row(
         conn,
         f"select max(coalesce(sent_at, decided_at)) from {REQUESTS}"
-        " where contact_id = ? and mode = ?"
+        " where workspace_id = ? and contact_id = ? and mode = ?"
         f" and status in {SURVEYED}",
-        [contact_id, mode],
+        [workspace_id, contact_id, mode],
     )
     return row[0] if row else None
 
@@ -257,13 +265,17 @@ def set_searched_until(conn: duckdb.DuckDBPyConnection, workspace_id: str, until
 
 
 def audience_facts(
-    conn: duckdb.DuckDBPyConnection, contact_id: str, audience_id: str
+    conn: duckdb.DuckDBPyConnection, workspace_id: str, contact_id: str, audience_id: str
 ) -> tuple[bool, bool | None]:
-    """(marked unsubscribed by an audience, active member of `audience_id` or None if unset)."""
+    """(marked unsubscribed by an audience, active member of `audience_id` or None if unset).
+
+    Only the rows of this workspace count: contact ids are per workspace.
+    """
+    schema, table = audiences.MEMBERS.split(".")
     exists = first_row(
         conn,
-        "select count(*) from information_schema.tables"
-        " where table_schema = 'audiences' and table_name = 'audience_members'",
+        "select count(*) from information_schema.tables where table_schema = ? and table_name = ?",
+        [schema, table],
     )[0]  # type: ignore[index]
     if not exists:
         return False, (False if audience_id else None)
@@ -271,7 +283,7 @@ def audience_facts(
         conn,
         "select coalesce(bool_or(status = 'unsubscribed'), false),"
         " coalesce(bool_or(audience_id = ? and status = 'active'), false)"
-        " from audiences.audience_members where contact_id = ?",
-        [audience_id, contact_id],
+        f" from {audiences.MEMBERS} where workspace_id = ? and contact_id = ?",
+        [audience_id, workspace_id, contact_id],
     )  # type: ignore[misc]
     return bool(unsubscribed), (bool(member) if audience_id else None)

@@ -20,7 +20,6 @@ from pathlib import Path
 
 import duckdb
 
-from intercom_pipeline.settings import REGION_BASE_URLS
 from intercom_pipeline.sources.intercom import Workspace
 from intercom_pipeline.sources.intercom.client import (
     NOT_SENT,
@@ -38,6 +37,7 @@ from intercom_pipeline.surveys.conversations import (
     teammate_ids,
 )
 from intercom_pipeline.surveys.decide import DO_NOT_SEND, WAIT, History, decide
+from intercom_pipeline.surveys.destination import Destinations
 from intercom_pipeline.surveys.messages import InvalidRequest, build_message
 from intercom_pipeline.surveys.settings import SurveySettings
 
@@ -103,7 +103,8 @@ def process_closures(
         workspaces: the configured Intercom workspaces.
         settings: the survey settings (mode, channels, delays, suppression, template).
         webhook_closures: the spooled `conversation.admin.closed` notifications.
-        test_client: in test mode, where requests are sent to be validated (a sandbox).
+        test_client: in test mode, where requests are sent to be validated (a sandbox);
+            without it, only a workspace that answers as the project's sandbox receives them.
         now: the time decisions are made at (UTC, naive); default the clock.
 
     Raises:
@@ -135,8 +136,11 @@ def process_closures(
             )
             run.count(d.status, d.reason_code)
         teammates: dict[str, frozenset[str]] = {}
+        destinations = Destinations(settings, test_client)
         for closure in log.pending(conn, settings.mode):
-            run.count(*_decide_and_act(conn, closure, by_id, teammates, settings, test_client, now))
+            run.count(
+                *_decide_and_act(conn, closure, by_id, teammates, settings, destinations, now)
+            )
     return run
 
 
@@ -211,7 +215,7 @@ def _decide_and_act(
     by_id: dict[str, Workspace],
     teammates: dict[str, frozenset[str]],
     settings: SurveySettings,
-    test_client: IntercomClient | None,
+    destinations: Destinations,
     now: datetime,
 ) -> tuple[str, str | None]:
     """Decide one pending closure and act on it; returns (status, reason code)."""
@@ -235,13 +239,16 @@ def _decide_and_act(
             return DO_NOT_SEND, code
         log.settle(conn, closure, status="pending", error=str(exc), now=now)  # retried next pass
         return "pending", None
-    unsubscribed, in_audience = log.audience_facts(conn, facts.contact_id or "", settings.audience)
+    contact_id = facts.contact_id or ""
+    unsubscribed, in_audience = log.audience_facts(
+        conn, ws.workspace_id, contact_id, settings.audience
+    )
     history = History(
         conversation_surveyed=log.conversation_surveyed(
-            conn, closure.conversation_id, settings.mode
+            conn, ws.workspace_id, closure.conversation_id, settings.mode
         ),
         contact_last_surveyed_at=log.contact_last_surveyed(
-            conn, facts.contact_id or "", settings.mode
+            conn, ws.workspace_id, contact_id, settings.mode
         ),
         contact_unsubscribed_in_audience=unsubscribed,
         in_audience=in_audience,
@@ -260,7 +267,7 @@ def _decide_and_act(
             channel=facts.channel,
         )
         return status, decision.code
-    return _deliver(conn, closure, ws, facts, settings, test_client, now)
+    return _deliver(conn, closure, ws, facts, settings, destinations, now)
 
 
 def _deliver(
@@ -269,7 +276,7 @@ def _deliver(
     ws: Workspace,
     facts: ConversationFacts,
     settings: SurveySettings,
-    test_client: IntercomClient | None,
+    destinations: Destinations,
     now: datetime,
 ) -> tuple[str, str | None]:
     """Build, validate and send one survey at most once; returns (status, reason code).
@@ -286,7 +293,7 @@ def _deliver(
             conn, closure, status="invalid", reason_code=code, error=str(exc), now=now, **who
         )
         return "invalid", code
-    client = _client_for(ws, settings, test_client)
+    client = destinations.client_for(ws)
     if client is None:
         log.settle(conn, closure, status=done, now=now, **who)
         return done, None
@@ -297,7 +304,7 @@ def _deliver(
         log.settle(conn, closure, status="pending", error=str(exc), now=now, **who)
         where = (
             "the test sandbox (SURVEY_TEST_SANDBOX_URL, SURVEY_TEST_SANDBOX_TOKEN)"
-            if client is test_client
+            if client is not ws.client
             else f"workspace {ws.workspace_id}"
         )
         raise SurveysRefused(
@@ -317,16 +324,3 @@ def _deliver(
         return status, code
     log.settle(conn, closure, status=done, message_id=str(sent.get("id")), now=now, **who)
     return done, None
-
-
-def _client_for(
-    ws: Workspace, settings: SurveySettings, test_client: IntercomClient | None
-) -> IntercomClient | None:
-    """Where a survey goes; None: nowhere (test mode against a real workspace)."""
-    if settings.is_production:
-        return ws.client
-    if test_client is not None:
-        return test_client
-    if ws.client.settings.base_url not in REGION_BASE_URLS.values():
-        return ws.client  # the workspace is a sandbox: nobody is messaged for real
-    return None

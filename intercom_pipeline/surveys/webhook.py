@@ -1,8 +1,9 @@
 """A receiver for Intercom webhook notifications that hands closed conversations to the pipeline.
 
 The warehouse has a single writer, so the receiver never opens DuckDB: it checks each
-notification's signature and writes the accepted ones to a spool folder, one JSON file each. A
-Dagster sensor drains the spool (`WebhookSpool.pending` / `closed_conversations`, then `done`).
+notification's signature and writes the accepted ones to a spool folder, one JSON file each. The
+surveys asset (`survey_requests`, the warehouse's writer) drains the spool
+(`WebhookSpool.closed_conversations`, then `done`); the sensor only looks whether it holds any.
 
 Intercom signs the raw body with HMAC-SHA1 keyed by the app's client secret and sends it as
 `X-Hub-Signature: sha1=<hex>`. It retries a delivery that does not get a 2xx answer quickly, so
@@ -38,6 +39,7 @@ _SIGNATURE = re.compile(r"sha1=([0-9a-fA-F]{40})")
 # Notification ids are used as they are in file names when they look like Intercom's
 # (`notif_<uuid>`); anything else is hashed, so a crafted id cannot leave the folder.
 _SAFE_ID = re.compile(r"[A-Za-z0-9_-]{1,100}")
+_DIGITS = re.compile(r"[0-9]{1,30}")
 
 
 def webhook_secret(environ: dict[str, str] | None = None) -> Secret:
@@ -92,25 +94,39 @@ def signature_is_valid(secret: str, body: bytes, header: str | None) -> bool:
     return hmac.compare_digest(expected, match.group(1).lower())
 
 
-def closed_conversation(notification: dict[str, Any]) -> tuple[str, int] | None:
-    """(conversation id, created_at) of a `conversation.admin.closed` notification.
+class Closing(NamedTuple):
+    """What a `conversation.admin.closed` notification says."""
 
-    None when the notification has another topic or lacks either value, which the pipeline needs
-    to find the conversation and to order the closings.
+    conversation_id: str  # Intercom's digits: it goes into request paths
+    created_at: int  # unix seconds, to order the closings
+    app_id: str | None  # the workspace it came from, when the notification names it
+
+
+class UnusableNotification(ValueError):
+    """A notification the pipeline cannot act on; the message says why (never its values)."""
+
+
+def closed_conversation(notification: dict[str, Any]) -> Closing:
+    """The closing a `conversation.admin.closed` notification reports.
+
+    Raises:
+        UnusableNotification: another topic, no created_at, or no conversation id made of digits
+            (Intercom's ids are; anything else would change the path it is requested at).
     """
     if notification.get("topic") != TOPIC_CLOSED:
-        return None
+        raise UnusableNotification(f"the topic is not {TOPIC_CLOSED}")
     data = notification.get("data")
     item = data.get("item") if isinstance(data, dict) else None
     conversation_id = item.get("id") if isinstance(item, dict) else None
     created_at = notification.get("created_at")
     if isinstance(conversation_id, bool) or not isinstance(conversation_id, str | int):
-        return None
-    if conversation_id == "":
-        return None
+        raise UnusableNotification("no conversation id (data.item.id)")
+    if not _DIGITS.fullmatch(str(conversation_id)):
+        raise UnusableNotification("the conversation id (data.item.id) is not digits")
     if isinstance(created_at, bool) or not isinstance(created_at, int):
-        return None
-    return str(conversation_id), created_at
+        raise UnusableNotification("no created_at")
+    app_id = notification.get("app_id")
+    return Closing(str(conversation_id), created_at, str(app_id) if app_id else None)
 
 
 class WebhookSpool:
@@ -173,21 +189,19 @@ class WebhookSpool:
             notifications.append((path, notification))
         return notifications
 
-    def closed_conversations(self) -> list[tuple[Path, str, int]]:
-        """(file, conversation id, created_at) of pending closed-conversation notifications.
+    def closed_conversations(self) -> list[tuple[Path, Closing]]:
+        """(file, closing) of each pending notification, oldest first.
 
-        One without a conversation id or created_at can never be processed, so it is rejected
-        instead of staying pending forever.
+        One that can never become a closing (another topic, no usable conversation id or
+        created_at) is moved to `rejected/` with a warning saying why, instead of staying
+        pending forever or being deleted without a trace.
         """
         closings = []
         for path, notification in self.pending():
-            if notification.get("topic") != TOPIC_CLOSED:
-                continue
-            closing = closed_conversation(notification)
-            if closing is None:
-                self._reject(path, "no conversation id or created_at")
-                continue
-            closings.append((path, *closing))
+            try:
+                closings.append((path, closed_conversation(notification)))
+            except UnusableNotification as exc:
+                self._reject(path, str(exc))
         return closings
 
     def done(self, path: Path) -> None:
@@ -271,10 +285,10 @@ def _handle_delivery(secret: str, spool: WebhookSpool, header: str | None, body:
         return _Reply(200, {"status": "ok"}, f"ping {note}")
     if topic != TOPIC_CLOSED:
         return _Reply(200, {"status": "ignored"}, f"ignored {note}", quiet=True)
-    if closed_conversation(notification) is None:
-        return _Reply(
-            400, {"error": "no conversation id (data.item.id) or created_at"}, f"invalid {note}"
-        )
+    try:
+        closed_conversation(notification)
+    except UnusableNotification as exc:
+        return _Reply(400, {"error": str(exc)}, f"invalid {note}")
     try:
         path = spool.put(notification)
     except OSError as exc:  # a 5xx makes Intercom deliver it again later

@@ -160,3 +160,39 @@ def test_a_webhook_for_a_deleted_conversation_is_logged_and_leaves_the_spool(
         ("404404404", "webhook", "do_not_send", "conversation_not_found"),
         ("505505505", "webhook", "do_not_send", "conversation_not_found"),
     ]
+
+
+def test_the_asset_keeps_unusable_notifications_in_rejected(
+    env: RunningSandbox, tmp_path: Path
+) -> None:
+    assert materialize().success  # the first pass marks where the search starts
+    ws = env.sandbox.workspace
+    spool = WebhookSpool(tmp_path / "spool")
+    base = {"type": "notification_event", "app_id": ws.app_id, "created_at": ws.now}
+    crafted = spool.put(
+        {
+            **base,
+            "id": "notif_crafted",
+            "topic": "conversation.admin.closed",
+            "data": {"item": {"type": "conversation", "id": "1/../../admins"}},
+        }
+    )
+    other_topic = spool.put({**base, "id": "notif_other", "topic": "contact.created"})
+    deleted = spool.put(
+        {
+            **base,
+            "id": "notif_deleted",
+            "topic": "conversation.admin.closed",
+            "data": {"item": {"type": "conversation", "id": "404404404"}},
+        }
+    )
+    outcome = materialize()
+    assert outcome.success
+    assert spool.pending() == []
+    assert not deleted.exists()  # recorded in the log, so the spool let it go
+    assert sorted(p.name for p in spool.rejected_folder.iterdir()) == sorted(
+        [crafted.name, other_topic.name]  # kept for a person to look at, not deleted
+    )
+    with duckdb.connect(str(tmp_path / "intercom.duckdb"), read_only=True) as conn:
+        rows = conn.execute(f"select conversation_id, reason_code from {log.REQUESTS}").fetchall()
+    assert rows == [("404404404", "conversation_not_found")]

@@ -3,16 +3,19 @@ delay with a reopen, test and production modes, webhooks, and never surveying tw
 
 from __future__ import annotations
 
+import threading
 from collections import Counter
 from collections.abc import Iterator
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
 import duckdb
 import pytest
 import requests
 
+from intercom_pipeline.audiences import store as audiences
 from intercom_pipeline.sandbox import DEFAULT_TOKEN, RunningSandbox, Sandbox, SandboxConfig
 from intercom_pipeline.sandbox.activity import close_conversation, reopen_conversation
 from intercom_pipeline.sandbox.model import AppliedTag, Conversation, Tag
@@ -225,15 +228,110 @@ def test_a_reopen_during_the_channel_delay_drops_the_survey_and_never_twice(scen
     assert len(scene.messages()) == 1
 
 
-def test_test_mode_messages_no_customer(scene: Scene, monkeypatch: pytest.MonkeyPatch) -> None:
+class EgressProxy:
+    """A forwarding proxy in front of the sandbox that hides its control API.
+
+    Seen through it, the sandbox looks like real Intercom behind an egress proxy: an address
+    that is none of Intercom's, and no /_sandbox/status.
+    """
+
+    def __init__(self, upstream: str) -> None:
+        self.posted: list[str] = []  # paths of the POSTs that went through
+        proxy = self
+
+        class Forward(BaseHTTPRequestHandler):
+            def do_GET(self) -> None:
+                self._forward()
+
+            def do_POST(self) -> None:
+                self._forward()
+
+            def do_PUT(self) -> None:
+                self._forward()
+
+            def _forward(self) -> None:
+                body = self.rfile.read(int(self.headers.get("Content-Length") or 0))
+                if self.path.startswith("/_sandbox"):
+                    status, content = 404, b'{"type": "error.list", "errors": []}'
+                    headers = {"Content-Type": "application/json"}
+                else:
+                    if self.command == "POST":
+                        proxy.posted.append(self.path.split("?")[0])
+                    keep = ("Authorization", "Accept", "Intercom-Version", "Content-Type")
+                    answer = requests.request(
+                        self.command,
+                        upstream + self.path,
+                        data=body or None,
+                        headers={k: self.headers[k] for k in keep if k in self.headers},
+                        timeout=30,
+                    )
+                    status, content = answer.status_code, answer.content
+                    headers = {
+                        k: v
+                        for k, v in answer.headers.items()
+                        if k.lower() == "content-type" or k.lower().startswith("x-ratelimit")
+                    }
+                self.send_response(status)
+                for key, value in headers.items():
+                    self.send_header(key, value)
+                self.send_header("Content-Length", str(len(content)))
+                self.end_headers()
+                self.wfile.write(content)
+
+            def log_message(self, format: str, *args: object) -> None:
+                """Quiet: the test reads `posted`."""
+
+        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Forward)
+        self.base_url = f"http://127.0.0.1:{self.server.server_address[1]}"
+
+    def __enter__(self) -> EgressProxy:
+        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.server.shutdown()
+        self.server.server_close()
+
+
+def test_test_mode_messages_no_customer_behind_an_unknown_address(scene: Scene) -> None:
     conversation = scene.open_conversation("chat")
     scene.close(conversation)
-    # Seen as a real workspace: test mode builds and validates, and sends nothing.
-    monkeypatch.setattr(run, "REGION_BASE_URLS", {"us": scene.running.base_url})
-    scene.process(minutes_later=40, settings=replace(scene.settings, mode="test"))
+    with EgressProxy(scene.running.base_url) as proxy:
+        # The same workspace, reached through an address that is none of Intercom's regions and
+        # does not answer as the project's sandbox: test mode must treat it as real.
+        scene.workspaces = connect(
+            [
+                intercom_settings(
+                    {"INTERCOM_BASE_URL": proxy.base_url, "INTERCOM_ACCESS_TOKEN": DEFAULT_TOKEN}
+                )
+            ]
+        )
+        outcome = scene.process(minutes_later=40, settings=replace(scene.settings, mode="test"))
     status, _, error, channel, mode, _ = scene.requests()[conversation.id]
     assert (status, mode, channel, error) == ("test", "test", "chat", None)
+    assert outcome.statuses == {"test": 1}
+    assert "/conversations/search" in proxy.posted  # Intercom was reached through the proxy
+    assert "/messages" not in proxy.posted  # the survey was built and validated, sent nowhere
+    assert messages_posted(scene) == {}
     assert scene.messages() == []
+
+
+def test_test_mode_sends_to_the_projects_sandbox(scene: Scene) -> None:
+    conversation = scene.open_conversation("chat")
+    scene.close(conversation)
+    scene.process(minutes_later=40, settings=replace(scene.settings, mode="test"))
+    assert scene.requests()[conversation.id][0] == "test"
+    # The workspace answered as the sandbox (GET /_sandbox/status), so it received the request.
+    assert messages_posted(scene) == {conversation.contact_ids[0]: 1}
+
+
+def test_the_sandbox_probe_needs_the_sandboxs_own_answer(scene: Scene) -> None:
+    from intercom_pipeline.surveys.destination import is_project_sandbox
+
+    assert is_project_sandbox(scene.running.base_url) is True
+    with EgressProxy(scene.running.base_url) as proxy:
+        assert is_project_sandbox(proxy.base_url) is False  # 404, as Intercom answers
+    assert is_project_sandbox(proxy.base_url) is False  # nothing listens any more
 
 
 def test_an_invalid_request_is_logged_with_the_error(scene: Scene) -> None:
@@ -429,29 +527,66 @@ def test_a_bad_webhook_never_blocks_the_others(
     assert messages_posted(scene) == {good.contact_ids[0]: 1, flaky.contact_ids[0]: 1}
 
 
+def add_audience_members(scene: Scene, *members: tuple[str, str, str, str]) -> None:
+    """(audience, workspace, contact, status) rows, in the tables the audience sync writes."""
+    with duckdb.connect(str(scene.warehouse)) as conn:
+        audiences.ensure_tables(conn)
+        conn.executemany(
+            f"insert into {audiences.MEMBERS}"
+            " (audience_id, workspace_id, contact_id, status, first_added_at, updated_at)"
+            " values (?, ?, ?, ?, ?, ?)",
+            [(*member, scene.now(), scene.now()) for member in members],
+        )
+
+
 def test_only_the_chosen_audience_is_surveyed(scene: Scene) -> None:
     member = scene.open_conversation("chat")
     outsider = scene.open_conversation("chat")
-    with duckdb.connect(str(scene.warehouse)) as conn:  # as the audience sync leaves it
-        conn.execute("create schema audiences")
-        conn.execute(
-            "create table audiences.audience_members"
-            " (audience_id varchar, contact_id varchar, status varchar)"
-        )
-        conn.execute(
-            "insert into audiences.audience_members values (?, ?, 'active'), (?, ?, 'removed')",
-            ["vip", member.contact_ids[0], "vip", outsider.contact_ids[0]],
-        )
-    scene.close(member)
-    scene.close(outsider)
+    elsewhere = scene.open_conversation("chat")
+    here = scene.workspaces[0].workspace_id
+    add_audience_members(
+        scene,
+        ("vip", here, member.contact_ids[0], "active"),
+        ("vip", here, outsider.contact_ids[0], "removed"),
+        ("vip", "another-workspace", elsewhere.contact_ids[0], "active"),  # not this one's
+    )
+    for conversation in (member, outsider, elsewhere):
+        scene.close(conversation)
     scene.process(minutes_later=40, settings=replace(scene.settings, audience="vip"))
     requests_by_id = scene.requests()
     assert requests_by_id[member.id][0] == "sent"
-    assert requests_by_id[outsider.id][:2] == (
-        "do_not_send",
-        "the customer is not in the audience vip",
-    )
+    for conversation in (outsider, elsewhere):
+        assert requests_by_id[conversation.id][:2] == (
+            "do_not_send",
+            "the customer is not in the audience vip",
+        )
     assert messages_posted(scene) == {member.contact_ids[0]: 1}
+
+
+def test_a_member_an_audience_marked_unsubscribed_is_never_surveyed(scene: Scene) -> None:
+    unsubscribed = scene.open_conversation("chat")
+    same_id_elsewhere = scene.open_conversation("chat")
+    here = scene.workspaces[0].workspace_id
+    add_audience_members(
+        scene,
+        ("newsletter", here, unsubscribed.contact_ids[0], "unsubscribed"),
+        # The same contact id in another workspace is another person.
+        ("newsletter", "another-workspace", same_id_elsewhere.contact_ids[0], "unsubscribed"),
+    )
+    scene.close(unsubscribed)
+    scene.close(same_id_elsewhere)
+    outcome = scene.process(minutes_later=40)  # no SURVEY_AUDIENCE: every audience counts
+    with duckdb.connect(str(scene.warehouse), read_only=True) as conn:
+        found = dict(
+            (row[0], row[1:])
+            for row in conn.execute(
+                f"select conversation_id, status, reason_code, reason from {log.REQUESTS}"
+            ).fetchall()
+        )
+    assert found[unsubscribed.id] == ("do_not_send", "unsubscribed", "the customer unsubscribed")
+    assert found[same_id_elsewhere.id] == ("sent", None, None)
+    assert outcome.statuses == {"do_not_send": 1, "sent": 1}
+    assert messages_posted(scene) == {same_id_elsewhere.contact_ids[0]: 1}
 
 
 def test_each_suppression_tag_and_which_rule_wins(scene: Scene) -> None:
@@ -490,9 +625,7 @@ def test_each_suppression_tag_and_which_rule_wins(scene: Scene) -> None:
     assert scene.messages() == []
 
 
-def test_the_test_sandbox_gets_its_own_token_never_the_workspaces(
-    scene: Scene, monkeypatch: pytest.MonkeyPatch
-) -> None:
+def test_the_test_sandbox_gets_its_own_token_never_the_workspaces(scene: Scene) -> None:
     from intercom_pipeline.defs.surveys import _test_client
 
     conversation = scene.open_conversation("chat")
@@ -510,8 +643,6 @@ def test_the_test_sandbox_gets_its_own_token_never_the_workspaces(
         client = _test_client(settings)
         assert client is not None
         assert client.session.headers["Authorization"] == "Bearer test-sandbox-token"
-        # Seen as a real workspace, so test mode may only send to the test sandbox.
-        monkeypatch.setattr(run, "REGION_BASE_URLS", {"us": scene.running.base_url})
         scene.process(minutes_later=40, settings=settings, test_client=client)
         received = test_sandbox.sandbox.stats
         assert [w["body"]["to"]["id"] for w in received.writes] == [conversation.contact_ids[0]]

@@ -6,9 +6,14 @@ from dataclasses import replace
 from datetime import datetime, timedelta
 from pathlib import Path
 
+import duckdb
 import pytest
 
-from intercom_pipeline.settings import ConfigurationError
+from intercom_pipeline.audiences import store as audiences
+from intercom_pipeline.settings import ConfigurationError, intercom_settings
+from intercom_pipeline.sources.intercom import Workspace
+from intercom_pipeline.sources.intercom.client import IntercomClient
+from intercom_pipeline.surveys import destination, log
 from intercom_pipeline.surveys.conversations import Closure, ConversationFacts, facts_from
 from intercom_pipeline.surveys.decide import DO_NOT_SEND, SEND, WAIT, Decision, History, decide
 from intercom_pipeline.surveys.messages import InvalidRequest, build_message
@@ -270,3 +275,65 @@ def test_an_unknown_survey_audience_is_a_configuration_error(tmp_path: Path) -> 
     assert survey_settings({**env, "SURVEY_AUDIENCE": "vip"}).audience == "vip"
     with pytest.raises(ConfigurationError, match=r"SURVEY_AUDIENCE='vips' is not an audience.*vip"):
         survey_settings({**env, "SURVEY_AUDIENCE": "vips"})
+
+
+def test_the_log_answers_per_workspace(tmp_path: Path) -> None:
+    """Conversation and contact ids are per workspace: another's survey suppresses nothing."""
+    with duckdb.connect(str(tmp_path / "w.duckdb")) as conn:
+        log.ensure_tables(conn)
+        surveyed = Closure("ws_a", "c1", CLOSED_AT, "search")
+        log.add_pending(conn, [surveyed], mode="test", metric="CSAT", now=at(0))
+        log.settle(conn, surveyed, status="test", contact_id="u1", channel="chat", now=at(61))
+        audiences.ensure_tables(conn)
+        conn.execute(
+            f"insert into {audiences.MEMBERS} (audience_id, workspace_id, contact_id, status,"
+            " first_added_at, updated_at) values"
+            " ('vip', 'ws_a', 'u1', 'active', ?, ?), ('news', 'ws_a', 'u1', 'unsubscribed', ?, ?)",
+            [at(0)] * 4,
+        )
+
+        assert log.conversation_surveyed(conn, "ws_a", "c1", "test") is True
+        assert log.conversation_surveyed(conn, "ws_b", "c1", "test") is False
+        assert log.conversation_surveyed(conn, "ws_a", "c1", "production") is False
+        assert log.contact_last_surveyed(conn, "ws_a", "u1", "test") == at(61)
+        assert log.contact_last_surveyed(conn, "ws_b", "u1", "test") is None
+        assert log.audience_facts(conn, "ws_a", "u1", "vip") == (True, True)
+        assert log.audience_facts(conn, "ws_b", "u1", "vip") == (False, False)
+        assert log.audience_facts(conn, "ws_b", "u1", "") == (False, None)
+
+
+def _workspace(base_url: str) -> Workspace:
+    client = IntercomClient(
+        intercom_settings({"INTERCOM_BASE_URL": base_url, "INTERCOM_ACCESS_TOKEN": "t"})
+    )
+    workspace = Workspace(client)
+    workspace.__dict__["workspace_id"] = base_url.rsplit("/", 1)[-1]  # no GET /me
+    return workspace
+
+
+def test_test_mode_sends_only_to_a_known_sandbox(monkeypatch: pytest.MonkeyPatch) -> None:
+    probed: list[str] = []
+
+    def probe(base_url: str) -> bool:
+        probed.append(base_url)
+        return base_url.endswith("/sandbox")
+
+    monkeypatch.setattr(destination, "is_project_sandbox", probe)
+    sandbox, proxy = _workspace("http://127.0.0.1:9/sandbox"), _workspace("http://egress/proxy")
+    test_mode = destination.Destinations(SETTINGS, test_client=None)
+    assert test_mode.client_for(sandbox) is sandbox.client
+    assert test_mode.client_for(proxy) is None  # not positively the sandbox: sent nowhere
+    assert test_mode.client_for(proxy) is None
+    assert probed == ["http://127.0.0.1:9/sandbox", "http://egress/proxy"]  # once each
+    test_sandbox = IntercomClient(
+        intercom_settings({"INTERCOM_BASE_URL": "http://test-sbx", "INTERCOM_ACCESS_TOKEN": "s"})
+    )
+    with_test_sandbox = destination.Destinations(SETTINGS, test_client=test_sandbox)
+    assert with_test_sandbox.client_for(proxy) is test_sandbox
+    production = destination.Destinations(replace(SETTINGS, mode="production"), None)
+    assert production.client_for(proxy) is proxy.client
+    assert len(probed) == 2  # neither asked the workspace
+
+
+def test_the_sandbox_probe_answers_no_when_in_doubt() -> None:
+    assert destination.is_project_sandbox("http://127.0.0.1:9") is False  # nothing listens

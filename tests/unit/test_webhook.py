@@ -7,6 +7,8 @@ import hmac
 import json
 import logging
 import os
+import subprocess
+import sys
 import threading
 from collections.abc import Iterator
 from pathlib import Path
@@ -245,41 +247,73 @@ def test_file_that_is_not_a_json_object_is_moved_to_rejected(
     assert spool.pending() == pending  # rejected/ is not read as pending
 
 
-def test_closed_conversations_lists_ids_and_rejects_unusable_ones(tmp_path: Path) -> None:
+def test_closed_conversations_lists_ids_and_rejects_unusable_ones(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
     spool = WebhookSpool(tmp_path)
     first = spool.put(closed("notif_1", conversation_id="111", created_at=1700000001))
     without_item = spool.put({**closed("notif_2"), "data": {"item": {"type": "conversation"}}})
     other_topic = spool.put({"id": "notif_3", "topic": "contact.created", "created_at": 1})
     numeric = spool.put(closed("notif_4", conversation_id=222, created_at=1700000002))  # type: ignore[arg-type]
+    crafted = spool.put(closed("notif_5", conversation_id="../admins"))
 
-    assert spool.closed_conversations() == [
-        (first, "111", 1700000001),
-        (numeric, "222", 1700000002),
+    with caplog.at_level(logging.WARNING, logger=webhook.__name__):
+        closings = spool.closed_conversations()
+
+    assert closings == [
+        (first, webhook.Closing("111", 1700000001, "abc123")),
+        (numeric, webhook.Closing("222", 1700000002, "abc123")),
     ]
-    assert (tmp_path / "rejected" / without_item.name).exists()
-    assert [p for p, _ in spool.pending()] == [first, other_topic, numeric]
+    for rejected in (without_item, other_topic, crafted):
+        assert not rejected.exists()
+        assert (tmp_path / "rejected" / rejected.name).exists()  # kept for a person to look at
+    warnings = [r.getMessage() for r in caplog.records if r.levelno == logging.WARNING]
+    assert [w.rsplit(": ", 1)[1] for w in warnings] == [
+        "no conversation id (data.item.id)",
+        "the topic is not conversation.admin.closed",
+        "the conversation id (data.item.id) is not digits",
+    ]
+    assert "../admins" not in caplog.text
+    assert [p for p, _ in spool.pending()] == [first, numeric]
 
 
 @pytest.mark.parametrize(
     ("item_id", "created_at", "expected"),
     [
-        ("5", 1700000000, ("5", 1700000000)),
-        (1, 1700000000, ("1", 1700000000)),  # an int id, even one that equals True
-        (0, 1700000000, ("0", 1700000000)),
-        ("", 1700000000, None),
-        (True, 1700000000, None),
-        (None, 1700000000, None),
-        ("5", "1700000000", None),
-        ("5", True, None),
+        ("5", 1700000000, ("5", 1700000000, "abc123")),
+        (1, 1700000000, ("1", 1700000000, "abc123")),  # an int id, even one that equals True
+        (0, 1700000000, ("0", 1700000000, "abc123")),
+        ("", 1700000000, "the conversation id (data.item.id) is not digits"),
+        ("5/../../admins", 1700000000, "the conversation id (data.item.id) is not digits"),
+        ("5?per_page=150", 1700000000, "the conversation id (data.item.id) is not digits"),
+        ("5%2F..", 1700000000, "the conversation id (data.item.id) is not digits"),
+        (" 5", 1700000000, "the conversation id (data.item.id) is not digits"),
+        ("\u0665", 1700000000, "the conversation id (data.item.id) is not digits"),  # Arabic five
+        (-5, 1700000000, "the conversation id (data.item.id) is not digits"),
+        (True, 1700000000, "no conversation id (data.item.id)"),
+        (None, 1700000000, "no conversation id (data.item.id)"),
+        ("5", "1700000000", "no created_at"),
+        ("5", True, "no created_at"),
     ],
 )
-def test_closed_conversation_needs_an_id_and_a_created_at(
-    item_id: object, created_at: object, expected: tuple[str, int] | None
+def test_closed_conversation_needs_a_digit_id_and_a_created_at(
+    item_id: object, created_at: object, expected: tuple[str, int, str] | str
 ) -> None:
     notification = closed("notif_1", created_at=created_at)  # type: ignore[arg-type]
     notification["data"]["item"]["id"] = item_id
 
-    assert webhook.closed_conversation(notification) == expected
+    if isinstance(expected, tuple):
+        assert webhook.closed_conversation(notification) == expected
+    else:
+        with pytest.raises(webhook.UnusableNotification) as error:
+            webhook.closed_conversation(notification)
+        assert str(error.value) == expected
+
+
+def test_closed_conversation_of_a_notification_without_app_id() -> None:
+    notification = {k: v for k, v in closed("notif_1").items() if k != "app_id"}
+
+    assert webhook.closed_conversation(notification) == webhook.Closing("123", 1700000000, None)
 
 
 def test_done_deletes_one_spooled_file(tmp_path: Path) -> None:
@@ -346,8 +380,8 @@ def test_signed_closed_conversation_is_spooled(receiver: Receiver) -> None:
 
     assert response.status_code == 200
     assert response.json() == {"status": "spooled"}
-    [(path, conversation_id, created_at)] = receiver.spool.closed_conversations()
-    assert (conversation_id, created_at) == ("9001", 1700000009)
+    [(path, closing)] = receiver.spool.closed_conversations()
+    assert closing == ("9001", 1700000009, "abc123")
     assert path.name.endswith("-notif_9.json")
 
 
@@ -392,13 +426,16 @@ def test_signed_body_that_is_not_usable_gets_400(receiver: Receiver) -> None:
     not_json = b"{not json"
     a_list = b"[]"
     no_conversation = json.dumps({**closed("notif_9"), "data": {}}).encode()
+    not_digits = json.dumps(closed("notif_8", conversation_id="1/../../admins")).encode()
+    bodies = (not_json, a_list, no_conversation, not_digits)
 
-    responses = [receiver.post(body, sign(body)) for body in (not_json, a_list, no_conversation)]
+    responses = [receiver.post(body, sign(body)) for body in bodies]
 
-    assert [r.status_code for r in responses] == [400, 400, 400]
+    assert [r.status_code for r in responses] == [400, 400, 400, 400]
     assert responses[0].json() == {"error": "the body is not valid JSON"}
     assert responses[1].json() == {"error": "the body is not a JSON object"}
-    assert responses[2].json() == {"error": "no conversation id (data.item.id) or created_at"}
+    assert responses[2].json() == {"error": "no conversation id (data.item.id)"}
+    assert responses[3].json() == {"error": "the conversation id (data.item.id) is not digits"}
     assert receiver.spool.pending() == []
 
 
@@ -475,3 +512,52 @@ def test_the_secret_never_appears_in_logs_or_returned_values(
         assert SECRET not in str(value)
     spooled = "".join(p.read_text() for p in receiver.spool.folder.iterdir() if p.is_file())
     assert SECRET not in spooled
+
+
+# --- one writer: the receiver never touches the warehouse ------------------------------------
+
+RECEIVE_ONE = """
+import hashlib, hmac, json, sys, threading, urllib.request
+from pathlib import Path
+
+import intercom_pipeline.cli  # the entry point `intercom-pipeline webhook` starts from
+from intercom_pipeline.surveys.webhook import WebhookSpool, make_server, webhook_spool_dir
+
+secret, body = sys.argv[1].encode(), sys.argv[2].encode()
+server = make_server("127.0.0.1", 0, sys.argv[1], WebhookSpool(webhook_spool_dir()))
+threading.Thread(target=server.serve_forever, daemon=True).start()
+request = urllib.request.Request(
+    f"http://127.0.0.1:{server.server_address[1]}/intercom",
+    data=body,
+    headers={"X-Hub-Signature": "sha1=" + hmac.new(secret, body, hashlib.sha1).hexdigest()},
+)
+with urllib.request.urlopen(request, timeout=10) as answer:
+    status = answer.status
+server.shutdown()
+print(json.dumps({"status": status, "duckdb_loaded": "duckdb" in sys.modules}))
+"""
+
+
+def test_the_receiver_never_loads_duckdb_nor_opens_the_warehouse(tmp_path: Path) -> None:
+    warehouse = tmp_path / "intercom.duckdb"
+    env = {
+        **os.environ,
+        "DUCKDB_PATH": str(warehouse),
+        "SURVEY_WEBHOOK_SPOOL_DIR": str(tmp_path / "spool"),
+    }
+    body = json.dumps(closed("notif_1", conversation_id="77"))
+
+    done = subprocess.run(
+        [sys.executable, "-c", RECEIVE_ONE, SECRET, body],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=True,
+    )
+
+    assert json.loads(done.stdout) == {"status": 200, "duckdb_loaded": False}
+    assert not warehouse.exists()
+    assert [n["data"]["item"]["id"] for _, n in WebhookSpool(tmp_path / "spool").pending()] == [
+        "77"
+    ]
