@@ -1,7 +1,8 @@
 """The audiences file (AUDIENCES_FILE, YAML): which audiences exist and how each one syncs.
 
-Read and validated once, without touching the warehouse or Intercom, so a mistake is reported
-when the definitions load, naming the audience, the key and the fix.
+Read and validated once, without touching the warehouse or Intercom, so a mistake (hostile text
+included) is reported when the definitions load, naming the audience, the key and the fix. Only
+whether a property exists needs the warehouse: the sync reports that.
 """
 
 from __future__ import annotations
@@ -14,7 +15,7 @@ from typing import Any
 
 import yaml
 
-from intercom_pipeline.audiences.filters import check_name
+from intercom_pipeline.audiences.filters import FilterError, check_filter, check_name
 from intercom_pipeline.settings import PROJECT_ROOT, ConfigurationError
 
 DEFAULT_AUDIENCES_FILE = "audiences.yaml"
@@ -32,6 +33,8 @@ DEFAULT_PROPERTIES = {
     "last_seen_at": "last_seen_at",
 }
 _ID = re.compile(r"^[a-z][a-z0-9_]{0,62}$")
+# An Intercom segment the file does not configure: `segment_<its id>` (Intercom ids are hex).
+SEGMENT_AUDIENCE_ID = re.compile(r"segment_[0-9a-f]{1,54}")
 _KEYS = {
     "id",
     "name",
@@ -148,9 +151,14 @@ def _audience(entry: Any, path: Path, n: int) -> Audience:
         isinstance(k, str) and isinstance(v, str) for k, v in properties.items()
     ):
         raise ConfigurationError(f"{where}: `properties` maps your names to contact properties")
-    for name, prop in properties.items():
-        check_name(name, f"{where}, properties")
-        check_name(prop, f"{where}, properties[{name!r}]")
+    for label, prop in properties.items():
+        check_name(label, f"{where}, properties")
+        check_name(prop, f"{where}, properties[{label!r}]")
+    if kind == "custom":
+        try:
+            check_filter(entry["filter"])
+        except FilterError as exc:
+            raise FilterError(f"{where}: {exc}") from None
     return Audience(
         id=audience_id,
         name=name.strip(),

@@ -108,7 +108,6 @@ class FilterError(ConfigurationError):
 class _Condition:
     property: str
     operator: str  # canonical spelling, one of OPERATORS
-    value: str | int | float | bool | None  # as written, for descriptions
     kind: str | None  # text, boolean, number or timestamp; None for is_set / is_unset
     param: Any  # the value as bound to the SQL
     where: str  # location in the filter, for errors found while compiling
@@ -143,16 +142,13 @@ def compile_filter(node: Any, columns: frozenset[str] | set[str]) -> tuple[str, 
     return _compile(_Parser().node(node, "filter", 1), columns)
 
 
-def describe_filter(node: Any) -> str:
-    """A one-line, human-readable form of a filter, for reports and logs.
-
-    Validates the filter's structure and values (but not its properties, which need the table),
-    so the description is never of a filter that cannot run for another reason.
+def check_filter(node: Any) -> None:
+    """Validate a filter's structure and values, without the table (its properties need it).
 
     Raises:
-        FilterError: the filter is malformed.
+        FilterError: the filter is malformed or hostile.
     """
-    return _describe(_Parser().node(node, "filter", 1))
+    _Parser().node(node, "filter", 1)
 
 
 def property_sql(prop: str, columns: frozenset[str] | set[str]) -> tuple[str, list[Any]]:
@@ -233,11 +229,11 @@ class _Parser:
         if operator in _PRESENCE_OPERATORS:
             if "value" in raw:
                 raise FilterError(f"{where}: `{operator}` takes no value: remove `value`")
-            return _Condition(prop, operator, None, None, None, where)
+            return _Condition(prop, operator, None, None, where)
         if "value" not in raw:
             raise FilterError(f"{where}: `{operator}` needs a `value`")
         kind, param = _operand(operator, raw["value"], f"{where}.value")
-        return _Condition(prop, operator, raw["value"], kind, param, where)
+        return _Condition(prop, operator, kind, param, where)
 
 
 def _operator(raw: Any, where: str) -> str:
@@ -388,16 +384,6 @@ def _property_sql(
 def _quote(column: str) -> str:
     """A whitelisted column name as a quoted identifier, safe whatever characters it has."""
     return '"' + column.replace('"', '""') + '"'
-
-
-def _describe(node: _Node) -> str:
-    if isinstance(node, _Group):
-        joiner = _GROUPS[node.joiner].upper()
-        return "(" + joiner.join(_describe(child) for child in node.children) + ")"
-    words = f"{node.property} {node.operator.replace('_', ' ')}"
-    if node.kind is None:
-        return words
-    return f"{words} {json.dumps(node.value, ensure_ascii=False)}"
 
 
 def _show(text: str) -> str:

@@ -9,6 +9,7 @@ from __future__ import annotations
 import json
 from dataclasses import asdict
 from datetime import datetime
+from typing import Any, NamedTuple
 
 import duckdb
 
@@ -41,6 +42,7 @@ _DDL = (
         first_added_at timestamp not null,
         updated_at timestamp not null,
         removed_at timestamp,
+        is_unsubscribed boolean,
         primary key (audience_id, workspace_id, contact_id)
     )""",
     f"""create table if not exists {SYNCS} (
@@ -59,6 +61,8 @@ _DDL = (
         error varchar
     )""",
     f"alter table {SYNCS} add column if not exists skipped bigint",  # history from before it
+    # Whether the contact was unsubscribed at the last sync: the "unsubscribed" event goes once.
+    f"alter table {MEMBERS} add column if not exists is_unsubscribed boolean",
     # Replaced by the dbt model analytics.audience_survey_responses.
     f"drop view if exists {SCHEMA}.audience_survey_responses",
     f"""create table if not exists {FAILURES} (
@@ -101,13 +105,37 @@ def save_definition(conn: duckdb.DuckDBPyConnection, audience: Audience, now: da
     )
 
 
-def members(
-    conn: duckdb.DuckDBPyConnection, audience_id: str
-) -> dict[tuple[str, str], tuple[str, str]]:
-    """(workspace, contact) -> (status, properties hash) of everyone ever in the audience."""
+class Member(NamedTuple):
+    status: str
+    properties_hash: str | None
+    is_unsubscribed: bool
+
+
+def members(conn: duckdb.DuckDBPyConnection, audience_id: str) -> dict[tuple[str, str], Member]:
+    """(workspace, contact) -> what is stored of everyone ever in the audience.
+
+    A row from before `is_unsubscribed` existed counts as unsubscribed when it is marked so.
+    """
     rows = conn.execute(
-        f"select workspace_id, contact_id, status, properties_hash from {MEMBERS}"
+        f"select workspace_id, contact_id, status, properties_hash,"
+        f" coalesce(is_unsubscribed, status = 'unsubscribed') from {MEMBERS}"
         " where audience_id = ?",
         [audience_id],
     ).fetchall()
-    return {(w, c): (s, h) for w, c, s, h in rows}
+    return {(w, c): Member(s, h, u) for w, c, s, h, u in rows}
+
+
+def previous_definition(conn: duckdb.DuckDBPyConnection, audience_id: str) -> dict[str, Any]:
+    """The audience as its last sync saw it (empty before the first sync)."""
+    row = conn.execute(
+        f"select definition from {DEFINITIONS} where audience_id = ?", [audience_id]
+    ).fetchall()
+    return json.loads(row[0][0]) if row else {}
+
+
+def set_tag(conn: duckdb.DuckDBPyConnection, audience_id: str, tag: str | None) -> None:
+    """Every member row carries the audience's current tag, unchanged members included."""
+    conn.execute(
+        f"update {MEMBERS} set tag = ? where audience_id = ? and tag is distinct from ?",
+        [tag, audience_id, tag],
+    )

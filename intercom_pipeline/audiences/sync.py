@@ -19,7 +19,7 @@ import duckdb
 
 from intercom_pipeline.audiences import store
 from intercom_pipeline.audiences.config import Audience
-from intercom_pipeline.audiences.filters import check_name, compile_filter, property_sql
+from intercom_pipeline.audiences.filters import compile_filter, property_sql
 from intercom_pipeline.settings import ConfigurationError
 from intercom_pipeline.sources.intercom import Workspace
 from intercom_pipeline.sources.intercom.client import IntercomError
@@ -37,6 +37,7 @@ MEMBER_COLUMNS = (
     "first_added_at",
     "updated_at",
     "removed_at",
+    "is_unsubscribed",
 )
 ACTIVE, REMOVED = "active", "removed"
 Key = tuple[str, str]  # (workspace id, contact id)
@@ -89,11 +90,17 @@ def sync_audience(
     """
     now = now or datetime.now(UTC).replace(tzinfo=None)
     report = SyncReport(uuid.uuid4().hex, audience.id)
+    clients = {ws.workspace_id: ws.client for ws in workspaces}
     with duckdb.connect(str(warehouse)) as conn:
         store.ensure_tables(conn)
-        if audience.kind == "intercom_segment":  # its name is the one it has in Intercom
-            names = {name for _, _, name in _segments(conn, audience.segment or "")}
-            audience = replace(audience, name=names.pop() if len(names) == 1 else audience.name)
+        segments: list[tuple[str, str, str]] = []
+        if audience.kind == "intercom_segment":
+            segments = _segments(conn, audience.segment or "")
+        names = {name for _, _, name in segments}
+        if len(names) == 1:  # an Intercom segment is named as in Intercom
+            audience = replace(audience, name=names.pop())
+        previous = store.previous_definition(conn, audience.id)
+        old_tag = previous.get("tag") if previous.get("tag_in_intercom") else None
         store.save_definition(conn, audience, now)
         conn.execute(
             f"insert into {store.SYNCS} (sync_id, audience_id, started_at, status)"
@@ -101,8 +108,13 @@ def sync_audience(
             [report.sync_id, audience.id, now],
         )
         try:
-            candidates = _candidates(conn, audience, workspaces)
-            _apply(conn, audience, candidates, workspaces, report, now)
+            in_segment = None
+            if audience.kind == "intercom_segment":
+                in_segment = _segment_member_ids(audience, segments, clients)
+            candidates = _candidates(conn, audience, in_segment)
+            # In Intercom's segment but not ingested yet: no properties to carry, so failed.
+            missing = sorted(set(in_segment or ()) - {c.key for c in candidates})
+            _apply(conn, audience, candidates, missing, old_tag, clients, report, now)
         except Exception as exc:
             conn.execute(
                 f"update {store.SYNCS} set status = 'failed', error = ?, finished_at = ?"
@@ -115,20 +127,19 @@ def sync_audience(
 
 
 def _candidates(
-    conn: duckdb.DuckDBPyConnection, audience: Audience, workspaces: list[Workspace]
+    conn: duckdb.DuckDBPyConnection, audience: Audience, in_segment: list[Key] | None
 ) -> list[Candidate]:
+    """The contacts the audience selects; the file has already rejected hostile names."""
     columns = _contact_columns(conn)
     mapped, params = [], []
     for name, prop in audience.properties.items():
-        check_name(name, f"audience {audience.id}, properties")
-        check_name(prop, f"audience {audience.id}, properties[{name!r}]")
         sql, prop_params = property_sql(prop, columns)
         mapped.append(f"?, {sql}")  # the name is a bound parameter too
         params += [name, *prop_params]
     has_tag, tag_params = "false", []
     if audience.tag and "tag_names" in columns:
         has_tag, tag_params = "list_contains(string_split(tag_names, ', '), ?)", [audience.tag]
-    where, where_params = _membership(conn, audience, workspaces, columns)
+    where, where_params = _membership(conn, audience, in_segment, columns)
     rows = conn.execute(
         "select workspace_id, contact_id, coalesce(is_deleted, false),"
         " coalesce(is_unsubscribed_from_emails, false),"
@@ -154,7 +165,7 @@ def _contact_columns(conn: duckdb.DuckDBPyConnection) -> frozenset[str]:
 def _membership(
     conn: duckdb.DuckDBPyConnection,
     audience: Audience,
-    workspaces: list[Workspace],
+    in_segment: list[Key] | None,
     columns: frozenset[str],
 ) -> tuple[str, list[Any]]:
     """The WHERE clause (and its parameters) that selects the audience's contacts."""
@@ -163,7 +174,6 @@ def _membership(
     if audience.kind == "custom":
         sql, params = compile_filter(audience.filter, columns)
         return f"role = ? and ({sql})", [audience.source[:-1], *params]
-    ids = _segment_member_ids(conn, audience, workspaces)
     conn.execute(
         "create or replace temp table segment_members (workspace_id varchar, contact_id varchar)"
     )
@@ -171,7 +181,7 @@ def _membership(
         conn,
         "insert into segment_members select * from incoming",
         ("workspace_id", "contact_id"),
-        ids,
+        in_segment or [],
     )
     return (
         "(workspace_id, contact_id) in (select (workspace_id, contact_id) from segment_members)",
@@ -180,16 +190,14 @@ def _membership(
 
 
 def _segment_member_ids(
-    conn: duckdb.DuckDBPyConnection, audience: Audience, workspaces: list[Workspace]
-) -> list[tuple[str, str]]:
+    audience: Audience, segments: list[tuple[str, str, str]], clients: dict[str, Any]
+) -> list[Key]:
     """Ask each workspace's contact search for the members of the segment (by name or id)."""
-    segments = _segments(conn, audience.segment or "")
     if not segments:
         raise ConfigurationError(
             f"audience {audience.id}: no Intercom segment is named or has the id "
             f"{audience.segment!r} (see intercom_raw.segments)"
         )
-    clients = {ws.workspace_id: ws.client for ws in workspaces}
     ids = []
     for workspace_id, segment_id, _ in segments:
         client = clients.get(workspace_id)
@@ -254,57 +262,79 @@ def _apply(
     conn: duckdb.DuckDBPyConnection,
     audience: Audience,
     candidates: list[Candidate],
-    workspaces: list[Workspace],
+    missing: list[Key],
+    old_tag: str | None,
+    clients: dict[str, Any],
     report: SyncReport,
     now: datetime,
 ) -> None:
-    """Write who is in the audience now, act in Intercom, and count each contact once."""
+    """Write who is in the audience now, act in Intercom, and count each contact once.
+
+    `old_tag` is the tag the previous sync kept in Intercom; `missing` are members Intercom
+    names that the warehouse does not have yet.
+    """
     known = store.members(conn, audience.id)
     writes: list[tuple[Any, ...]] = []
     outcome: dict[Key, str] = {}  # new, updated, unchanged, skipped or removed
     events: list[tuple[Key, str]] = []  # (who, "removed" / "unsubscribed")
     to_tag: list[Key] = []
-    to_untag: list[Key] = []
+    leavers: list[Key] = []
     for c in candidates:
         status = _target_status(audience, c)
         previous = known.get(c.key)
-        was_member = previous is not None and previous[0] != REMOVED
-        if status == REMOVED:
-            if was_member:
-                outcome[c.key] = REMOVED
-                writes.append(_row(audience, c, REMOVED, now))
-                if not c.is_deleted:  # a deleted contact can take no event and keeps no tag
-                    events.append((c.key, "unsubscribed" if c.is_unsubscribed else "removed"))
-                    to_untag.append(c.key)
+        was_member = previous is not None and previous.status != REMOVED
+        if status == REMOVED and not was_member:
             continue
+        # The "unsubscribed" event goes once: when the flag turns on, or a member joins with it.
+        unsubscribes = c.is_unsubscribed and not (previous is not None and previous.is_unsubscribed)
+        if status == REMOVED:
+            outcome[c.key] = REMOVED
+            writes.append(_row(audience, c, REMOVED, now))
+            if not c.is_deleted:  # a deleted contact can take no event and keeps no tag
+                events.append((c.key, "unsubscribed" if unsubscribes else "removed"))
+                leavers.append(c.key)
+            continue
+        if unsubscribes and not c.is_deleted:
+            events.append((c.key, "unsubscribed"))
         if not c.is_deleted and not c.has_tag:
             to_tag.append(c.key)
         if not was_member:
             outcome[c.key] = "new"
             writes.append(_row(audience, c, status, now))
-        elif previous[0] == status and previous[1] == c.properties_hash:
-            outcome[c.key] = "unchanged"
-        elif previous[0] == status and audience.duplicates == "skip":
-            outcome[c.key] = "skipped"  # skip keeps a member's properties as first synced
+        elif previous.status == status and (
+            previous.properties_hash == c.properties_hash or audience.duplicates == "skip"
+        ):
+            # skip keeps a member's properties as first synced
+            same = previous.properties_hash == c.properties_hash
+            outcome[c.key] = "unchanged" if same else "skipped"
+            if previous.is_unsubscribed != c.is_unsubscribed:  # only the flag is stored
+                writes.append(_row(audience, c, status, now, keep_properties=True))
         else:
             outcome[c.key] = "updated"
-            if status == "unsubscribed" and previous[0] != "unsubscribed":
-                events.append((c.key, "unsubscribed"))
             keep = audience.duplicates == "skip"  # a status change still applies
             writes.append(_row(audience, c, status, now, keep_properties=keep))
-    present = {c.key for c in candidates}
-    for key, (status, _) in known.items():
-        if status != REMOVED and key not in present:
+    present = {c.key for c in candidates} | set(missing)
+    for key, member in known.items():
+        if member.status != REMOVED and key not in present:
             outcome[key] = REMOVED
             events.append((key, "removed"))
-            to_untag.append(key)
-            writes.append((audience.id, *key, REMOVED, None, None, audience.tag, now, now, now))
+            leavers.append(key)
+            row = (audience.id, *key, REMOVED, None, None, audience.tag, now, now, now)
+            writes.append((*row, member.is_unsubscribed))
     report.contacts = sum(1 for c in candidates if _target_status(audience, c) != REMOVED)
     _write(conn, writes)
-    failures: list[tuple[Key, str]] = []
+    store.set_tag(conn, audience.id, audience.tag)
+    failures = [(key, "not in the warehouse yet: run the contacts sync") for key in missing]
+    if old_tag and audience.tag_in_intercom and audience.tag != old_tag:
+        # The tag changed: every member the previous sync tagged loses the old one.
+        deleted = {c.key for c in candidates if c.is_deleted}
+        tagged = sorted(k for k, m in known.items() if m.status != REMOVED and k not in deleted)
+        _untag(old_tag, tagged, clients, failures)
+        leavers = []  # they never had the new tag
     if audience.tag and audience.tag_in_intercom:
-        _tag_in_intercom(audience.tag, to_tag, to_untag, workspaces, failures)
-    _send_events(audience, events, workspaces, failures, now)
+        _tag(audience.tag, to_tag, clients, failures)
+        _untag(audience.tag, leavers, clients, failures)
+    _send_events(audience, events, clients, failures, now)
     _count(report, outcome, failures)
 
 
@@ -344,19 +374,20 @@ def _row(
         now,
         now,
         now if status == REMOVED else None,
+        c.is_unsubscribed,
     )
 
 
 def _write(conn: duckdb.DuckDBPyConnection, rows: list[tuple[Any, ...]]) -> None:
     write_rows(
         conn,
-        f"""insert into {store.MEMBERS} as m
+        f"""insert into {store.MEMBERS} as m ({", ".join(MEMBER_COLUMNS)})
             select
                 cast(audience_id as varchar), cast(workspace_id as varchar),
                 cast(contact_id as varchar), cast(status as varchar), cast(properties as json),
                 cast(properties_hash as varchar), cast(tag as varchar),
                 cast(first_added_at as timestamp), cast(updated_at as timestamp),
-                cast(removed_at as timestamp)
+                cast(removed_at as timestamp), cast(is_unsubscribed as boolean)
             from incoming
             on conflict (audience_id, workspace_id, contact_id) do update set
                 status = excluded.status,
@@ -366,58 +397,58 @@ def _write(conn: duckdb.DuckDBPyConnection, rows: list[tuple[Any, ...]]) -> None
                 first_added_at = case when m.status = 'removed' and excluded.status <> 'removed'
                     then excluded.first_added_at else m.first_added_at end,
                 updated_at = excluded.updated_at,
-                removed_at = excluded.removed_at""",
+                removed_at = excluded.removed_at,
+                is_unsubscribed = excluded.is_unsubscribed""",
         MEMBER_COLUMNS,
         rows,
     )
 
 
-def _tag_in_intercom(
-    tag: str,
-    to_tag: list[Key],
-    to_untag: list[Key],
-    workspaces: list[Workspace],
-    failures: list[tuple[Key, str]],
+def _tag(
+    tag: str, keys: list[Key], clients: dict[str, Any], failures: list[tuple[Key, str]]
 ) -> None:
-    """Make the tag in Intercom match the audience.
-
-    Members who lack it are tagged (POST /tags, 50 at a time); those who left are untagged
-    (DELETE /contacts/{id}/tags/{tag_id}).
-    """
-    clients = {ws.workspace_id: ws.client for ws in workspaces}
-    for workspace_id in sorted({w for w, _ in to_tag}):
-        keys = [k for k in to_tag if k[0] == workspace_id]
-        for start in range(0, len(keys), TAG_BATCH):
-            batch = keys[start : start + TAG_BATCH]
+    """Tag the members who lack the tag in Intercom (POST /tags, 50 at a time)."""
+    for workspace_id in sorted({w for w, _ in keys}):
+        in_workspace = [k for k in keys if k[0] == workspace_id]
+        for start in range(0, len(in_workspace), TAG_BATCH):
+            batch = in_workspace[start : start + TAG_BATCH]
             try:
-                _tag(clients, tag, batch)
+                _post_tag(clients, tag, batch)
             except (IntercomError, KeyError):
                 for key in batch:  # tag each alone, so the failure names its contact
                     try:
-                        _tag(clients, tag, [key])
+                        _post_tag(clients, tag, [key])
                     except (IntercomError, KeyError) as exc:
                         failures.append((key, f"tagging {tag!r} in Intercom: {_reason(exc)}"))
-    for workspace_id in sorted({w for w, _ in to_untag}):
-        keys = [k for k in to_untag if k[0] == workspace_id]
+
+
+def _post_tag(clients: dict[str, Any], tag: str, keys: list[Key]) -> None:
+    body = {"name": tag, "users": [{"id": contact_id} for _, contact_id in keys]}
+    clients[keys[0][0]].request("POST", "/tags", json=body)
+
+
+def _untag(
+    tag: str, keys: list[Key], clients: dict[str, Any], failures: list[tuple[Key, str]]
+) -> None:
+    """Remove the tag from these contacts in Intercom (DELETE /contacts/{id}/tags/{tag_id})."""
+    for workspace_id in sorted({w for w, _ in keys}):
+        in_workspace = [k for k in keys if k[0] == workspace_id]
         try:
             client = clients[workspace_id]
             tags = client.request("GET", "/tags")["data"]
         except (IntercomError, KeyError) as exc:
-            failures += [(key, f"untagging {tag!r} in Intercom: {_reason(exc)}") for key in keys]
+            failures += [
+                (k, f"untagging {tag!r} in Intercom: {_reason(exc)}") for k in in_workspace
+            ]
             continue
         tag_id = next((t["id"] for t in tags if t["name"] == tag), None)
         if tag_id is None:  # no one carries the tag
             continue
-        for key in keys:
+        for key in in_workspace:
             try:
                 client.request("DELETE", f"/contacts/{key[1]}/tags/{tag_id}")
             except IntercomError as exc:
                 failures.append((key, f"untagging {tag!r} in Intercom: {_reason(exc)}"))
-
-
-def _tag(clients: dict[str, Any], tag: str, keys: list[Key]) -> None:
-    body = {"name": tag, "users": [{"id": contact_id} for _, contact_id in keys]}
-    clients[keys[0][0]].request("POST", "/tags", json=body)
 
 
 def _reason(exc: Exception) -> str:
@@ -430,12 +461,11 @@ def _reason(exc: Exception) -> str:
 def _send_events(
     audience: Audience,
     events: list[tuple[Key, str]],
-    workspaces: list[Workspace],
+    clients: dict[str, Any],
     failures: list[tuple[Key, str]],
     now: datetime,
 ) -> None:
     """The configured event on each contact that unsubscribed or left the audience."""
-    clients = {ws.workspace_id: ws.client for ws in workspaces}
     created_at = int((now - datetime(1970, 1, 1)).total_seconds())
     for key, what in events:
         name = audience.events.get(what)

@@ -279,9 +279,11 @@ def audience_facts(
     )[0]  # type: ignore[index]
     if not exists:
         return False, (False if audience_id else None)
+    audiences.ensure_tables(conn)  # a members table from before `is_unsubscribed` gains it
     unsubscribed, member = first_row(
         conn,
-        "select coalesce(bool_or(status = 'unsubscribed'), false),"
+        # Unsubscribed as of any audience's last sync, whatever that audience did with them.
+        "select coalesce(bool_or(coalesce(is_unsubscribed, status = 'unsubscribed')), false),"
         " coalesce(bool_or(audience_id = ? and status = 'active'), false)"
         f" from {audiences.MEMBERS} where workspace_id = ? and contact_id = ?",
         [audience_id, workspace_id, contact_id],

@@ -5,7 +5,7 @@ from __future__ import annotations
 import os
 from dataclasses import dataclass, field
 
-from intercom_pipeline.audiences.config import audiences_file, load_audiences
+from intercom_pipeline.audiences.config import SEGMENT_AUDIENCE_ID, audiences_file, load_audiences
 from intercom_pipeline.settings import ConfigurationError, Secret
 
 CHANNELS = ("email", "chat")
@@ -95,13 +95,21 @@ def survey_settings(environ: dict[str, str] | None = None) -> SurveySettings:
 
 
 def _check_audience(audience: str, env: os._Environ[str] | dict[str, str]) -> None:
-    """SURVEY_AUDIENCE must name an audience, or nobody would ever be surveyed."""
+    """SURVEY_AUDIENCE must name an audience, or nobody would ever be surveyed.
+
+    An Intercom segment outside the file is an audience `segment_<its id>`, synced by the
+    intercom_segments asset; which segments exist is known only after ingestion, so any such id
+    is accepted.
+    """
+    if SEGMENT_AUDIENCE_ID.fullmatch(audience):
+        return
     path = audiences_file(dict(env))
     known = [a.id for a in load_audiences(path)]
     if audience not in known:
         raise ConfigurationError(
             f"SURVEY_AUDIENCE={audience!r} is not an audience of {path} (known: "
-            f"{', '.join(known)}): set it to one of those ids, or leave it empty to survey everyone"
+            f"{', '.join(known)}, or segment_<Intercom segment id>): set it to one of those ids, "
+            "or leave it empty to survey everyone"
         )
 
 

@@ -4,6 +4,7 @@ by tag in the marts, the auto-sync schedule, and a hostile filter."""
 
 from __future__ import annotations
 
+import re
 import textwrap
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -14,9 +15,10 @@ import dagster as dg
 import duckdb
 import pytest
 import requests
+import yaml
 
 from intercom_pipeline.audiences import store
-from intercom_pipeline.audiences.config import load_audiences
+from intercom_pipeline.audiences.config import Audience, load_audiences
 from intercom_pipeline.audiences.filters import FilterError
 from intercom_pipeline.audiences.sync import segment_audience_id, sync_audience
 from intercom_pipeline.defs.audiences import SEGMENTS_KEY
@@ -150,6 +152,12 @@ def test_each_kind_of_audience_holds_its_contacts(world: World) -> None:
         0,
         0,
     )
+    # Every segment member was ingested: none is failed as missing from the warehouse.
+    assert world.first["usa"]["failed"] == 0  # type: ignore[attr-defined]
+    # Members who joined already unsubscribed were told so, once.
+    assert unsubscribed
+    for contact_id in unsubscribed:
+        assert [e.event_name for e in ws.events_of(contact_id)].count("audience-unsubscribed") == 1
 
 
 def test_mapped_properties_and_the_tag_reach_their_places(world: World) -> None:
@@ -179,6 +187,11 @@ def test_mapped_properties_and_the_tag_reach_their_places(world: World) -> None:
     )
     in_leads = len(world.members("leads")) + len(world.members("leads", "unsubscribed"))
     assert ("leads", "Leads", "leads", True, in_leads, "ok") in overview
+    names = {row[0]: row[1] for row in overview}  # the file's names, not a mapped property's
+    assert (names["trial_or_japan"], names["trial_or_japan_skip"]) == (
+        "Free trial or Japan",
+        "Same, duplicates skipped",
+    )
 
 
 def test_every_intercom_segment_is_an_audience_named_by_intercom(world: World) -> None:
@@ -326,8 +339,8 @@ def test_the_report_after_the_clock_moves(world: World) -> None:
     assert "audience-removed" in [e.event_name for e in ws.events_of(leaver)]
     assert world.members("trial_or_japan_skip", "deleted") == {deleted}
     assert created.json()["id"] in world.members("trial_or_japan")
-    for contact_id in unsubscribes:
-        assert "audience-unsubscribed" in [e.event_name for e in ws.events_of(contact_id)]
+    for contact_id in [*unsubscribes, *marked]:  # sent once, when they unsubscribed
+        assert [e.event_name for e in ws.events_of(contact_id)].count("audience-unsubscribed") == 1
     with duckdb.connect(str(world.warehouse), read_only=True) as conn:
         names = dict(
             conn.execute(
@@ -347,18 +360,27 @@ def test_the_report_after_the_clock_moves(world: World) -> None:
 
 
 def test_a_hostile_filter_is_rejected_with_a_clear_error(world: World, tmp_path: Path) -> None:
-    hostile_value = tmp_path / "value.yaml"
-    hostile_value.write_text(
-        textwrap.dedent(
-            """
-            audiences:
-              - type: custom
-                id: hostile_value
-                name: Hostile value
-                filter: {property: email, operator: is, value: "x'); drop table analytics.contacts; --"}
-            """
-        )
-    )
+    hostile_value = {
+        "property": "email",
+        "operator": "is",
+        "value": "x'); drop table analytics.contacts; --",
+    }
+    hostile_property = {
+        "property": "email; drop table analytics.contacts; --",
+        "operator": "is_set",
+    }
+    for n, (node, message) in enumerate(
+        [
+            (hostile_value, r"filter\.value: .* is rejected: a value cannot"),
+            (hostile_property, r"filter\.property: .* is rejected: a property name"),
+        ]
+    ):
+        path = tmp_path / f"hostile_{n}.yaml"
+        entry = {"type": "custom", "id": f"hostile_{n}", "name": "Hostile", "filter": node}
+        path.write_text(yaml.safe_dump({"audiences": [entry]}))
+        # The definitions do not load: the file names the audience and what is rejected.
+        with pytest.raises(FilterError, match=f"{re.escape(str(path))}, audience 1: {message}"):
+            load_audiences(path)
     workspaces = connect(
         [
             intercom_settings(
@@ -369,26 +391,15 @@ def test_a_hostile_filter_is_rejected_with_a_clear_error(world: World, tmp_path:
             )
         ]
     )
-    (*_, audience) = load_audiences(hostile_value)
     copy = tmp_path / "intercom.duckdb"
     copy.write_bytes(world.warehouse.read_bytes())
-    with pytest.raises(FilterError, match=r"filter\.value: .* is rejected: a value cannot"):
-        sync_audience(copy, audience, workspaces)
-    hostile_property = tmp_path / "property.yaml"
-    hostile_property.write_text(
-        textwrap.dedent(
-            """
-            audiences:
-              - type: custom
-                id: hostile_property
-                name: Hostile property
-                filter: {property: "email; drop table analytics.contacts; --", operator: is_set}
-            """
-        )
-    )
-    (*_, audience) = load_audiences(hostile_property)
-    with pytest.raises(FilterError, match=r"filter\.property: .* is rejected: a property name"):
-        sync_audience(copy, audience, workspaces)
+    # An audience built in code, past the file, is rejected by the sync too, and recorded.
+    for audience_id, node, message in (
+        ("hostile_value", hostile_value, r"filter\.value: .* is rejected: a value cannot"),
+        ("hostile_property", hostile_property, r"filter\.property: .* is rejected"),
+    ):
+        with pytest.raises(FilterError, match=message):
+            sync_audience(copy, Audience(audience_id, "Hostile", "custom", filter=node), workspaces)
     with duckdb.connect(str(copy), read_only=True) as conn:
         assert conn.execute("select count(*) from analytics.contacts").fetchone()[0] > 0
         failed = conn.execute(

@@ -8,7 +8,9 @@ from pathlib import Path
 import pytest
 
 from intercom_pipeline.audiences.config import DEFAULT_PROPERTIES, load_audiences
+from intercom_pipeline.audiences.sync import segment_audience_id
 from intercom_pipeline.settings import ConfigurationError
+from intercom_pipeline.surveys.settings import survey_settings
 
 CUSTOM = """
   - type: custom
@@ -52,10 +54,11 @@ def test_a_custom_audience_reads_every_setting(tmp_path: Path) -> None:
     tag_in_intercom: true
     on_deleted: remove
     on_unsubscribed: keep
-    properties: {Free Trial: custom_attributes.plan}
+    properties: {Free Trial: custom_attributes.plan, Plan Name: custom_attributes.plan_name}
     events: {removed: left}
 """,
     )
+    assert (trial.id, trial.name) == ("trial", "Trial")  # not the mapped property's name
     assert (trial.source, trial.duplicates, trial.tag, trial.tag_in_intercom) == (
         "leads",
         "skip",
@@ -67,7 +70,11 @@ def test_a_custom_audience_reads_every_setting(tmp_path: Path) -> None:
         "keep",
         {"removed": "left"},
     )
-    assert trial.properties == {**DEFAULT_PROPERTIES, "Free Trial": "custom_attributes.plan"}
+    assert trial.properties == {
+        **DEFAULT_PROPERTIES,
+        "Free Trial": "custom_attributes.plan",
+        "Plan Name": "custom_attributes.plan_name",
+    }
     assert (trial.auto_sync, trial.filter) == (
         False,
         {"property": "country", "operator": "is", "value": "USA"},
@@ -94,7 +101,10 @@ def test_a_custom_audience_reads_every_setting(tmp_path: Path) -> None:
         (CUSTOM + "    colour: red\n", r"unknown keys \['colour'\]"),
         (CUSTOM.replace("id: trial", "id: Trial-1"), "`id` must be lower-case letters"),
         (CUSTOM + CUSTOM, "two audiences have the id 'trial'"),
-        ("  - {type: custom, id: users, name: U, filter: {any: []}}\n", "the id 'users'"),
+        (
+            "  - {type: custom, id: users, name: U, filter: {property: email, operator: is_set}}\n",
+            "the id 'users'",
+        ),
         ("  - {type: intercom_segment, id: usa}\n", "`segment` must be the segment's name or id"),
         ("  - {type: custom, id: x, filter: {}}\n", "a custom audience needs a `name`"),
         (
@@ -113,6 +123,18 @@ def test_a_custom_audience_reads_every_setting(tmp_path: Path) -> None:
             CUSTOM + "    properties: {Plan: \"custom_attributes.plan' or '1\"}\n",
             r"properties\['Plan'\]: .* is rejected",
         ),
+        (
+            CUSTOM.replace("value: USA", 'value: "x\'); drop table analytics.contacts; --"'),
+            r"audience 1: filter\.value: .* is rejected: a value cannot contain",
+        ),
+        (
+            CUSTOM.replace("property: country", 'property: "email; drop table t"'),
+            r"audience 1: filter\.property: .* is rejected: a property name cannot contain",
+        ),
+        (
+            CUSTOM.replace("operator: is", "operator: like"),
+            r"audience 1: filter: unknown operator 'like'",
+        ),
     ],
 )
 def test_a_bad_audience_fails_with_the_fix(tmp_path: Path, body: str, message: str) -> None:
@@ -126,3 +148,17 @@ def test_a_file_without_a_list_fails(tmp_path: Path) -> None:
     path.write_text("audiences: {users: true}\n")
     with pytest.raises(ConfigurationError, match="expected a list under `audiences:`"):
         load_audiences(path)
+
+
+def test_survey_audience_accepts_an_intercom_segment_outside_the_file(tmp_path: Path) -> None:
+    """`segment_<id>` audiences come from Intercom (the intercom_segments asset), not the file."""
+    load(tmp_path, CUSTOM)
+    env = {"AUDIENCES_FILE": str(tmp_path / "audiences.yaml")}
+    segment = segment_audience_id("5f3a9c0e1b2d4e6f7a8b9c0d")
+    for audience in ("trial", "users", segment):
+        assert survey_settings({**env, "SURVEY_AUDIENCE": audience}).audience == audience
+    for wrong in ("segment_", "segment_zeta", "segments_5f3a", "trials"):
+        with pytest.raises(
+            ConfigurationError, match=rf"'{wrong}' is not an audience .*segment_<Intercom segment"
+        ):
+            survey_settings({**env, "SURVEY_AUDIENCE": wrong})

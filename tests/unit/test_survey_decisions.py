@@ -302,6 +302,21 @@ def test_the_log_answers_per_workspace(tmp_path: Path) -> None:
         assert log.audience_facts(conn, "ws_b", "u1", "") == (False, None)
 
 
+def test_a_member_an_audience_keeps_while_unsubscribed_is_not_surveyed(tmp_path: Path) -> None:
+    """With on_unsubscribed: keep the status stays active; the flag alone suppresses."""
+    with duckdb.connect(str(tmp_path / "w.duckdb")) as conn:
+        audiences.ensure_tables(conn)
+        conn.execute(
+            f"insert into {audiences.MEMBERS} (audience_id, workspace_id, contact_id, status,"
+            " first_added_at, updated_at, is_unsubscribed) values"
+            " ('vip', 'ws_a', 'u1', 'active', ?, ?, true),"
+            " ('vip', 'ws_a', 'u2', 'active', ?, ?, false)",
+            [at(0)] * 4,
+        )
+        assert log.audience_facts(conn, "ws_a", "u1", "vip") == (True, True)
+        assert log.audience_facts(conn, "ws_a", "u2", "vip") == (False, True)
+
+
 def _workspace(base_url: str) -> Workspace:
     client = IntercomClient(
         intercom_settings({"INTERCOM_BASE_URL": base_url, "INTERCOM_ACCESS_TOKEN": "t"})
