@@ -1,7 +1,7 @@
 """`intercom-pipeline`: the command-line entry point.
 
 intercom-pipeline sandbox [--port 8765 --seed 1 --scale demo]   serve the Intercom sandbox
-intercom-pipeline demo                                           run the main job end to end
+intercom-pipeline demo [--push]                                  run the main job end to end
 intercom-pipeline ingest [TABLE ...]                             load raw tables without Dagster
 intercom-pipeline config                                         show the effective settings
 intercom-pipeline webhook [--host 127.0.0.1 --port 8766]         receive Intercom webhooks
@@ -17,18 +17,24 @@ import sys
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager, redirect_stdout
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 from intercom_pipeline.sandbox import DEFAULT_TOKEN, Faults, RunningSandbox, Sandbox, SandboxConfig
 from intercom_pipeline.sandbox.generator import SCALES
 from intercom_pipeline.sandbox.survey_feed import write_demo_survey_feed
 from intercom_pipeline.settings import (
     ConfigurationError,
+    IntercomSettings,
     duckdb_path,
     intercom_settings,
     serving_path,
     survey_feed_dir,
 )
 from intercom_pipeline.sources.intercom.client import IntercomError
+
+if TYPE_CHECKING:
+    import dagster as dg
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -58,8 +64,14 @@ def main(argv: list[str] | None = None) -> int:
     serve.add_argument("--drop-rate", type=float, default=0.0, help="share of dropped connections")
     serve.add_argument("--truncate-rate", type=float, default=0.0, help="share of truncated bodies")
 
-    commands.add_parser(
+    demo = commands.add_parser(
         "demo", help="run the main job on the configured workspace (the sandbox by default)"
+    )
+    demo.add_argument(
+        "--push",
+        action="store_true",
+        help="on a workspace you configured, also write to it: the push back, the audience "
+        "syncs and the surveys on close (the embedded sandbox always receives them)",
     )
     ingest = commands.add_parser("ingest", help="load raw tables without Dagster (default: all)")
     ingest.add_argument("tables", nargs="*", metavar="TABLE", help="raw tables to load")
@@ -75,7 +87,7 @@ def main(argv: list[str] | None = None) -> int:
         if args.command == "sandbox":
             return _serve(args)
         if args.command == "demo":
-            return _demo()
+            return _demo(args.push)
         if args.command == "ingest":
             return _ingest(args.tables)
         if args.command == "webhook":
@@ -157,7 +169,7 @@ def _workspace() -> Iterator[str]:
     and the survey feed folder receives the demo's survey answers.
     """
     settings = intercom_settings()
-    if settings.access_token or settings.uses_custom_base_url:
+    if _is_configured(settings):
         yield f"{settings.base_url} (region {settings.region})"
         return
     sandbox = Sandbox(SandboxConfig(seed=1, scale="demo"))
@@ -181,21 +193,59 @@ def _workspace() -> Iterator[str]:
                     os.environ[key] = value
 
 
-def _demo() -> int:
-    """Run everything through Dagster (ingest, models, BI copy); print rows and headline metrics."""
+def _is_configured(settings: IntercomSettings) -> bool:
+    """Whether the user named a workspace (a token or an address), rather than the sandbox."""
+    return bool(settings.access_token) or settings.uses_custom_base_url
+
+
+def demo_left_out(settings: IntercomSettings, push: bool) -> dg.AssetSelection | None:
+    """What the demo leaves out of `intercom_build_all`: None for nothing.
+
+    The embedded sandbox receives every write. A workspace the user configured may be a real
+    one with real customers: the assets that write to it (the push back, the audience syncs'
+    tags, the surveys on close) run only when `--push` asks for them.
+    """
+    if push or not _is_configured(settings):
+        return None
+    import dagster as dg
+
+    from intercom_pipeline.defs.audiences import AUDIENCE_ASSETS
+    from intercom_pipeline.defs.reverse_etl import PUSH_ASSET
+    from intercom_pipeline.defs.surveys import survey_requests
+
+    return dg.AssetSelection.assets(PUSH_ASSET, survey_requests) | AUDIENCE_ASSETS
+
+
+def _demo(push: bool) -> int:
+    """Run everything through Dagster (ingest, models, BI copy); print rows and headline metrics.
+
+    On a workspace the user configured, what writes to Intercom runs only with `push`.
+    """
     import dagster as dg
 
     from intercom_pipeline.definitions import defs
+    from intercom_pipeline.defs.reverse_etl import PUSH_ASSET
     from intercom_pipeline.ingest import table_counts
     from intercom_pipeline.metrics import headline_metrics
 
     warehouse = duckdb_path()
+    left_out = demo_left_out(intercom_settings(), push)
     with _workspace() as label:
         print(f"Workspace: {label}")
         print(f"Warehouse: {warehouse}")
         print(f"Survey feed: {survey_feed_dir()}")
         started = time.monotonic()
-        job = defs().resolve_job_def("intercom_build_all")
+        loaded = defs()
+        job = loaded.resolve_job_def("intercom_build_all")
+        selection = None
+        if left_out is not None:
+            graph = loaded.resolve_asset_graph()
+            names = sorted(k.to_user_string() for k in left_out.resolve(graph))
+            print(
+                f"Not run, as they write to the workspace: {', '.join(names)}. "
+                "`intercom-pipeline demo --push` runs them too."
+            )
+            selection = list((dg.AssetSelection.all() - left_out).resolve(graph))
         instance = (
             dg.DagsterInstance.get()
             if os.environ.get("DAGSTER_HOME")
@@ -206,7 +256,10 @@ def _demo() -> int:
         dbt_output = io.StringIO()  # dbt's event stream, which the Dagster UI keeps as logs
         with redirect_stdout(dbt_output):
             result = job.execute_in_process(
-                instance=instance, run_config=quiet, raise_on_error=False
+                instance=instance,
+                run_config=quiet,
+                raise_on_error=False,
+                asset_selection=selection,
             )
         if not result.success:
             print(dbt_output.getvalue()[-4000:], file=sys.stderr)
@@ -218,7 +271,7 @@ def _demo() -> int:
             )
             print(f"error: the build failed: {reason.strip()}", file=sys.stderr)
             return 1
-        loaded = {
+        rows_loaded = {
             m.asset_key.path[-1]: m.metadata["rows_loaded"].value
             for m in result.asset_materializations_for_node("intercom_raw")
         }
@@ -227,31 +280,39 @@ def _demo() -> int:
             "(rows loaded this run / rows in the table):"
         )
         for table, total in table_counts(warehouse).items():
-            print(f"  {table:<22} {loaded.get(table, 0):>8} {total:>8}")
-        pushed = next(
-            m.metadata
-            for m in result.asset_materializations_for_node("intercom_contact_survey_push")
+            print(f"  {table:<22} {rows_loaded.get(table, 0):>8} {total:>8}")
+        pushed = (
+            None
+            if left_out is not None
+            else next(m.metadata for m in result.asset_materializations_for_node(PUSH_ASSET))
         )
     serving = serving_path()
     print("Headline metrics (analytics schema):")
     for name, value in headline_metrics(serving).items():
         print(f"  {name:<38} {value}")
     print(f"BI tools: open {serving} read-only (e.g. duckdb -readonly {serving})")
+    if pushed is not None:
+        _print_push_report(warehouse, pushed)
+    return 0
+
+
+def _print_push_report(warehouse: Path, pushed: dict[str, Any]) -> None:
+    """The push's counts and notes (its metadata), and its first failures (from the warehouse)."""
+    from intercom_pipeline.reverse_etl.ledger import FAILURES, run_failures
+
+    counts = ("sent", "unchanged", "skipped", "failed", "write_calls", "events_merged")
+    sent, unchanged, skipped, failed, writes, merged = (pushed[k].value for k in counts)
     print(
-        "Pushed to Intercom (mode {}): {} sent, {} unchanged, {} skipped, {} failed, "
-        "in {} write calls".format(
-            pushed["mode"].value,
-            *(pushed[k].value for k in ("sent", "unchanged", "skipped", "failed", "write_calls")),
-        )
+        f"Pushed to Intercom (mode {pushed['mode'].value}): {sent} sent, {unchanged} unchanged, "
+        f"{skipped} skipped, {failed} failed, in {writes} write calls; {merged} events merged "
+        "into another of the same contact, name and second"
     )
     if pushed["notes"].value != "none":
         print(pushed["notes"].value)
-    if pushed["failed"].value:
-        print("First failures (reverse_etl.intercom_push_failures has them all):")
-        for row in pushed["failures"].value.splitlines()[2:7]:  # after the table's header
-            contact, item, reason = (cell.strip() for cell in row.strip("|").split("|", 2))
+    if failed:
+        print(f"First failures ({FAILURES} has them all):")
+        for contact, item, reason in run_failures(warehouse, pushed["run_id"].value, limit=5):
             print(f"  {contact} ({item}): {reason}")
-    return 0
 
 
 def _ingest(tables: list[str]) -> int:

@@ -5,10 +5,18 @@ from __future__ import annotations
 from pathlib import Path
 
 import dagster as dg
+import duckdb
 import pytest
+import requests
 
 from intercom_pipeline import cli
+from intercom_pipeline.reverse_etl import ledger
+from intercom_pipeline.sandbox import DEFAULT_TOKEN, RunningSandbox, Sandbox, SandboxConfig
 from intercom_pipeline.sandbox.generator import build_workspace
+from intercom_pipeline.settings import intercom_settings
+
+PUSH = dg.AssetKey("intercom_contact_survey_push")
+SURVEYS = dg.AssetKey(["surveys", "survey_requests"])
 
 
 def test_demo_builds_everything_from_the_embedded_sandbox(
@@ -54,8 +62,80 @@ def test_demo_builds_everything_from_the_embedded_sandbox(
         sum(r >= 4 for r in rated) * 100 / len(rated), 2
     )
     assert int(headline["survey answers in quarantine"]) == 5  # the demo feed's bad rows
+    assert "Not run, as they write to the workspace" not in out
     pushed = next(line for line in out.splitlines() if line.startswith("Pushed to Intercom"))
     assert "(mode score_and_comment)" in pushed and " 0 failed" in pushed
+    assert "0 events merged" in pushed
+
+
+def test_the_demo_writes_to_a_configured_workspace_only_when_asked() -> None:
+    from intercom_pipeline.definitions import defs
+
+    graph = defs().resolve_asset_graph()
+    everything = dg.AssetSelection.all().resolve(graph)
+    audiences = {k for k in everything if k.path[0] == "audiences"}
+    assert audiences and {PUSH, SURVEYS} <= everything
+    for configured in (
+        {"INTERCOM_ACCESS_TOKEN": "tok"},
+        {"INTERCOM_BASE_URL": "https://intercom-proxy.example"},
+    ):
+        left_out = cli.demo_left_out(intercom_settings(configured), push=False)
+        assert left_out is not None
+        assert left_out.resolve(graph) == {PUSH, SURVEYS, *audiences}
+        assert cli.demo_left_out(intercom_settings(configured), push=True) is None
+    assert cli.demo_left_out(intercom_settings({}), push=False) is None  # the embedded sandbox
+
+
+def test_the_demo_on_a_configured_workspace_writes_nothing_to_it(
+    capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    monkeypatch.delenv("DAGSTER_HOME", raising=False)
+    monkeypatch.setenv("DUCKDB_PATH", str(tmp_path / "demo.duckdb"))
+    monkeypatch.setenv("DUCKDB_SERVING_DIR", str(tmp_path / "serving"))
+    monkeypatch.setenv("SURVEY_FEED_DIR", str(tmp_path / "feed"))
+    monkeypatch.setenv("DLT_DATA_DIR", str(tmp_path / "dlt"))
+    (tmp_path / "feed").mkdir()
+    with RunningSandbox(Sandbox(SandboxConfig(seed=2, scale="tiny"))) as running:
+        monkeypatch.setenv("INTERCOM_BASE_URL", running.base_url)  # as a real workspace would be
+        monkeypatch.setenv("INTERCOM_ACCESS_TOKEN", DEFAULT_TOKEN)
+        assert cli.main(["demo"]) == 0
+        stats = requests.get(f"{running.base_url}/_sandbox/stats", timeout=30).json()
+    out = capsys.readouterr().out
+    assert stats["writes"] == []
+    assert "Not run, as they write to the workspace: " in out
+    assert "intercom_contact_survey_push" in out and "surveys/survey_requests" in out
+    assert "`intercom-pipeline demo --push` runs them too." in out
+    assert "Pushed to Intercom" not in out
+    assert "Headline metrics" in out
+
+
+def test_the_push_report_reads_the_run_s_failures_from_the_warehouse(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
+    warehouse = tmp_path / "w.duckdb"
+    with duckdb.connect(str(warehouse)) as conn:
+        ledger.ensure_tables(conn)
+        conn.executemany(
+            f"insert into {ledger.FAILURES} values (?, ?, ?, ?)",
+            [("run-1", f"event:w:c{i}", f"c{i}", f"refused | reason {i}") for i in range(7)]
+            + [("run-0", "event:w:a", "a", "an earlier run")],
+        )
+    counts = {"sent": 3, "unchanged": 2, "skipped": 0, "failed": 7, "write_calls": 3}
+    pushed = {
+        **{name: dg.MetadataValue.int(value) for name, value in counts.items()},
+        "events_merged": dg.MetadataValue.int(1),
+        "mode": dg.MetadataValue.text("score_only"),
+        "notes": dg.MetadataValue.md("- a note"),
+        "run_id": dg.MetadataValue.text("run-1"),
+    }
+    cli._print_push_report(warehouse, pushed)
+    assert capsys.readouterr().out.splitlines() == [
+        "Pushed to Intercom (mode score_only): 3 sent, 2 unchanged, 0 skipped, 7 failed, in 3 "
+        "write calls; 1 events merged into another of the same contact, name and second",
+        "- a note",
+        "First failures (reverse_etl.intercom_push_failures has them all):",
+        *(f"  c{i} (event:w:c{i}): refused | reason {i}" for i in range(5)),
+    ]
 
 
 def test_config_hides_the_token(

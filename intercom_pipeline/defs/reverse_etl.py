@@ -1,9 +1,6 @@
 """The push back to Intercom as an asset downstream of the survey marts."""
 
 import dagster as dg
-from dagster._core.storage.asset_check_execution_record import (
-    AssetCheckExecutionRecordStatus,
-)
 
 from intercom_pipeline.defs.ingestion import WAREHOUSE_POOL
 from intercom_pipeline.defs.transform import intercom_dbt_assets
@@ -11,11 +8,12 @@ from intercom_pipeline.reverse_etl.push import PushRefused, push_survey_results
 from intercom_pipeline.reverse_etl.settings import push_settings
 from intercom_pipeline.settings import duckdb_path
 from intercom_pipeline.sources.intercom import connect
+from intercom_pipeline.sources.intercom.client import IntercomAuthError, IntercomPermissionError
 
 PUSH_ASSET = "intercom_contact_survey_push"
 EXPORT_ALL_JOB = "intercom_export_all_feedback"
 READS = ("contact_survey_profile", "survey_sends", "survey_responses")
-_EVALUATED = {AssetCheckExecutionRecordStatus.SUCCEEDED, AssetCheckExecutionRecordStatus.FAILED}
+_HISTORY_PAGE = 20  # check executions read at a time, newest first
 
 
 class SurveyPushConfig(dg.Config):
@@ -55,8 +53,9 @@ def intercom_contact_survey_push(
             resend_all=config.resend_all,
             force=config.force,
         )
-    except PushRefused as refused:
-        raise dg.Failure(str(refused)) from None
+    except (PushRefused, IntercomAuthError, IntercomPermissionError) as stopped:
+        # The message says what to do (and never holds the token); the traceback adds nothing.
+        raise dg.Failure(str(stopped)) from None
     for note in report.notes:
         context.log.info(note)
     if report.ambiguous:
@@ -81,6 +80,7 @@ def intercom_contact_survey_push(
             "failed": dg.MetadataValue.int(report.failed),
             "write_calls": dg.MetadataValue.int(report.write_calls),
             "ambiguous_emails": dg.MetadataValue.int(len(report.ambiguous)),
+            "events_merged": dg.MetadataValue.int(report.events_merged),
             "notes": dg.MetadataValue.md("\n".join(f"- {n}" for n in report.notes) or "none"),
             "failures": dg.MetadataValue.md(
                 "| contact | item | reason |\n|---|---|---|\n" + failures if failures else "none"
@@ -101,20 +101,35 @@ def failed_checks(context: dg.AssetExecutionContext) -> list[str]:
     keys = [k for k in intercom_dbt_assets().check_keys if k.asset_key in reads]
     failed = []
     for key in sorted(keys, key=lambda k: k.to_user_string()):
-        records = context.instance.event_log_storage.get_asset_check_execution_history(
-            key, limit=1, status=_EVALUATED
-        )
-        event = records[0].event if records else None
-        evaluation = (
-            event.dagster_event.event_specific_data if event and event.dagster_event else None
-        )
+        evaluation = latest_evaluation(context.instance, key)
         if (
-            isinstance(evaluation, dg.AssetCheckEvaluation)
+            evaluation is not None
             and not evaluation.passed
             and evaluation.severity == dg.AssetCheckSeverity.ERROR
         ):
             failed.append(key.to_user_string())
     return failed
+
+
+def latest_evaluation(
+    instance: dg.DagsterInstance, key: dg.AssetCheckKey
+) -> dg.AssetCheckEvaluation | None:
+    """The check's latest evaluation, past executions planned but never evaluated (skipped).
+
+    Dagster 1.13 has no public API for check results: this reads the instance's event log
+    storage through `EventLogStorage.get_asset_check_execution_history`, an internal method,
+    without its status filter (whose enum only dagster._core exports).
+    """
+    cursor = None
+    while records := instance.event_log_storage.get_asset_check_execution_history(
+        key, limit=_HISTORY_PAGE, cursor=cursor
+    ):
+        for record in records:
+            event = record.event.dagster_event if record.event else None
+            if event and isinstance(event.event_specific_data, dg.AssetCheckEvaluation):
+                return event.event_specific_data
+        cursor = records[-1].id
+    return None
 
 
 @dg.definitions

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from datetime import datetime
+from pathlib import Path
 
 import duckdb
 
@@ -42,8 +43,10 @@ _DDL = (
         failed bigint,
         write_calls bigint
     )""",
-    # Answers whose email names several contacts (reported, not written); added after release.
+    # Added after release: answers whose email names several contacts (reported, not written),
+    # and events folded into another of the same contact, name and second.
     f"alter table {RUNS} add column if not exists ambiguous_emails bigint",
+    f"alter table {RUNS} add column if not exists events_merged bigint",
     f"""create table if not exists {FAILURES} (
         run_id varchar not null,
         item_key varchar not null,
@@ -97,8 +100,23 @@ def record(
 
 
 def last_full_export(conn: duckdb.DuckDBPyConnection) -> datetime | None:
-    """When the last completed "export all feedback" run started."""
+    """When the last completed "export all feedback" run that sent something started.
+
+    One in mode off, or whose every write failed, sent nothing: it does not start the week.
+    """
     row = first_row(
-        conn, f"select max(started_at) from {RUNS} where resend_all and finished_at is not null"
+        conn,
+        f"select max(started_at) from {RUNS} where resend_all and finished_at is not null"
+        " and mode <> 'off' and sent > 0",
     )
     return row[0] if row else None
+
+
+def run_failures(warehouse: Path, run_id: str, limit: int) -> list[tuple[str, str, str]]:
+    """The first `limit` failures of one run: (contact, item key, reason)."""
+    with duckdb.connect(str(warehouse), read_only=True) as conn:
+        return conn.execute(
+            f"select contact_id, item_key, reason from {FAILURES} where run_id = ?"
+            " order by item_key limit ?",
+            [run_id, limit],
+        ).fetchall()

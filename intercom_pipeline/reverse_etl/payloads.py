@@ -36,6 +36,18 @@ class PushItem:
         return hashlib.sha256(json.dumps(hashed, sort_keys=True).encode()).hexdigest()[:32]
 
 
+def one_per_key(items: list[PushItem]) -> tuple[list[PushItem], int]:
+    """The items with one per key, the first kept; and how many later ones were folded into it.
+
+    Two events of one contact with one name in the same second are one event for Intercom (it
+    de-duplicates on contact, name and created_at): the first is sent, the rest are counted.
+    """
+    kept: dict[str, PushItem] = {}
+    for item in items:
+        kept.setdefault(item.key, item)
+    return list(kept.values()), len(items) - len(kept)
+
+
 def _event_identity(body: dict[str, Any]) -> dict[str, Any]:
     return {k: body[k] for k in ("id", "event_name", "created_at")}
 

@@ -23,12 +23,18 @@ from intercom_pipeline.reverse_etl import ledger
 from intercom_pipeline.reverse_etl.payloads import (
     PushItem,
     attribute_item,
+    one_per_key,
     response_event_item,
     sent_event_item,
 )
 from intercom_pipeline.reverse_etl.settings import PushSettings
 from intercom_pipeline.sources.intercom import Workspace
-from intercom_pipeline.sources.intercom.client import IntercomClient, IntercomError
+from intercom_pipeline.sources.intercom.client import (
+    IntercomAuthError,
+    IntercomClient,
+    IntercomError,
+    IntercomPermissionError,
+)
 from intercom_pipeline.warehouse import write_rows
 
 FULL_EXPORT_INTERVAL = timedelta(days=7)
@@ -36,8 +42,10 @@ FULL_EXPORT_INTERVAL = timedelta(days=7)
 # one write to the ledger costs milliseconds, one per outcome would slow the push down.
 LEDGER_FLUSH_SECONDS = 0.25
 _CANONICAL = re.compile(r"</contacts/([^>]+)>")
-# survey_response_quarantine's reason for an answer whose email names several contacts.
-_AMBIGUOUS_EMAIL = "email % matches % contacts"
+# survey_response_quarantine's code for an answer whose email names several contacts.
+_AMBIGUOUS_EMAIL = "ambiguous_email"
+# Errors every later call would repeat (a refused token, a missing permission): they stop the run.
+_STOPS_THE_RUN = (IntercomAuthError, IntercomPermissionError)
 
 
 class PushRefused(RuntimeError):
@@ -53,7 +61,8 @@ class PushReport:
     unchanged: int = 0
     skipped: int = 0
     failed: int = 0
-    write_calls: int = 0
+    write_calls: int = 0  # writes Intercom accepted: updates, events, attributes created
+    events_merged: int = 0  # events of one contact, name and second: one event for Intercom
     failures: list[tuple[str, str, str]] = field(default_factory=list)  # key, contact, reason
     ambiguous: list[tuple[str, str]] = field(default_factory=list)  # answer key, reason: not sent
     notes: list[str] = field(default_factory=list)
@@ -69,26 +78,26 @@ class Outcome:
 
 
 def survey_push_items(conn: duckdb.DuckDBPyConnection, settings: PushSettings) -> list[PushItem]:
-    """Every write the marts call for, whatever was sent before."""
+    """Every write the marts call for, whatever was sent before (in a stable order)."""
     profiles = _rows(
         conn, "select * from analytics.contact_survey_profile where last_score is not null"
     )
-    sends = _rows(conn, "select * from analytics.survey_sends where contact_id is not null")
-    responses = _rows(conn, "select * from analytics.survey_responses")
-    items = [
+    sends = _rows(
+        conn, "select * from analytics.survey_sends where contact_id is not null order by send_key"
+    )
+    responses = _rows(conn, "select * from analytics.survey_responses order by response_key")
+    return [
         *(attribute_item(p, settings) for p in profiles),
         *(sent_event_item(s, settings) for s in sends),
         *(response_event_item(r, settings) for r in responses),
     ]
-    # Two answers of one contact in the same second are one event for Intercom: keep the first.
-    return list({item.key: item for item in reversed(items)}.values())[::-1]
 
 
 def ambiguous_answers(conn: duckdb.DuckDBPyConnection) -> list[tuple[str, str]]:
     """Answers named by an email that matches several contacts: reported, never written."""
     return conn.execute(
         "select response_key, rejection_reason from analytics.survey_response_quarantine"
-        " where rejection_reason like ? order by response_key",
+        " where rejection_code = ? order by response_key",
         [_AMBIGUOUS_EMAIL],
     ).fetchall()
 
@@ -106,6 +115,8 @@ def push_survey_results(
 
     Raises:
         PushRefused: `resend_all` within a week of the last full export, without `force`.
+        IntercomAuthError, IntercomPermissionError: Intercom refused the token or a permission;
+            the run stops at the first such answer, with what it sent so far recorded.
     """
     started = now or datetime.now(UTC).replace(tzinfo=None)
     report = PushReport(uuid.uuid4().hex, settings.mode, resend_all)
@@ -115,7 +126,7 @@ def push_survey_results(
             _check_weekly_guard(conn, started)
         # Off counts as skipped what the default mode would send.
         shown = replace(settings, mode="score_and_comment") if settings.mode == "off" else settings
-        items = survey_push_items(conn, shown)
+        items, report.events_merged = one_per_key(survey_push_items(conn, shown))
         report.ambiguous = ambiguous_answers(conn)
         conn.execute(
             f"insert into {ledger.RUNS} (run_id, started_at, mode, resend_all) values (?, ?, ?, ?)",
@@ -164,8 +175,7 @@ def _send_all(
 ) -> None:
     """Send the pending writes, then the attribute updates of merged contacts (latest wins)."""
     clients = {ws.workspace_id: ws.client for ws in workspaces} if pending else {}
-    unready = _ensure_attributes(clients, pending, settings)
-    calls_before = sum(c.stats["api_calls"] for c in clients.values())
+    unready, report.write_calls = _ensure_attributes(clients, pending, settings)
     merged: dict[str, str] = {}  # item key -> canonical contact
 
     def send(item: PushItem) -> Outcome:
@@ -176,7 +186,6 @@ def _send_all(
         _record(conn, [(i, o) for i, o in batch if not o.merged_into], report)
     if merged:
         _send_merged(conn, merged, pending, items, clients, settings, report)
-    report.write_calls = sum(c.stats["api_calls"] for c in clients.values()) - calls_before
 
 
 def _send_merged(
@@ -206,8 +215,11 @@ def _send_merged(
         latest = max(group, key=lambda i: i.as_of or datetime.min)
         if latest.key in merged:
             winners[latest.key] = canonical_id
+        # Nothing was sent: the hash is kept (not retried until its values change), no sent_at.
         superseded += [
-            (i, Outcome(i.payload_hash)) for i in group if i.key in merged and i is not latest
+            (i, Outcome(i.payload_hash, f"superseded by {canonical_id}"))
+            for i in group
+            if i.key in merged and i is not latest
         ]
     if superseded:
         report.notes.append(
@@ -231,6 +243,7 @@ def _record(
     for item, outcome in batch:
         if outcome.error is None:
             report.sent += 1
+            report.write_calls += 1
         else:
             report.failed += 1
             report.failures.append((item.key, item.contact_id, outcome.error))
@@ -260,26 +273,43 @@ def _outcomes(
     LEDGER_FLUSH_SECONDS or as soon as `workers` outcomes wait. So a process killed at any point
     has sent fewer than `workers * 3` writes the ledger does not know: those queued or in flight,
     and those waiting for their batch.
+
+    The first write goes alone, so a token Intercom refuses costs one call, not `workers`. An
+    error raised by `send` (a refused token or permission) stops the run: nothing queued is
+    sent, the outcomes received are yielded, then the error is raised.
     """
     queue = iter(pending)
     batch: list[tuple[PushItem, Outcome]] = []
     flushed = time.monotonic()
+    stopped: Exception | None = None
     with ThreadPoolExecutor(max_workers=workers) as pool:
         running: dict[Future[Outcome], PushItem] = {}
-        while True:
-            while len(running) < workers * 2 and (item := next(queue, None)) is not None:
+        limit = 1
+        while stopped is None:
+            while len(running) < limit and (item := next(queue, None)) is not None:
                 running[pool.submit(send, item)] = item
             if not running:
                 break
             done, _ = wait(running, timeout=LEDGER_FLUSH_SECONDS, return_when=FIRST_COMPLETED)
-            batch += [(running.pop(future), future.result()) for future in done]
+            limit = workers * 2 if done else limit
+            for future in done:
+                item = running.pop(future)
+                try:
+                    batch.append((item, future.result()))
+                except Exception as exc:  # raised below, once the outcomes received are kept
+                    stopped = exc
             if batch and (
                 len(batch) >= workers or time.monotonic() - flushed >= LEDGER_FLUSH_SECONDS
             ):
                 yield batch
                 batch, flushed = [], time.monotonic()
+        # After a stop: the queued writes are cancelled; those in flight end unrecorded, and the
+        # next run sends them again (an attribute update is idempotent, an event de-duplicated).
+        pool.shutdown(cancel_futures=True)
     if batch:
         yield batch
+    if stopped is not None:
+        raise stopped
 
 
 def _send(clients: dict[str, IntercomClient], unready: dict[str, str], item: PushItem) -> Outcome:
@@ -293,6 +323,8 @@ def _send(clients: dict[str, IntercomClient], unready: dict[str, str], item: Pus
     try:
         _write(client, item, item.contact_id)
         return Outcome(item.payload_hash)
+    except _STOPS_THE_RUN:
+        raise
     except IntercomError as exc:
         if exc.status == 404:
             # Deleted in Intercom: recorded, and not retried until its values change.
@@ -309,6 +341,8 @@ def _send_to_canonical(client: IntercomClient, item: PushItem, canonical_id: str
     try:
         _write(client, item, canonical_id)
         return Outcome(item.payload_hash)
+    except _STOPS_THE_RUN:
+        raise
     except IntercomError as again:
         return Outcome(error=f"merged into {canonical_id}, which failed: {again}")
 
@@ -322,26 +356,34 @@ def _write(client: IntercomClient, item: PushItem, contact_id: str) -> None:
 
 def _ensure_attributes(
     clients: dict[str, IntercomClient], pending: list[PushItem], settings: PushSettings
-) -> dict[str, str]:
+) -> tuple[dict[str, str], int]:
     """Create the contact attributes the push writes where missing.
 
-    Returns the workspaces where that failed, with why; their attribute updates fail with that
-    reason (and are retried next run) while their events still go out.
+    Returns the workspaces where that failed, with why (their attribute updates fail with that
+    reason, and are retried next run, while their events still go out), and how many were
+    created. A refused token or permission is raised: every write after it would fail too.
     """
     needed = {i.workspace_id for i in pending if i.kind == "attributes"}
     unready = {}
+    created = 0
     for workspace_id in needed & set(clients):
         try:
-            _create_missing_attributes(clients[workspace_id], workspace_id, settings)
+            created += _create_missing_attributes(clients[workspace_id], workspace_id, settings)
+        except _STOPS_THE_RUN:
+            raise
         except IntercomError as exc:
             unready[workspace_id] = f"the contact attributes are not ready: {exc}"
-    return unready
+    return unready, created
 
 
 def _create_missing_attributes(
     client: IntercomClient, workspace_id: str, settings: PushSettings
-) -> None:
-    # Archived ones too: their names are taken, and a create would fail obscurely.
+) -> int:
+    """Create the attributes missing in one workspace; returns how many.
+
+    Archived ones are looked up too: their names are taken, and a create would fail obscurely.
+    """
+    created = 0
     existing = {
         a["name"]: a
         for a in client.request(
@@ -356,6 +398,7 @@ def _create_missing_attributes(
                 "/data_attributes",
                 json={"name": name, "model": "contact", "data_type": data_type},
             )
+            created += 1
         elif found.get("data_type") != data_type:
             raise IntercomError(
                 f"the contact attribute {name!r} exists in workspace {workspace_id} as "
@@ -368,12 +411,13 @@ def _create_missing_attributes(
                 "unarchive it in Intercom (Settings > Data > People), or rename ours with the "
                 "matching INTERCOM_PUSH_*_ATTRIBUTE variable"
             )
+    return created
 
 
 def _finish(conn: duckdb.DuckDBPyConnection, report: PushReport) -> None:
     conn.execute(
         f"update {ledger.RUNS} set finished_at = ?, sent = ?, unchanged = ?, skipped = ?,"
-        " failed = ?, write_calls = ?, ambiguous_emails = ? where run_id = ?",
+        " failed = ?, write_calls = ?, ambiguous_emails = ?, events_merged = ? where run_id = ?",
         [
             _now(),
             report.sent,
@@ -382,6 +426,7 @@ def _finish(conn: duckdb.DuckDBPyConnection, report: PushReport) -> None:
             report.failed,
             report.write_calls,
             len(report.ambiguous),
+            report.events_merged,
             report.run_id,
         ],
     )

@@ -21,6 +21,7 @@ from intercom_pipeline.sandbox import DEFAULT_TOKEN, RunningSandbox, Sandbox, Sa
 from intercom_pipeline.sandbox.survey_feed import write_demo_survey_feed
 from intercom_pipeline.settings import intercom_settings
 from intercom_pipeline.sources.intercom import Workspace, connect
+from intercom_pipeline.sources.intercom.client import IntercomAuthError, IntercomError
 
 SEED = 3
 PUSH = dg.AssetKey("intercom_contact_survey_push")
@@ -88,9 +89,11 @@ def running() -> Iterator[RunningSandbox]:
         yield started
 
 
-def workspaces(running: RunningSandbox, **client_options: Any) -> list[Workspace]:
+def workspaces(
+    running: RunningSandbox, token: str = DEFAULT_TOKEN, **client_options: Any
+) -> list[Workspace]:
     settings = intercom_settings(
-        {"INTERCOM_BASE_URL": running.base_url, "INTERCOM_ACCESS_TOKEN": DEFAULT_TOKEN}
+        {"INTERCOM_BASE_URL": running.base_url, "INTERCOM_ACCESS_TOKEN": token}
     )
     return connect([settings], **client_options)
 
@@ -115,6 +118,39 @@ def writes(running: RunningSandbox) -> list[dict]:
     return requests.get(f"{running.base_url}/_sandbox/stats", timeout=30).json()["writes"]
 
 
+def expected_events(warehouse: Path) -> dict[str, dict[str, tuple]]:
+    """contact -> event name -> (count, first, last), as the marts say Intercom sums them up.
+
+    Intercom keeps one event per contact, name and second.
+    """
+    expected = query(
+        warehouse,
+        "select contact_id, 'survey-sent', count(distinct date_trunc('second', sent_at)),"
+        " min(sent_at), max(sent_at) from analytics.survey_sends group by all"
+        " union all select contact_id, 'survey-response',"
+        " count(distinct date_trunc('second', responded_at)), min(responded_at),"
+        " max(responded_at) from analytics.survey_responses group by all",
+    )
+    by_contact: dict[str, dict[str, tuple]] = {}
+    for contact_id, name, count, first, last in expected:
+        by_contact.setdefault(contact_id, {})[name] = (count, first, last)
+    return by_contact
+
+
+def event_summary(running: RunningSandbox, contact_id: str) -> dict[str, tuple]:
+    """What Intercom's event summary says of a contact's survey events."""
+    summary = get(running, "/events", type="user", intercom_user_id=contact_id, summary="true")
+    return {
+        e["name"]: (
+            e["count"],
+            datetime.fromisoformat(e["first"]).replace(tzinfo=None),
+            datetime.fromisoformat(e["last"]).replace(tzinfo=None),
+        )
+        for e in summary["events"]
+        if e["name"] in ("survey-sent", "survey-response")
+    }
+
+
 def test_contacts_carry_what_the_marts_say(warehouse: Path, running: RunningSandbox) -> None:
     report = push_survey_results(warehouse, workspaces(running), PushSettings())
     assert report.failed == 0 and report.sent > 0
@@ -123,36 +159,19 @@ def test_contacts_carry_what_the_marts_say(warehouse: Path, running: RunningSand
         "select contact_id, last_score, last_comment, last_category, last_metric"
         " from analytics.contact_survey_profile where last_score is not null order by contact_id",
     )
-    for contact_id, score, comment, category, metric in profiles[:25]:
+    assert profiles
+    for contact_id, score, comment, category, metric in profiles:
         attributes = get(running, f"/contacts/{contact_id}")["custom_attributes"]
         assert attributes["survey_score"] == score
         assert attributes.get("survey_comment") == comment
         assert attributes["survey_category"] == category
         assert attributes["survey_metric"] == metric
-    expected = query(
-        warehouse,
-        "select contact_id, 'survey-sent', count(*), min(sent_at), max(sent_at)"
-        " from analytics.survey_sends group by all"
-        " union all select contact_id, 'survey-response', count(*), min(responded_at),"
-        " max(responded_at) from analytics.survey_responses group by all",
-    )
-    by_contact: dict[str, dict[str, tuple]] = {}
-    for contact_id, name, count, first, last in expected:
-        by_contact.setdefault(contact_id, {})[name] = (count, first, last)
-    for contact_id, events in list(by_contact.items())[:25]:
-        summary = get(running, "/events", type="user", intercom_user_id=contact_id, summary="true")[
-            "events"
-        ]
-        got = {
-            e["name"]: (
-                e["count"],
-                datetime.fromisoformat(e["first"]).replace(tzinfo=None),
-                datetime.fromisoformat(e["last"]).replace(tzinfo=None),
-            )
-            for e in summary
-            if e["name"] in ("survey-sent", "survey-response")
-        }
-        assert got == events, contact_id
+    by_contact = expected_events(warehouse)
+    assert {c for c, *_ in profiles} <= set(by_contact)
+    for contact_id, events in by_contact.items():
+        assert event_summary(running, contact_id) == events, contact_id
+    # Write calls are the writes Intercom accepted: each one the sandbox received, no GET.
+    assert report.write_calls == len(writes(running)) == report.sent + 4  # + the 4 attributes
     created = {
         a["name"]: a["data_type"] for a in get(running, "/data_attributes", model="contact")["data"]
     }
@@ -160,11 +179,41 @@ def test_contacts_carry_what_the_marts_say(warehouse: Path, running: RunningSand
     assert created["survey_comment"] == "string"
 
 
+def refusals(running: RunningSandbox) -> int:
+    stats = requests.get(f"{running.base_url}/_sandbox/stats", timeout=30).json()
+    return stats["statuses"].get("401", 0)
+
+
+def test_a_refused_token_stops_the_run_at_its_first_call(
+    warehouse: Path, running: RunningSandbox
+) -> None:
+    connected = workspaces(running)
+    assert connected[0].workspace_id  # GET /me, while the token is valid
+    running.sandbox.config.token = "rotated"  # then revoked: every call is refused (401)
+    with pytest.raises(IntercomAuthError) as refused:
+        push_survey_results(warehouse, connected, PushSettings())
+    assert "Intercom rejected the access token (401" in str(refused.value)
+    assert DEFAULT_TOKEN not in str(refused.value)
+    assert refusals(running) == 1  # GET /data_attributes, before any write
+    assert writes(running) == []
+    # With only events to send, the first write goes alone: one refused call stops the run.
+    running.sandbox.config.token = DEFAULT_TOKEN
+    assert push_survey_results(warehouse, connected, PushSettings()).failed == 0
+    with duckdb.connect(str(warehouse)) as conn:
+        conn.execute(f"delete from {ledger.LEDGER} where kind = 'event'")
+    running.sandbox.config.token = "rotated"
+    with pytest.raises(IntercomAuthError):
+        push_survey_results(warehouse, connected, PushSettings())
+    assert refusals(running) == 2
+    assert query(warehouse, f"select count(*) from {ledger.LEDGER} where kind = 'event'") == [(0,)]
+
+
 def test_a_second_run_with_nothing_changed_makes_no_write(
     warehouse: Path, running: RunningSandbox
 ) -> None:
     first = push_survey_results(warehouse, workspaces(running), PushSettings())
     before = len(writes(running))
+    assert first.write_calls == before
     second = push_survey_results(warehouse, workspaces(running), PushSettings())
     assert second.sent == 0 and second.write_calls == 0
     assert second.unchanged == first.sent
@@ -233,6 +282,28 @@ def test_the_export_of_all_feedback_runs_once_a_week(
 ) -> None:
     first = push_survey_results(warehouse, workspaces(running), PushSettings())
     start = datetime(2026, 11, 1, 12, 0)
+    # Neither an export in mode off nor one whose every write failed sent anything: neither
+    # starts the week.
+    off = push_survey_results(
+        warehouse,
+        workspaces(running),
+        PushSettings(mode="off"),
+        resend_all=True,
+        now=start - timedelta(days=2),
+    )
+    assert off.skipped == first.sent
+    unavailable = workspaces(running, max_retries=0)
+    assert unavailable[0].workspace_id  # GET /me, before every call fails
+    requests.put(f"{running.base_url}/_sandbox/faults", json={"error_rate": 1.0}, timeout=30)
+    failing = push_survey_results(
+        warehouse,
+        unavailable,
+        PushSettings(),
+        resend_all=True,
+        now=start - timedelta(days=1),
+    )
+    requests.put(f"{running.base_url}/_sandbox/faults", json={"error_rate": 0.0}, timeout=30)
+    assert (failing.sent, failing.failed) == (0, first.sent)
     everything = push_survey_results(
         warehouse, workspaces(running), PushSettings(), resend_all=True, now=start
     )
@@ -272,6 +343,8 @@ def test_a_failure_half_way_then_a_rerun_delivers_everything_exactly_once(
         warehouse, workspaces(running, max_retries=0), PushSettings(workers=8)
     )
     assert flaky.failed > 0 and flaky.sent > 0
+    # The failed calls (500s) are not write calls: only the writes that arrived are.
+    assert flaky.write_calls == len(writes(running))
     requests.put(f"{running.base_url}/_sandbox/faults", json={"error_rate": 0.0}, timeout=30)
     rerun = push_survey_results(warehouse, workspaces(running), PushSettings(workers=8))
     assert rerun.failed == 0
@@ -285,7 +358,7 @@ def test_a_failure_half_way_then_a_rerun_delivers_everything_exactly_once(
     answered = query(warehouse, "select count(*) from analytics.survey_responses")[0][0]
     sent = query(warehouse, "select count(*) from analytics.survey_sends")[0][0]
     # Every event reached Intercom once: a failed one was sent again, an arrived one never.
-    assert len(delivered) == answered + sent
+    assert len(delivered) == answered + sent - flaky.events_merged
     assert set(delivered.values()) == {1}
     contact_id, expected = query(
         warehouse,
@@ -321,6 +394,26 @@ def attribute_puts(running: RunningSandbox, contact_id: str) -> list[dict]:
     return [w["body"] for w in writes(running) if w["path"] == f"/contacts/{contact_id}"]
 
 
+def answer_410_to_events_of(connected: Workspace, merged_id: str, canonical_id: str) -> None:
+    """Intercom's answer to an event for a merged contact: 410 with the canonical contact.
+
+    The sandbox files such an event on the canonical contact itself, so its client answers here.
+    """
+    request = connected.client.request
+
+    def answer(method: str, path: str, **options: Any) -> Any:
+        if path == "/events" and (options.get("json") or {}).get("id") == merged_id:
+            raise IntercomError(
+                "POST /events: 410 contact_merged: This contact has been merged",
+                410,
+                "contact_merged",
+                f'</contacts/{canonical_id}>; rel="canonical"',
+            )
+        return request(method, path, **options)
+
+    connected.client.request = answer  # type: ignore[method-assign]
+
+
 def test_a_deleted_contact_is_recorded_and_a_merged_one_followed(
     warehouse: Path, running: RunningSandbox
 ) -> None:
@@ -334,7 +427,9 @@ def test_a_deleted_contact_is_recorded_and_a_merged_one_followed(
     with ws.lock:
         ws.contact_by_id[deleted_id].deleted_at = ws.now
     merge(running, merged_id, canonical_id)
-    report = push_survey_results(warehouse, workspaces(running), PushSettings())
+    connected = workspaces(running)
+    answer_410_to_events_of(connected[0], merged_id, canonical_id)
+    report = push_survey_results(warehouse, connected, PushSettings())
     reasons = {key: reason for key, _, reason in report.failures if key.startswith("attributes:")}
     assert any(deleted_id in key and "404" in reason for key, reason in reasons.items())
     assert not any(merged_id in key for key in reasons)
@@ -346,6 +441,13 @@ def test_a_deleted_contact_is_recorded_and_a_merged_one_followed(
     ] == [merged_score]
     failures = query(warehouse, f"select contact_id, reason from {ledger.FAILURES}")
     assert any(c == deleted_id and "deleted" in r for c, r in failures)
+    # The merged contact's events (410) went to the canonical contact, which had none.
+    merged_events = expected_events(warehouse)[merged_id]
+    assert event_summary(running, canonical_id) == merged_events
+    events = Counter(w["body"]["id"] for w in writes(running) if w["path"] == "/events")
+    assert events[canonical_id] == sum(count for count, _, _ in merged_events.values())
+    assert merged_id not in events
+    assert not any(merged_id in key for key, _, _ in report.failures)
     again = push_survey_results(warehouse, workspaces(running), PushSettings())
     assert again.write_calls == 0  # the deleted contact is not retried until its values change
 
@@ -371,6 +473,18 @@ def test_a_merged_contact_and_its_canonical_one_keep_the_latest_answer(
     assert get(running, f"/contacts/{d[0]}")["custom_attributes"]["survey_score"] == d[1]
     assert [p["custom_attributes"]["survey_score"] for p in attribute_puts(running, d[0])] == [d[1]]
     assert any("merged contacts' values were not written" in n for n in report.notes)
+    workspace_id = running.sandbox.workspace.app_id
+    # c's values were never sent: recorded (so not retried) without a time of sending.
+    assert query(
+        warehouse,
+        f"select sent_at, last_error, payload_hash is not null from {ledger.LEDGER}"
+        f" where item_key = 'attributes:{workspace_id}:{c[0]}'",
+    ) == [(None, f"superseded by {d[0]}", True)]
+    (sent_at,) = query(
+        warehouse,
+        f"select sent_at from {ledger.LEDGER} where item_key = 'attributes:{workspace_id}:{b[0]}'",
+    )[0]
+    assert sent_at is not None  # b's values were sent, onto a
     assert push_survey_results(warehouse, workspaces(running), PushSettings()).write_calls == 0
 
 
@@ -380,14 +494,33 @@ def test_an_email_shared_by_several_contacts_is_reported_not_written(
     report = push_survey_results(warehouse, workspaces(running), PushSettings())
     quarantined = query(
         warehouse,
-        "select response_key, rejection_reason from analytics.survey_response_quarantine"
-        f" where comment = '{SHARED_EMAIL_COMMENT}'",
+        "select response_key, rejection_reason, rejection_code"
+        f" from analytics.survey_response_quarantine where comment = '{SHARED_EMAIL_COMMENT}'",
     )
     assert len(quarantined) == 1 and quarantined[0][1].endswith("matches 2 contacts")
-    assert quarantined[0] in report.ambiguous
+    assert quarantined[0][2] == "ambiguous_email"
+    assert report.ambiguous == [quarantined[0][:2]]  # the only answer of that kind
     assert not any(SHARED_EMAIL_COMMENT in str(w["body"]) for w in writes(running))
     runs = query(warehouse, f"select ambiguous_emails from {ledger.RUNS}")
     assert runs == [(len(report.ambiguous),)]
+
+
+def test_each_quarantined_answer_has_the_code_of_its_reason(warehouse: Path) -> None:
+    """The push filters on rejection_code, never on the reason's wording."""
+    starts = {
+        "ambiguous_email": "email ",
+        "out_of_range": "score ",
+        "unknown_contact": "unknown contact ",
+        "unknown_label": "unknown label ",
+        "unknown_metric": "unknown metric ",
+        "unreadable_line": "unreadable line: ",
+    }
+    rows = query(
+        warehouse,
+        "select rejection_code, rejection_reason from analytics.survey_response_quarantine",
+    )
+    assert {code for code, _ in rows} == set(starts)  # the bad rows of the demo feed, and ours
+    assert all(reason.startswith(starts[code]) for code, reason in rows), rows
 
 
 def test_an_attribute_of_another_type_stops_the_updates_not_the_events(

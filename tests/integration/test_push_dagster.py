@@ -5,11 +5,13 @@ from __future__ import annotations
 from pathlib import Path
 
 import dagster as dg
+import duckdb
 import pytest
 import requests
 
 from intercom_pipeline.defs.reverse_etl import EXPORT_ALL_JOB, PUSH_ASSET
 from intercom_pipeline.defs.schedules import SCHEDULES
+from intercom_pipeline.reverse_etl import ledger
 from intercom_pipeline.sandbox import DEFAULT_TOKEN, RunningSandbox, SandboxConfig
 from tests.integration.test_push_killed import write_marts
 
@@ -130,3 +132,38 @@ def test_off_says_so_in_the_asset_metadata(
         f"- INTERCOM_PUSH_MODE=off: nothing was sent ({3 * CONTACTS} changed writes skipped)"
     )
     assert writes(running_sandbox) == 0
+
+
+def test_a_refused_token_fails_the_push_with_what_to_do(
+    loaded_defs: dg.Definitions, running_sandbox: RunningSandbox, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("INTERCOM_ACCESS_TOKEN", "tok_revoked_do_not_print")
+    with dg.instance_for_test() as instance:
+        result = export_all(loaded_defs, instance)
+    assert not result.success
+    message = failure_message(result)
+    assert "Failure: Intercom rejected the access token (401" in message
+    assert "tok_revoked_do_not_print" not in message
+    stats = requests.get(f"{running_sandbox.base_url}/_sandbox/stats", timeout=30).json()
+    assert stats["statuses"] == {"401": 1}
+
+
+def test_two_answers_in_one_second_are_one_event_and_counted(
+    loaded_defs: dg.Definitions, running_sandbox: RunningSandbox, tmp_path: Path
+) -> None:
+    with duckdb.connect(str(tmp_path / "warehouse.duckdb")) as conn:
+        conn.execute(
+            "insert into analytics.survey_responses select workspace_id, contact_id,"
+            " response_key || '-again', metric, score, category, 'again', conversation_id,"
+            " responded_at + interval 300 milliseconds"
+            " from analytics.survey_responses order by response_key limit 1"
+        )
+    with dg.instance_for_test() as instance:
+        result = export_all(loaded_defs, instance)
+    (materialization,) = result.asset_materializations_for_node(PUSH_ASSET)
+    assert materialization.metadata["events_merged"].value == 1
+    assert pushed(result) == {"sent": 3 * CONTACTS, "unchanged": 0, "failed": 0}
+    assert writes(running_sandbox) == 3 * CONTACTS + 4  # and the 4 attributes created
+    with duckdb.connect(str(tmp_path / "warehouse.duckdb"), read_only=True) as conn:
+        runs = conn.execute(f"select events_merged from {ledger.RUNS}").fetchall()
+    assert runs == [(1,)]

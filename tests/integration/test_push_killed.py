@@ -66,7 +66,7 @@ def write_marts(warehouse: Path, workspace: Workspace, contacts: int) -> None:
         )
         conn.execute(
             "create table analytics.survey_response_quarantine"
-            " (response_key varchar, rejection_reason varchar)"
+            " (response_key varchar, rejection_code varchar, rejection_reason varchar)"
         )
 
 

@@ -8,6 +8,7 @@ import pytest
 
 from intercom_pipeline.reverse_etl.payloads import (
     attribute_item,
+    one_per_key,
     response_event_item,
     sent_event_item,
 )
@@ -111,6 +112,28 @@ def test_an_event_is_known_by_contact_name_and_time_not_metadata() -> None:
         {**RESPONSE, "responded_at": datetime(2026, 1, 2, 3, 4, 6)}, PushSettings()
     )
     assert later.key != full.key and later.payload_hash != full.payload_hash
+
+
+def test_two_answers_in_one_second_are_one_event_the_first_kept_and_counted() -> None:
+    first = response_event_item(RESPONSE, PushSettings())
+    same_second = response_event_item(
+        {
+            **RESPONSE,
+            "response_key": "feed:nps.csv:5",
+            "score": 3,
+            "responded_at": datetime(2026, 1, 2, 3, 4, 5, 900_000),
+        },
+        PushSettings(),
+    )
+    later = response_event_item(
+        {**RESPONSE, "responded_at": datetime(2026, 1, 2, 3, 4, 6)}, PushSettings()
+    )
+    profile = attribute_item(PROFILE, PushSettings())
+    kept, merged = one_per_key([profile, first, same_second, later])
+    assert kept == [profile, first, later]
+    assert kept[1].body["metadata"]["survey"] == "feed:nps.csv:4"
+    assert merged == 1
+    assert one_per_key([profile, first]) == ([profile, first], 0)
 
 
 def test_settings_from_the_environment() -> None:

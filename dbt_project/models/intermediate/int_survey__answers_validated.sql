@@ -1,11 +1,12 @@
 {%- set match_by_email = var('survey_match_by_email', env_var('SURVEY_MATCH_BY_EMAIL', 'false'))
     | string | lower in ('true', '1', 'yes') -%}
 {#- Every answer with its meaning decided: the contact it belongs to, its metric, numeric score,
-    category and times, and `rejection_reason` (null when valid). A row without a score and
-    without responded_at is a survey that was sent and not (yet) answered; one without sent_at
-    either says nothing and is rejected. A contact is matched by Intercom id, else external id,
-    else (only with SURVEY_MATCH_BY_EMAIL=true) email, within the answer's workspace when it has
-    one (ratings, surveys on close) and across workspaces for the feed, which names none. An
+    category and times, and why it cannot be used: `rejection_code` (stable, for filters) and
+    `rejection_reason` (in words), both null when valid. A row without a score and without
+    responded_at is a survey that was sent and not (yet) answered; one without sent_at either
+    says nothing and is rejected. A contact is matched by Intercom id, else external id, else
+    (only with SURVEY_MATCH_BY_EMAIL=true) email, within the answer's workspace when it has one
+    (ratings, surveys on close) and across workspaces for the feed, which names none. An
     identifier that matches several contacts identifies nobody: the answer is rejected. -#}
 with answers as (
     select * from {{ ref('int_survey__answers') }}
@@ -111,51 +112,72 @@ resolved as (
         on normalized.metric_code = scales.metric
 ),
 
-judged as (
+coded as (
+    -- Why an answer cannot be used, as a stable code (null when valid): the first that applies.
     select
         *,
         case
-            when parse_error is not null then 'unreadable line: ' || parse_error
-            when superseded_by is not null
-                then 'response_id repeated: superseded by ' || superseded_by
-            when contact_id is null and external_id is null and email is null
-                then 'no contact: give contact_id, external_id or email'
-            when metric is null then 'no metric: give NPS, 5-STAR, CSAT or CES'
-            when not is_known_metric
+            when parse_error is not null then 'unreadable_line'
+            when superseded_by is not null then 'superseded'
+            when contact_id is null and external_id is null and email is null then 'no_contact'
+            when metric is null then 'no_metric'
+            when not is_known_metric then 'unknown_metric'
+            when score is null and responded_at is not null then 'no_score_with_responded_at'
+            when score is null and sent_at is null then 'neither_answer_nor_send'
+            when score is not null and responded_at is null then 'no_responded_at'
+            when score is not null and is_fractional then 'fractional_score'
+            when score is not null and score_value is null then 'unknown_label'
+            when score_value < min_score or score_value > max_score then 'out_of_range'
+            when contact_matches > 1 and match_rank = 1 then 'ambiguous_contact_id'
+            when contact_matches > 1 and match_rank = 2 then 'ambiguous_external_id'
+            when contact_matches > 1 then 'ambiguous_email'
+            {%- if not match_by_email %}
+            when contact_id is null and external_id is null then 'email_matching_off'
+            {%- endif %}
+            when resolved_contact_id is null then 'unknown_contact'
+            when sent_at is not null and sent_at_utc is null then 'bad_sent_at'
+            when responded_at is not null and responded_at_utc is null then 'bad_responded_at'
+        end as rejection_code
+    from resolved
+),
+
+judged as (
+    -- The code in words, with the values that explain it.
+    select
+        *,
+        case rejection_code
+            when 'unreadable_line' then 'unreadable line: ' || parse_error
+            when 'superseded' then 'response_id repeated: superseded by ' || superseded_by
+            when 'no_contact' then 'no contact: give contact_id, external_id or email'
+            when 'no_metric' then 'no metric: give NPS, 5-STAR, CSAT or CES'
+            when 'unknown_metric'
                 then 'unknown metric ''' || metric || ''': use NPS, 5-STAR, CSAT or CES'
-            when score is null and responded_at is not null
-                then 'responded_at without a score'
-            when score is null and sent_at is null
+            when 'no_score_with_responded_at' then 'responded_at without a score'
+            when 'neither_answer_nor_send'
                 then 'no score and no sent_at: neither an answer nor a survey sent'
-            when score is not null and responded_at is null
-                then 'a score without responded_at: say when it was answered'
-            when score is not null and is_fractional
-                then 'score ' || score || ' is not a whole number'
-            when score is not null and score_value is null
+            when 'no_responded_at' then 'a score without responded_at: say when it was answered'
+            when 'fractional_score' then 'score ' || score || ' is not a whole number'
+            when 'unknown_label'
                 then 'unknown label ''' || score || ''' for ' || metric_code
                     || ': add it to seeds/survey_score_labels.csv'
-            when score_value < min_score or score_value > max_score
+            when 'out_of_range'
                 then 'score ' || score || ' is out of range for ' || metric_code || ' ('
                     || min_score || '-' || max_score || ')'
-            when contact_matches > 1
-                then case match_rank
-                    when 1 then 'contact_id ' || contact_id
-                    when 2 then 'external_id ' || external_id
-                    else 'email ' || email
-                end || ' matches ' || contact_matches || ' contacts'
-            {%- if not match_by_email %}
-            when contact_id is null and external_id is null
+            when 'ambiguous_contact_id'
+                then 'contact_id ' || contact_id || ' matches ' || contact_matches || ' contacts'
+            when 'ambiguous_external_id'
+                then 'external_id ' || external_id || ' matches ' || contact_matches || ' contacts'
+            when 'ambiguous_email'
+                then 'email ' || email || ' matches ' || contact_matches || ' contacts'
+            when 'email_matching_off'
                 then 'only an email identifies the contact: set SURVEY_MATCH_BY_EMAIL=true'
                     || ' to match contacts by email'
-            {%- endif %}
-            when resolved_contact_id is null
+            when 'unknown_contact'
                 then 'unknown contact ' || coalesce(contact_id, external_id, email)
-            when sent_at is not null and sent_at_utc is null
-                then 'sent_at ''' || sent_at || ''' is not a date'
-            when responded_at is not null and responded_at_utc is null
-                then 'responded_at ''' || responded_at || ''' is not a date'
+            when 'bad_sent_at' then 'sent_at ''' || sent_at || ''' is not a date'
+            when 'bad_responded_at' then 'responded_at ''' || responded_at || ''' is not a date'
         end as rejection_reason
-    from resolved
+    from coded
 )
 
 select
@@ -172,6 +194,7 @@ select
     judged.sent_at_utc as sent_at,
     judged.responded_at_utc as responded_at,
     judged.score is not null as is_response,
+    judged.rejection_code,
     judged.rejection_reason,
     judged.contact_id as raw_contact_id,
     judged.external_id as raw_external_id,

@@ -3,6 +3,7 @@
 select
     answer_key as response_key,
     answer_source,
+    rejection_code,
     rejection_reason,
     raw_contact_id as contact_id,
     raw_external_id as external_id,
