@@ -83,14 +83,16 @@ def test_marts_read_only_models_and_the_bi_copy_follows_every_mart(
         assert ancestors & {"intercom", "survey_feed", "surveys"}, f"{mart} has no source"
 
 
-def test_dbt_tests_are_asset_checks_and_error_severity_blocks(graph: dg.AssetGraph) -> None:
+def test_dbt_tests_are_asset_checks_and_error_severity_blocks(manifest: dict) -> None:
     from intercom_pipeline.defs.transform import intercom_dbt_assets
 
     specs = list(intercom_dbt_assets().check_specs)
-    assert len(specs) > 80
+    tests = [n for n in manifest["nodes"].values() if n["resource_type"] == "test"]
+    assert sorted(s.name for s in specs) == sorted(t["name"] for t in tests)  # one check each
     on_conversations = [s for s in specs if s.asset_key == dg.AssetKey("conversations")]
     assert any(s.name.startswith("primary_key_conversations") for s in on_conversations)
-    assert all(s.blocking for s in specs)  # every test is error severity (dbt's default)
+    assert {t["config"]["severity"].lower() for t in tests} == {"error"}
+    assert all(s.blocking for s in specs)
 
 
 def _ancestors(graph: dg.AssetGraph, key: dg.AssetKey) -> set[dg.AssetKey]:

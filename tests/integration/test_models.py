@@ -7,9 +7,12 @@ import json
 import os
 import shutil
 import stat
+import time
 from collections import Counter
 from collections.abc import Iterator
 from dataclasses import dataclass
+from datetime import UTC, datetime
+from decimal import ROUND_HALF_UP, Decimal
 from pathlib import Path
 
 import dagster as dg
@@ -17,12 +20,16 @@ import duckdb
 import pytest
 import requests
 
+from intercom_pipeline.defs.reverse_etl import PUSH_ASSET
 from intercom_pipeline.sandbox import DEFAULT_TOKEN, RunningSandbox, Sandbox, SandboxConfig
+from intercom_pipeline.sandbox.model import Conversation
+from intercom_pipeline.sandbox.render import BOT_NAMES
 from intercom_pipeline.sandbox.survey_feed import write_demo_survey_feed
-from intercom_pipeline.sandbox.workspace import Workspace
+from intercom_pipeline.sandbox.workspace import DAY, Workspace
 from intercom_pipeline.sources.intercom.settings import MAX_CONVERSATION_PARTS
 
 CONTACT_AUTHORS = ("user", "lead")
+PUSH = dg.AssetKey(PUSH_ASSET)
 
 
 @dataclass
@@ -35,20 +42,28 @@ class Build:
     workspace: Workspace
     result: dg.ExecuteInProcessResult
     running: RunningSandbox
+    built_between: tuple[float, float] = (0.0, 0.0)  # wall clock around the first run
+    # Contacts deleted or merged before the first run: never loaded.
+    hidden_before: frozenset[str] = frozenset()
 
     def query(self, sql: str, path: Path | None = None) -> list[tuple]:
         with duckdb.connect(str(path or self.warehouse), read_only=True) as conn:
             return conn.execute(sql).fetchall()
 
-    def run(self, **kwargs: object) -> dg.ExecuteInProcessResult:
+    def run(
+        self, instance: dg.DagsterInstance | None = None, **kwargs: object
+    ) -> dg.ExecuteInProcessResult:
+        """The build job (or `asset_selection` of it), on `instance` or a fresh one."""
         from intercom_pipeline.definitions import defs
 
         with pytest.MonkeyPatch.context() as patch:
             for key, value in self.env.items():
                 patch.setenv(key, value)
             job = defs().resolve_job_def("intercom_build_all")
-            with dg.instance_for_test() as instance:
+            if instance is not None:
                 return job.execute_in_process(instance=instance, raise_on_error=False, **kwargs)
+            with dg.instance_for_test() as fresh:
+                return job.execute_in_process(instance=fresh, raise_on_error=False, **kwargs)
 
 
 @pytest.fixture(scope="module")
@@ -73,14 +88,23 @@ def build(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Build]:
             None,  # type: ignore[arg-type]
             running,
         )
+        built.hidden_before = frozenset(c.id for c in sandbox.workspace.contacts if not c.visible)
+        started = time.time()
         built.result = built.run()
+        built.built_between = (started, time.time())
         yield built
 
 
 def test_the_whole_graph_materializes_and_every_dbt_test_passes(build: Build) -> None:
     assert build.result.success
     evaluations = build.result.get_asset_check_evaluations()
-    assert len(evaluations) > 80  # every dbt data test arrives as an asset check
+    # Every check of the graph, each dbt data test among them, evaluated once.
+    from intercom_pipeline.definitions import defs
+    from intercom_pipeline.defs.transform import intercom_dbt_assets
+
+    checks = defs().resolve_asset_graph().asset_check_keys
+    assert intercom_dbt_assets().check_keys <= checks
+    assert Counter(e.asset_check_key for e in evaluations) == Counter(checks)
     failed = [
         e.check_name for e in evaluations if not e.passed and e.asset_key.path[0] != "intercom"
     ]
@@ -88,7 +112,7 @@ def test_the_whole_graph_materializes_and_every_dbt_test_passes(build: Build) ->
     materialized = {
         m.asset_key.to_user_string() for m in build.result.get_asset_materialization_events()
     }
-    pushed = build.result.asset_materializations_for_node("intercom_contact_survey_push")[0]
+    pushed = build.result.asset_materializations_for_node(PUSH_ASSET)[0]
     assert pushed.metadata["sent"].value > 0 and pushed.metadata["failed"].value == 0
     assert {"conversations", "support_metrics_daily", "contact_survey_profile", "bi_warehouse"} <= {
         m.split("/")[-1] for m in materialized
@@ -97,14 +121,14 @@ def test_the_whole_graph_materializes_and_every_dbt_test_passes(build: Build) ->
 
 def test_conversations_mart_matches_the_sandbox(build: Build) -> None:
     conversations = build.workspace.conversations
-    rows = dict(
+    categories = dict(
         build.query(
             "select satisfaction_category, count(*) from analytics.conversations group by 1"
         )
     )
     words = {5: "Very Good", 4: "Good", 3: "Neutral", 2: "Bad", 1: "Very Bad"}
     expected = Counter(words[c.rating.rating] if c.rating else "Not Rated" for c in conversations)
-    assert rows == dict(expected)
+    assert categories == dict(expected)
     states = dict(build.query("select state, count(*) from analytics.conversations group by 1"))
     assert states == dict(Counter(c.state for c in conversations))
     channels = dict(build.query("select channel, count(*) from analytics.conversations group by 1"))
@@ -112,11 +136,58 @@ def test_conversations_mart_matches_the_sandbox(build: Build) -> None:
     assert channels == dict(
         Counter(first_channel.get(c.channel_initial, c.channel_initial) for c in conversations)
     )
-    ages = build.query(
-        "select count(*) from analytics.conversations where conversation_age_days is null"
-        " or conversation_age_days < 0"
+    columns = (
+        "priority, sla_name, sla_status, tag_names, is_assignee_bot, admin_assignee_name,"
+        " has_customer_replied, time_to_first_assignment_minutes, linked_ticket_id, rating_remark"
     )
-    assert ages == [(0,)]
+    rows = build.query(f"select conversation_id, {columns} from analytics.conversations")
+    assert {row[0]: row[1:] for row in rows} == {
+        c.id: _conversation_row(build, c) for c in conversations
+    }
+    # Each column holds a value somewhere: none of them is all null or all false.
+    assert all(any(row[i] for row in rows) for i in range(1, len(rows[0])))
+
+
+def _id(assignee_id: int) -> str | None:
+    """The sandbox's assignee id as the marts hold it: text, and 0 (nobody) is null."""
+    return str(assignee_id) if assignee_id else None
+
+
+def _conversation_row(build: Build, c: Conversation) -> tuple:
+    """What the conversations mart says of `c`, from the sandbox's own objects."""
+    ws = build.workspace
+    assignee = _id(c.admin_assignee_id)
+    admin = ws.admin_by_id.get(assignee) if assignee else None
+    is_bot = assignee in ws.bot_ids
+    first_assignment = c.statistics().get("first_assignment_at")
+    return (
+        c.priority,
+        c.sla[0] if c.sla else None,
+        c.sla[1] if c.sla else None,
+        ", ".join(sorted({ws.tag_by_id[t.tag_id].name for t in c.tags})) or None,
+        is_bot,
+        admin.name if admin else BOT_NAMES[assignee] if is_bot else None,
+        any(p.part_type == "comment" and p.author_type in CONTACT_AUTHORS for p in c.parts),
+        round((first_assignment - c.created_at) / 60, 2) if first_assignment else None,
+        c.ticket_id,
+        c.rating.remark if c.rating else None,
+    )
+
+
+def test_conversation_age_is_in_days_to_the_last_close_or_to_the_build(build: Build) -> None:
+    ages = dict(
+        build.query("select conversation_id, conversation_age_days from analytics.conversations")
+    )
+    started, finished = build.built_between
+    for c in build.workspace.conversations:
+        if c.state == "closed":
+            # Two decimals of days: the rounding is all that may differ.
+            closed = c.statistics().get("last_close_at", c.updated_at)
+            assert ages[c.id] == pytest.approx((closed - c.created_at) / DAY, abs=0.005), c.id
+        else:
+            assert (started - c.created_at) / DAY - 0.005 <= ages[c.id], c.id
+            assert ages[c.id] <= (finished - c.created_at) / DAY + 0.005, c.id
+    assert {c.state == "closed" for c in build.workspace.conversations} == {True, False}
 
 
 def test_support_metrics_add_up_to_the_sandbox(build: Build) -> None:
@@ -131,8 +202,23 @@ def test_support_metrics_add_up_to_the_sandbox(build: Build) -> None:
     assert rated_count == len(rated)
     assert positive == sum(r >= 4 for r in rated)
     assert tickets == sum(c.ticket_id is not None for c in conversations)
-    for model in ("support_metrics_daily_by_team", "support_metrics_daily_by_admin"):
-        assert build.query(f"select sum(conversations) from analytics.{model}") == [(total,)]
+    for model, key, assignee in (
+        ("support_metrics_daily_by_team", "team_id", lambda c: c.team_assignee_id),
+        ("support_metrics_daily_by_admin", "admin_id", lambda c: c.admin_assignee_id),
+    ):
+        rows = build.query(
+            f"select metric_date, {key}, conversations, resolved, rated_conversations"
+            f" from analytics.{model}"
+        )
+        expected: dict[tuple, list[int]] = {}
+        for c in conversations:
+            day = datetime.fromtimestamp(c.created_at, UTC).date()
+            counts = expected.setdefault((day, _id(assignee(c))), [0, 0, 0])
+            counts[0] += 1
+            counts[1] += c.state == "closed"
+            counts[2] += c.rating is not None
+        assert {row[:2]: list(row[2:]) for row in rows} == expected, model
+        assert len({row[1] for row in rows}) > 2, model  # several teams or admins, and nobody
     # A day with no rating has null rates, never zero.
     assert build.query(
         "select count(*) from analytics.support_metrics_daily"
@@ -140,17 +226,63 @@ def test_support_metrics_add_up_to_the_sandbox(build: Build) -> None:
     ) == [(0,)]
 
 
+def test_the_demo_headline_metrics_follow_the_rate_rule(build: Build) -> None:
+    """metrics.py writes the rate rule again in its SQL: its figures, from the rows."""
+    from intercom_pipeline.metrics import headline_metrics
+
+    conversations = build.workspace.conversations
+    rated = [c.rating.rating for c in conversations if c.rating]
+    scores: dict[str, list[tuple[int, str]]] = {}
+    for metric, score, category in build.query(
+        "select metric, score, category from analytics.survey_responses"
+    ):
+        scores.setdefault(metric, []).append((score, category))
+    csat = [category for _, category in scores["CSAT"]]
+    ces = [score for score, _ in scores["CES"]]
+    metrics = headline_metrics(build.warehouse)
+    assert {
+        name: metrics[name]
+        for name in (
+            "dissatisfaction rate % (rated 1-2 / rated)",
+            "conversation-to-ticket rate %",
+            "CSAT % satisfied",
+            "CES mean (1-7)",
+        )
+    } == {
+        "dissatisfaction rate % (rated 1-2 / rated)": _hundredths(
+            100 * sum(r <= 2 for r in rated), len(rated)
+        ),
+        "conversation-to-ticket rate %": _hundredths(
+            100 * sum(c.ticket_id is not None for c in conversations), len(conversations)
+        ),
+        "CSAT % satisfied": _hundredths(100 * csat.count("satisfied"), len(csat)),
+        "CES mean (1-7)": _hundredths(sum(ces), len(ces)),
+    }
+
+
+def _hundredths(numerator: int, denominator: int) -> float:
+    """numerator / denominator to two decimals, halves away from zero (DuckDB's round)."""
+    exact = Decimal(numerator) / Decimal(denominator)
+    return float(exact.quantize(Decimal("0.01"), ROUND_HALF_UP))
+
+
 def test_feedback_documents_are_conversations_a_customer_wrote_in(build: Build) -> None:
-    expected = {
+    replied = {
         c.id
         for c in build.workspace.conversations
-        if c.source_author_type in CONTACT_AUTHORS
-        or any(p.part_type == "comment" and p.author_type in CONTACT_AUTHORS for p in c.parts)
+        if any(p.part_type == "comment" and p.author_type in CONTACT_AUTHORS for p in c.parts)
     }
+    started_by_us = {
+        c.id for c in build.workspace.conversations if c.source_author_type not in CONTACT_AUTHORS
+    }
+    expected = {c.id for c in build.workspace.conversations if c.id not in started_by_us} | replied
     documents = {
         row[0] for row in build.query("select conversation_id from analytics.feedback_documents")
     }
     assert documents == expected
+    # Both cases occur: a message we sent that nobody answered (not feedback), and one answered.
+    assert started_by_us - replied and not (started_by_us - replied) & documents
+    assert started_by_us & replied and started_by_us & replied <= documents
     attachments = build.query("select sum(count_attachments) from analytics.feedback_documents")[0][
         0
     ]
@@ -348,7 +480,9 @@ def test_bi_copy_is_read_only_and_survives_a_reader_through_a_run(build: Build) 
     ]
 
 
-def test_an_error_severity_test_failure_blocks_the_bi_copy(build: Build, tmp_path: Path) -> None:
+def test_a_failing_dbt_test_fails_the_dbt_step_and_nothing_after_it_runs(
+    build: Build, tmp_path: Path
+) -> None:
     broken = tmp_path / "intercom.duckdb"
     shutil.copyfile(build.warehouse, broken)
     with duckdb.connect(str(broken)) as conn:
@@ -362,25 +496,64 @@ def test_an_error_severity_test_failure_blocks_the_bi_copy(build: Build, tmp_pat
         broken,
         tmp_path / "serving" / "intercom.duckdb",
         build.workspace,
-        None,
+        None,  # type: ignore[arg-type]
         build.running,
-    )  # type: ignore[arg-type]
+    )
     from intercom_pipeline.defs.transform import intercom_dbt_assets
 
     result = failing.run(
-        asset_selection=[
-            *intercom_dbt_assets().keys,
-            dg.AssetKey("bi_warehouse"),
-            dg.AssetKey("intercom_contact_survey_push"),
-        ]
+        asset_selection=[*intercom_dbt_assets().keys, dg.AssetKey("bi_warehouse"), PUSH]
     )
     assert not result.success
     failed = {e.check_name for e in result.get_asset_check_evaluations() if not e.passed}
     assert any(name.startswith("accepted_values_conversations_state") for name in failed)
+    assert {e.step_key for e in result.all_events if e.is_step_failure} == {"intercom_dbt"}
+    started = {e.step_key for e in result.all_events if e.is_step_start}
+    assert started == {"intercom_dbt"}  # the BI copy and the push never start
     assert not failing.serving.exists()
-    blocked = {m.asset_key.to_user_string() for m in result.get_asset_materialization_events()}
-    assert "intercom_contact_survey_push" not in blocked and "bi_warehouse" not in blocked
+    # Inside the step, dbt itself skips the models built on the failing one.
+    written = {m.asset_key.to_user_string() for m in result.get_asset_materialization_events()}
+    assert "conversations" in written and "support_metrics_daily" not in written
     assert os.path.exists(build.serving)
+
+
+def test_a_recorded_failing_check_blocks_the_push_only_on_a_mart_it_reads(build: Build) -> None:
+    from intercom_pipeline.defs.transform import intercom_dbt_assets
+
+    checks = sorted(intercom_dbt_assets().check_keys, key=lambda k: k.to_user_string())
+    on_conversations = next(k for k in checks if k.asset_key == dg.AssetKey("conversations"))
+    on_sends = next(k for k in checks if k.asset_key == dg.AssetKey("survey_sends"))
+    with dg.instance_for_test() as instance:
+
+        def fail(check: dg.AssetCheckKey) -> None:
+            instance.report_runless_asset_event(
+                dg.AssetCheckEvaluation(
+                    asset_key=check.asset_key,
+                    check_name=check.name,
+                    passed=False,
+                    severity=dg.AssetCheckSeverity.ERROR,
+                )
+            )
+
+        fail(on_conversations)  # the push does not read the conversations mart
+        pushed = build.run(instance, asset_selection=[PUSH])
+        assert pushed.success
+        assert pushed.asset_materializations_for_node(PUSH_ASSET)[0].metadata["failed"].value == 0
+        before = _writes(build)
+        fail(on_sends)
+        refused = build.run(instance, asset_selection=[PUSH])
+        assert not refused.success
+        (failure,) = [e for e in refused.all_events if e.is_step_failure]
+        message = failure.step_failure_data.error.message
+        assert "Not pushed" in message and on_sends.to_user_string() in message
+        assert on_conversations.to_user_string() not in message
+        assert _writes(build) == before
+
+
+def _writes(build: Build) -> int:
+    """Writes the sandbox received, all runs together."""
+    stats = requests.get(f"{build.running.base_url}/_sandbox/stats", timeout=30)
+    return stats.json()["write_count"]
 
 
 def test_deleted_contacts_and_companies_stay_flagged(build: Build) -> None:
@@ -396,8 +569,11 @@ def test_deleted_contacts_and_companies_stay_flagged(build: Build) -> None:
     flagged = build.query(
         "select contact_id, deleted_at is not null from analytics.contacts where is_deleted"
     )
-    assert set(flagged) >= {(contact, True) for contact in gone["deleted_contacts"]}
-    assert {row[0] for row in flagged} <= {c.id for c in build.workspace.contacts if not c.visible}
+    # Exactly the contacts gone since the first build: these two, and those the earlier runs of
+    # this module deleted or merged into another.
+    gone_since = {c.id for c in build.workspace.contacts if not c.visible} - build.hidden_before
+    assert set(gone["deleted_contacts"]) <= gone_since
+    assert set(flagged) == {(contact, True) for contact in gone_since}
     companies = build.query("select company_id from analytics.companies where is_deleted")
     assert {row[0] for row in companies} == {
         c.id for c in build.workspace.companies if c.deleted_at is not None
