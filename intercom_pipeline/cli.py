@@ -75,6 +75,12 @@ def main(argv: list[str] | None = None) -> int:
     )
     ingest = commands.add_parser("ingest", help="load raw tables without Dagster (default: all)")
     ingest.add_argument("tables", nargs="*", metavar="TABLE", help="raw tables to load")
+    ingest.add_argument(
+        "--lookback-seconds",
+        type=int,
+        help="overlap of incremental conversation and ticket reads "
+        "(default: INTERCOM_LOOKBACK_SECONDS, else 600; contacts keep at least a day)",
+    )
     commands.add_parser("config", help="print the effective configuration (the token masked)")
     webhook = commands.add_parser(
         "webhook", help="receive Intercom webhook notifications into the survey spool"
@@ -89,7 +95,7 @@ def main(argv: list[str] | None = None) -> int:
         if args.command == "demo":
             return _demo(args.push)
         if args.command == "ingest":
-            return _ingest(args.tables)
+            return _ingest(args.tables, args.lookback_seconds)
         if args.command == "webhook":
             return _webhook(args)
         return _show_config()
@@ -315,17 +321,42 @@ def _print_push_report(warehouse: Path, pushed: dict[str, Any]) -> None:
             print(f"  {contact} ({item}): {reason}")
 
 
-def _ingest(tables: list[str]) -> int:
-    """Load raw tables from the configured workspace with dlt alone."""
+def _ingest(tables: list[str], lookback: int | None) -> int:
+    """Load raw tables from the configured workspace with dlt alone.
+
+    A table loads with its whole family (a parent and its children); with
+    INTERCOM_ON_TYPE_CHANGE=stop, a type change this run brought exits 1, naming it.
+    """
+    from dlt.pipeline.exceptions import PipelineStepFailed
+
     from intercom_pipeline.ingest import run_ingestion
+    from intercom_pipeline.quality import TypeChanged
+    from intercom_pipeline.settings import lookback_seconds, stop_on_type_change
     from intercom_pipeline.sources.intercom import RAW_TABLES
 
     unknown = sorted(set(tables) - set(RAW_TABLES))
     if unknown:
         raise ConfigurationError(f"unknown tables {unknown}; choose from {', '.join(RAW_TABLES)}")
-    result = run_ingestion(tables or None)
+    if lookback is not None and lookback < 0:
+        raise ConfigurationError(f"--lookback-seconds {lookback}: use 0 or more seconds")
+    try:
+        result = run_ingestion(
+            tables or None,
+            stop_on_type_change=stop_on_type_change(),
+            lookback_seconds=lookback_seconds() if lookback is None else lookback,
+        )
+    except TypeChanged as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 1
+    except PipelineStepFailed as exc:
+        cause = _intercom_cause(exc)
+        if cause is None:
+            raise
+        raise cause from None  # main() prints it: what Intercom said and what to do
     for table, rows in result.rows_loaded.items():
         print(f"  {table:<22} {rows:>8}")
+    for workspace, missing in result.modules_unavailable.items():
+        print(f"  skipped {', '.join(missing)}: workspace {workspace}'s plan does not include it")
     print(
         f"{result.api.get('api_calls', 0)} API calls, {result.api.get('rate_limited', 0)} rate-limited, "
         f"{result.api.get('retries', 0)} retried, in {result.seconds:.1f}s"
@@ -333,10 +364,21 @@ def _ingest(tables: list[str]) -> int:
     return 0
 
 
+def _intercom_cause(exc: BaseException) -> IntercomError | None:
+    """The Intercom error behind a failed dlt step, if one is (dlt wraps it twice)."""
+    seen: BaseException | None = exc
+    while seen is not None:
+        if isinstance(seen, IntercomError):
+            return seen
+        seen = seen.__cause__ or seen.__context__
+    return None
+
+
 def _show_config() -> int:
     """Print the effective settings (secrets hidden); a bad value exits 2 with the fix."""
     from intercom_pipeline.audiences.config import audiences_file
     from intercom_pipeline.reverse_etl.settings import push_settings
+    from intercom_pipeline.settings import lookback_seconds
     from intercom_pipeline.surveys.settings import survey_settings
 
     settings = intercom_settings()
@@ -346,6 +388,7 @@ def _show_config() -> int:
     print(f"INTERCOM_REGION        {settings.region}")
     print(f"INTERCOM_BASE_URL      {settings.base_url}")
     print(f"INTERCOM_API_VERSION   {settings.api_version}")
+    print(f"INTERCOM_LOOKBACK_SECONDS {lookback_seconds()} (contacts: at least a day)")
     print(f"DUCKDB_PATH            {duckdb_path()}")
     print(f"DUCKDB_SERVING_DIR     {serving_path().parent}")
     print(f"SURVEY_FEED_DIR        {survey_feed_dir()}")

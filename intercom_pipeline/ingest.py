@@ -5,8 +5,10 @@ One pipeline (`intercom`), one dataset (`intercom_raw`), one DuckDB file (`DUCKD
 
 from __future__ import annotations
 
+import logging
 import os
 import time
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -16,7 +18,7 @@ import duckdb
 from dlt.common.pipeline import LoadInfo
 from dlt.destinations.impl.duckdb.configuration import DuckDbCredentials
 
-from intercom_pipeline.settings import duckdb_path
+from intercom_pipeline.settings import duckdb_path, lookback_seconds
 from intercom_pipeline.sources.intercom import RAW_TABLES, Workspace, connect, intercom_source
 from intercom_pipeline.sources.intercom.settings import COLUMNS, TIMESTAMPS
 
@@ -31,6 +33,26 @@ WRITER_BUFFER_ROWS = 1000
 # Parquet load files: DuckDB reads them in bounded memory, where INSERT statements of a big
 # batch (the dlt default for DuckDB) took gigabytes to parse.
 LOAD_FORMAT = "parquet"
+# A transformer reads what its parent yields, and the parent's cursor moves with that read: a
+# parent loaded without its children would never fetch their rows again, and children loaded
+# alone would move the parent's cursor past rows never stored. Each family loads whole.
+FAMILIES = (
+    ("teams", "team_admins"),
+    ("conversations", "conversation_parts", "conversation_contacts"),
+    ("tickets", "ticket_parts"),
+    ("contacts", "contact_tags", "contact_companies"),
+)
+
+log = logging.getLogger(__name__)
+
+
+def whole_families(tables: Iterable[str]) -> list[str]:
+    """The tables with every other member of their families, in `RAW_TABLES` order."""
+    wanted = set(tables)
+    for family in FAMILIES:
+        if wanted & set(family):
+            wanted |= set(family)
+    return [t for t in RAW_TABLES if t in wanted]
 
 
 def make_pipeline(
@@ -73,11 +95,13 @@ def make_pipeline(
 
 @dataclass
 class IngestionResult:
-    load_info: LoadInfo | None
+    load_info: LoadInfo
     rows_loaded: dict[str, int]
     api: dict[str, int]
     seconds: float
     tables: list[str] = field(default_factory=list)
+    # Workspace name -> tables skipped because its plan lacks their module.
+    modules_unavailable: dict[str, list[str]] = field(default_factory=dict)
 
 
 def client_stats(workspaces: list[Workspace]) -> dict[str, int]:
@@ -97,14 +121,28 @@ def run_ingestion(
     stop_on_type_change: bool = False,
     **source_options: Any,
 ) -> IngestionResult:
-    """Extract and load the given raw tables (default: all) for every configured workspace."""
+    """Extract and load the given raw tables (default: all) for every configured workspace.
+
+    A table loads with its whole family (see `FAMILIES`); `IngestionResult.tables` lists what
+    was loaded. With `stop_on_type_change`, a type change this run brought raises `TypeChanged`
+    (changes found before the run do not).
+    """
+    # quality reads RAW_DATASET from this module.
+    from intercom_pipeline import quality
+
     started = time.monotonic()
+    selected = whole_families(tables or RAW_TABLES)
+    if tables and (added := sorted(set(selected) - set(tables))):
+        log.info("Also loading %s: a table loads with its whole family", ", ".join(added))
     pipeline = make_pipeline(warehouse, pipelines_dir)
     workspaces = source_options.pop("workspaces", None) or connect()
-    source = intercom_source(workspaces, **source_options)
-    if tables:
-        source = source.with_resources(*tables)
+    for ws in workspaces:
+        ws.modules_unavailable.clear()  # reported for this run only
+    source_options.setdefault("lookback_seconds", lookback_seconds())
+    source = intercom_source(workspaces, **source_options).with_resources(*selected)
     contract = {"data_type": "freeze"} if stop_on_type_change else None
+    path = warehouse or duckdb_path()
+    before = quality.type_findings(path) if stop_on_type_change else []
     # A killed run can leave half-extracted packages behind. The state that counts (incremental
     # cursors) lives in the warehouse, so drop local leftovers and start from there, as
     # dagster-dlt does before every run.
@@ -112,6 +150,10 @@ def run_ingestion(
     info = pipeline.run(source, schema_contract=contract, loader_file_format=LOAD_FORMAT)
     info.raise_on_failed_jobs()
     ensure_raw_tables(pipeline)
+    if stop_on_type_change and (
+        changed := quality.new_type_findings(before, quality.type_findings(path))
+    ):
+        raise quality.TypeChanged(changed)
     rows = (
         dict(pipeline.last_trace.last_normalize_info.row_counts)
         if pipeline.last_trace.last_normalize_info
@@ -119,10 +161,11 @@ def run_ingestion(
     )
     return IngestionResult(
         info,
-        {t: rows.get(t, 0) for t in (tables or RAW_TABLES)},
+        {t: rows.get(t, 0) for t in selected},
         client_stats(workspaces),
         time.monotonic() - started,
-        list(tables or RAW_TABLES),
+        selected,
+        {ws.name: sorted(ws.modules_unavailable) for ws in workspaces if ws.modules_unavailable},
     )
 
 

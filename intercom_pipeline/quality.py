@@ -41,16 +41,46 @@ class TypeDrift:
     declared: str
     received: str
     rows: int
+    workspace_id: str | None = None  # a custom attribute's workspace (each declares its own)
+
+    @property
+    def change(self) -> tuple[str, str, str, str, str | None]:
+        """What changed, whatever the number of rows it touches."""
+        return (self.table, self.column, self.declared, self.received, self.workspace_id)
 
     def describe(self) -> str:
+        where = f" (workspace {self.workspace_id})" if self.workspace_id else ""
         return (
             f"{self.table}.{self.column}: declared {self.declared}, received {self.received} "
-            f"in {self.rows} row(s)"
+            f"in {self.rows} row(s){where}"
         )
+
+
+class TypeChanged(RuntimeError):
+    """A sync brought a type change while INTERCOM_ON_TYPE_CHANGE=stop."""
+
+    def __init__(self, findings: list[TypeDrift]) -> None:
+        self.findings = findings
+        super().__init__(
+            "A field's type changed upstream (INTERCOM_ON_TYPE_CHANGE=stop): "
+            + "; ".join(f.describe() for f in findings)
+        )
+
+
+def new_type_findings(before: list[TypeDrift], after: list[TypeDrift]) -> list[TypeDrift]:
+    """The changes in `after` that `before` did not have.
+
+    The stop option fires on these only: a change reported once would otherwise fail every
+    later sync. More rows of a known change are not a new one.
+    """
+    known = {f.change for f in before}
+    return [f for f in after if f.change not in known]
 
 
 def type_findings(warehouse: Path) -> list[TypeDrift]:
     """Every type change in the raw tables: variant columns and custom attribute drift."""
+    if not warehouse.exists():
+        return []
     with duckdb.connect(str(warehouse), read_only=True) as conn:
         return variant_columns(conn) + custom_attribute_drift(conn)
 
@@ -78,7 +108,8 @@ def custom_attribute_drift(conn: duckdb.DuckDBPyConnection) -> list[TypeDrift]:
     """Contact and company custom attribute values whose JSON type differs from the declared one.
 
     Custom attributes are kept whole as JSON, so a changed type loses nothing; this is where it
-    shows up, per attribute.
+    shows up, per attribute. Each workspace declares its own attributes: its rows are compared
+    with its own declarations only.
     """
     drifts: list[TypeDrift] = []
     for table, model in (("contacts", "contact"), ("companies", "company")):
@@ -87,20 +118,20 @@ def custom_attribute_drift(conn: duckdb.DuckDBPyConnection) -> list[TypeDrift]:
         ):
             continue  # not loaded yet
         declared = conn.execute(
-            f"select name, data_type from {RAW_DATASET}.data_attributes "
-            "where model = ? and custom and not coalesce(archived, false)",
+            f"select workspace_id, name, data_type from {RAW_DATASET}.data_attributes "
+            "where model = ? and custom and not coalesce(archived, false) order by all",
             [model],
         ).fetchall()
-        for name, data_type in declared:
+        for workspace_id, name, data_type in declared:
             accepted = ACCEPTED_JSON_TYPES.get(data_type)
             if not accepted:
                 continue
             path = "$." + _json_key(name)
             found = conn.execute(
                 f"select json_type(custom_attributes, ?) as t, count(*) from {RAW_DATASET}.{table} "
-                "where json_type(custom_attributes, ?) not in ('NULL') "
-                "and json_type(custom_attributes, ?) is not null group by t",
-                [path, path, path],
+                "where workspace_id = ? and json_type(custom_attributes, ?) not in ('NULL') "
+                "and json_type(custom_attributes, ?) is not null group by t order by t",
+                [path, workspace_id, path, path],
             ).fetchall()
             for json_type, count in found:
                 if json_type not in accepted:
@@ -111,6 +142,7 @@ def custom_attribute_drift(conn: duckdb.DuckDBPyConnection) -> list[TypeDrift]:
                             data_type,
                             JSON_TYPE_NAMES.get(json_type, json_type.lower()),
                             count,
+                            workspace_id,
                         )
                     )
     return drifts

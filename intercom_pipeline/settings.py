@@ -15,6 +15,8 @@ DEFAULT_API_VERSION = "2.16"
 DEFAULT_DUCKDB_PATH = "data/intercom.duckdb"
 DEFAULT_SERVING_DIR = "data/serving"
 DEFAULT_SURVEY_FEED_DIR = "data/survey_feed"
+# Conversations and tickets match to the second; the overlap absorbs late-indexed records.
+DEFAULT_LOOKBACK_SECONDS = 600
 REGION_BASE_URLS = {
     "us": "https://api.intercom.io",
     "eu": "https://api.eu.intercom.io",
@@ -112,6 +114,35 @@ def intercom_workspaces(environ: dict[str, str] | None = None) -> list[IntercomS
             )
         )
     return workspaces
+
+
+def lookback_seconds(environ: dict[str, str] | None = None) -> int:
+    """INTERCOM_LOOKBACK_SECONDS: the overlap of incremental conversation and ticket reads.
+
+    Each read starts this long before the last change it saw, so a record indexed late is not
+    missed. Contacts keep at least a day whatever it says: their search matches whole days.
+    """
+    env = os.environ if environ is None else environ
+    raw = env.get("INTERCOM_LOOKBACK_SECONDS", "").strip()
+    if not raw:
+        return DEFAULT_LOOKBACK_SECONDS
+    if not (raw.isascii() and raw.isdigit()):
+        raise ConfigurationError(
+            f"INTERCOM_LOOKBACK_SECONDS={raw!r} is not a whole number of seconds (0 or more); "
+            f"the default is {DEFAULT_LOOKBACK_SECONDS}."
+        )
+    return int(raw)
+
+
+def stop_on_type_change(environ: dict[str, str] | None = None) -> bool:
+    """INTERCOM_ON_TYPE_CHANGE=stop fails a sync that brings a type change (default: report)."""
+    env = os.environ if environ is None else environ
+    value = env.get("INTERCOM_ON_TYPE_CHANGE", "report").strip().lower() or "report"
+    if value not in ("report", "stop"):
+        raise ConfigurationError(
+            f"INTERCOM_ON_TYPE_CHANGE={value!r}: use report (the default) or stop."
+        )
+    return value == "stop"
 
 
 def duckdb_path(environ: dict[str, str] | None = None) -> Path:

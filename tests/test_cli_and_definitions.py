@@ -178,3 +178,38 @@ def test_workspace_yaml_points_at_the_definitions_module() -> None:
 def test_ingest_refuses_an_unknown_table(capsys: pytest.CaptureFixture[str]) -> None:
     assert cli.main(["ingest", "convos"]) == 2
     assert "unknown tables ['convos']" in capsys.readouterr().err
+
+
+def test_ingest_with_a_rejected_token_says_what_to_do_without_the_token(
+    running_sandbox: RunningSandbox,
+    capsys: pytest.CaptureFixture[str],
+    monkeypatch: pytest.MonkeyPatch,
+    tmp_path: Path,
+) -> None:
+    monkeypatch.setenv("INTERCOM_BASE_URL", running_sandbox.base_url)
+    monkeypatch.setenv("INTERCOM_ACCESS_TOKEN", "tok_revoked_secret")
+    monkeypatch.setenv("DUCKDB_PATH", str(tmp_path / "w.duckdb"))
+    assert cli.main(["ingest", "admins"]) == 2
+    err = capsys.readouterr().err
+    assert "invalid or revoked" in err
+    assert "tok_revoked_secret" not in err
+    assert "Traceback" not in err
+
+
+def test_an_intercom_error_is_found_behind_dlt_s_wrapping() -> None:
+    from intercom_pipeline.sources.intercom.client import IntercomAuthError
+
+    def wrapped() -> None:
+        try:
+            raise IntercomAuthError("token invalid or revoked", 401, "unauthorized")
+        except IntercomAuthError as inner:
+            try:
+                raise RuntimeError("extract failed") from inner
+            except RuntimeError as middle:
+                raise RuntimeError("pipeline step failed") from middle
+
+    with pytest.raises(RuntimeError) as raised:
+        wrapped()
+    found = cli._intercom_cause(raised.value)
+    assert isinstance(found, IntercomAuthError) and found.status == 401
+    assert cli._intercom_cause(RuntimeError("no cause")) is None

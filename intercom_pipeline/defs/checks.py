@@ -35,7 +35,7 @@ def types_unchanged(context: dg.AssetCheckExecutionContext) -> Iterator[dg.Asset
 
     The data itself is kept: in a variant column, or whole in the custom attributes' JSON.
     """
-    findings = quality.type_findings(duckdb_path()) if duckdb_path().exists() else []
+    findings = quality.type_findings(duckdb_path())
     by_table: dict[str, list[quality.TypeDrift]] = defaultdict(list)
     for finding in findings:
         by_table[finding.table].append(finding)

@@ -482,18 +482,13 @@ class IntercomApi:
         companies = [
             self.ws.company_by_id[i] for i in contact.company_ids if i in self.ws.company_by_id
         ]
+        chunk, pages = self._numbered(request, companies, 50, 50)  # the spec example: 50
         return Response(
             200,
             {
                 "type": "list",
-                "data": [render.company(c, self.ws) for c in companies],
-                "pages": {
-                    "type": "pages",
-                    "next": None,
-                    "page": 1,
-                    "per_page": 50,
-                    "total_pages": 1,
-                },
+                "data": [render.company(c, self.ws) for c in chunk],
+                "pages": pages,
                 "total_count": len(companies),
             },
         )

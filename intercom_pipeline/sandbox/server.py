@@ -42,6 +42,8 @@ class Faults:
     drop_rate: float = 0.0  # connection closed before any answer
     truncate_rate: float = 0.0  # body cut short after a complete set of headers
     scroll_exists: int = 0  # the next N scroll openings are refused as if another app held one
+    # The next N scroll pages that continue a scroll are cut short after the scroll moved on.
+    truncate_scroll_pages: int = 0
 
     def update(self, raw: dict[str, Any]) -> None:
         for key, value in raw.items():
@@ -154,7 +156,18 @@ class Sandbox:
         with self.stats_lock:
             self.stats.statuses[response.status] += 1
         truncate = fault_roll < self.faults.drop_rate + self.faults.truncate_rate
+        truncate = truncate or self._cut_scroll_page(request, response)
         return response, "truncate" if truncate else None
+
+    def _cut_scroll_page(self, request: Request, response: Response) -> bool:
+        """Whether to spend a `truncate_scroll_pages` fault on this answered scroll page."""
+        if request.path != "/companies/scroll" or not request.query.get("scroll_param"):
+            return False
+        with self.stats_lock:
+            if response.status != 200 or self.faults.truncate_scroll_pages <= 0:
+                return False
+            self.faults.truncate_scroll_pages -= 1
+            return True
 
     def _serve(self, request: Request, headers: dict[str, str], request_id: str) -> Response:
         auth = headers.get("authorization", "")

@@ -118,25 +118,83 @@ def test_materializing_every_raw_table(
     assert count == len(ws.conversations)
 
 
-def test_one_table_materializes_on_its_own(
+def raw_counts(warehouse: Path, *tables: str) -> dict[str, int]:
+    with duckdb.connect(str(warehouse), read_only=True) as conn:
+        return {
+            t: conn.execute(f"select count(*) from {RAW_DATASET}.{t}").fetchone()[0] for t in tables
+        }
+
+
+def test_one_table_materializes_on_its_own_with_its_family(
     warehouse: Path,
     running_sandbox: RunningSandbox,
     loaded_defs: dg.Definitions,
 ) -> None:
+    """Tickets alone loads their parts too: the tickets cursor never moves past unread parts."""
+    ws = running_sandbox.sandbox.workspace
     job = loaded_defs.resolve_job_def("intercom_ingest_all")
     with dg.instance_for_test() as instance:
         result = job.execute_in_process(
             instance=instance, asset_selection=[dg.AssetKey(["intercom", "tickets"])]
         )
+        assert result.success
+        materialized = {
+            m.asset_key.path[-1]: m.metadata
+            for m in result.asset_materializations_for_node("intercom_raw")
+        }
+        assert list(materialized) == ["tickets"]
+        assert materialized["tickets"]["loaded_with_family"].value == "ticket_parts"
+        assert materialized["tickets"]["rows_loaded"].value == len(ws.tickets)
+        all_parts = sum(len(t.parts) for t in ws.tickets)
+        assert raw_counts(warehouse, "tickets", "ticket_parts") == {
+            "tickets": len(ws.tickets),
+            "ticket_parts": all_parts,
+        }
+        # A full run afterwards finds every ticket part in place.
+        assert job.execute_in_process(instance=instance).success
+    assert raw_counts(warehouse, "ticket_parts")["ticket_parts"] == all_parts
+
+
+def test_a_child_alone_loads_its_parent(
+    warehouse: Path,
+    running_sandbox: RunningSandbox,
+    loaded_defs: dg.Definitions,
+) -> None:
+    """Parts alone would move the conversations cursor without storing a conversation."""
+    ws = running_sandbox.sandbox.workspace
+    job = loaded_defs.resolve_job_def("intercom_ingest_all")
+    with dg.instance_for_test() as instance:
+        result = job.execute_in_process(
+            instance=instance, asset_selection=[dg.AssetKey(["intercom", "conversation_parts"])]
+        )
     assert result.success
-    assert [
-        m.asset_key.path[-1] for m in result.asset_materializations_for_node("intercom_raw")
-    ] == ["tickets"]
-    with duckdb.connect(str(warehouse), read_only=True) as conn:
-        tickets = conn.execute(f"select count(*) from {RAW_DATASET}.tickets").fetchone()[0]
-        parts = conn.execute(f"select count(*) from {RAW_DATASET}.ticket_parts").fetchone()[0]
-    assert tickets == len(running_sandbox.sandbox.workspace.tickets)
-    assert parts == 0  # its transformer was not selected: the table exists, empty
+    (parts,) = result.asset_materializations_for_node("intercom_raw")
+    assert parts.metadata["loaded_with_family"].value == "conversations, conversation_contacts"
+    assert raw_counts(warehouse, "conversations", "conversation_contacts") == {
+        "conversations": len(ws.conversations),
+        "conversation_contacts": sum(len(c.contact_ids) for c in ws.conversations),
+    }
+
+
+def test_the_lookback_can_be_set_for_a_run(
+    warehouse: Path,
+    running_sandbox: RunningSandbox,
+    loaded_defs: dg.Definitions,
+) -> None:
+    """With no overlap, a second run with no change reads no conversation again."""
+    job = loaded_defs.resolve_job_def("intercom_ingest_all")
+    selection = [dg.AssetKey(["intercom", "conversations"])]
+    config = {"ops": {"intercom_raw": {"config": {"lookback_seconds": 0}}}}
+    with dg.instance_for_test() as instance:
+        first = job.execute_in_process(instance=instance, asset_selection=selection)
+        again = job.execute_in_process(
+            instance=instance, asset_selection=selection, run_config=config
+        )
+    rows = [
+        run.asset_materializations_for_node("intercom_raw")[0].metadata["rows_loaded"].value
+        for run in (first, again)
+    ]
+    assert rows == [len(running_sandbox.sandbox.workspace.conversations), 0]
 
 
 def test_type_change_can_stop_the_sync(
@@ -164,7 +222,12 @@ def test_type_change_can_stop_the_sync(
         result = job.execute_in_process(
             instance=instance, asset_selection=selection, raise_on_error=False
         )
+        # The change was reported once; later syncs run, or a drift would stop them forever.
+        again = job.execute_in_process(
+            instance=instance, asset_selection=selection, raise_on_error=False
+        )
     assert not result.success
     failure = next(e for e in result.all_events if e.is_step_failure)
     message = failure.step_failure_data.error.message
     assert "contacts.custom_attributes.seats: declared string, received integer" in message
+    assert again.success

@@ -6,6 +6,7 @@ from pathlib import Path
 
 import duckdb
 import pytest
+from dlt.pipeline.exceptions import PipelineStepFailed
 
 from intercom_pipeline import quality
 from intercom_pipeline.ingest import RAW_DATASET, run_ingestion, table_counts
@@ -13,12 +14,18 @@ from intercom_pipeline.sandbox import RunningSandbox, SandboxConfig
 from intercom_pipeline.sandbox.workspace import Workspace
 from intercom_pipeline.settings import intercom_settings
 from intercom_pipeline.sources.intercom import RAW_TABLES, connect
+from intercom_pipeline.sources.intercom.client import IntercomAuthError
 from tests.conftest import SandboxClient
+
+# Intercom's one-minute scroll expiry and the 61-second conflict wait, compressed: a scroll broken
+# by a failed page is still open until it expires, so the restart must wait longer than that.
+SCROLL_EXPIRY = 0.5
+SCROLL_CONFLICT_WAIT = 0.6
 
 
 @pytest.fixture
 def sandbox_config() -> SandboxConfig:
-    return SandboxConfig(seed=5, scale="tiny")
+    return SandboxConfig(seed=5, scale="tiny", scroll_expiry_seconds=SCROLL_EXPIRY)
 
 
 def ingest(running: RunningSandbox, tmp_path: Path, **options: object):
@@ -33,7 +40,7 @@ def ingest(running: RunningSandbox, tmp_path: Path, **options: object):
         warehouse=tmp_path / "warehouse.duckdb",
         pipelines_dir=tmp_path / "dlt",
         workspaces=workspaces,
-        scroll_conflict_wait=0.2,
+        scroll_conflict_wait=SCROLL_CONFLICT_WAIT,
         **options,
     )
 
@@ -371,3 +378,198 @@ def test_hourly_run_brings_the_contacts_and_companies_of_changed_conversations(
     assert result.rows_loaded["companies"] == len(related_companies)
     calls = intercom.control("GET", "/stats")["calls"]
     assert "GET /companies/scroll" not in calls  # no full company read in the hourly run
+
+
+# More than one scroll page (50) of companies, and contacts with more than ten companies.
+DEMO = SandboxConfig(seed=5, scale="demo", scroll_expiry_seconds=SCROLL_EXPIRY)
+
+
+def stored_ids(warehouse: Path, table: str) -> list[str]:
+    with duckdb.connect(str(warehouse), read_only=True) as conn:
+        return sorted(
+            r[0] for r in conn.execute(f"select id from {RAW_DATASET}.{table}").fetchall()
+        )
+
+
+@pytest.mark.parametrize("sandbox_config", [DEMO])
+def test_a_cut_scroll_page_restarts_the_scroll_and_loses_no_company(
+    running_sandbox: RunningSandbox, intercom: SandboxClient, tmp_path: Path
+) -> None:
+    """Each scroll page moves the scroll on: sending one again would skip it, so none is resent."""
+    live = sorted(c.id for c in running_sandbox.sandbox.workspace.visible_companies())
+    assert len(live) > 50
+    intercom.control("PUT", "/faults", {"truncate_scroll_pages": 2})
+    ingest(running_sandbox, tmp_path, tables=["companies"])
+    assert intercom.control("GET", "/status")["faults"]["truncate_scroll_pages"] == 0
+    assert stored_ids(tmp_path / "warehouse.duckdb", "companies") == live
+
+    # The deletions reconciliation reads the scroll too: a cut page there marks nothing deleted.
+    intercom.control("PUT", "/faults", {"truncate_scroll_pages": 1})
+    result = ingest(running_sandbox, tmp_path, tables=["deletions"])
+    assert intercom.control("GET", "/status")["faults"]["truncate_scroll_pages"] == 0
+    assert result.rows_loaded["deletions"] == 0
+    assert table_counts(tmp_path / "warehouse.duckdb", ("deletions",)) == {"deletions": 0}
+
+
+def test_a_reconciliation_marking_most_companies_deleted_refuses(
+    running_sandbox: RunningSandbox,
+    intercom: SandboxClient,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    ingest(running_sandbox, tmp_path, tables=["companies"])
+    moved = intercom.control(
+        "POST", "/clock/advance", {"seconds": 3600, "activity": {"company_deletions": 20}}
+    )["changes"]
+    with pytest.raises(Exception, match="companies: 20 of the 30 ids stored for workspace"):
+        ingest(running_sandbox, tmp_path, tables=["deletions"])
+    # Deleted for real: allowed for one run, every one is marked.
+    monkeypatch.setenv("SOURCES__INTERCOM__MAX_DELETION_SHARE", "1")
+    ingest(running_sandbox, tmp_path, tables=["deletions"])
+    assert stored_ids(tmp_path / "warehouse.duckdb", "deletions") == sorted(
+        moved["deleted_companies"]
+    )
+
+
+def test_a_contact_whose_last_tag_is_removed_loses_its_contact_tags_rows(
+    running_sandbox: RunningSandbox, intercom: SandboxClient, tmp_path: Path
+) -> None:
+    ws = running_sandbox.sandbox.workspace
+    tables = ["contacts", "contact_tags"]
+    ingest(running_sandbox, tmp_path, tables=tables)
+    contact = next(c for c in ws.visible_contacts() if len(c.tags) == 1)
+    (tag,) = contact.tags
+    intercom.delete(f"/contacts/{contact.id}/tags/{tag.tag_id}").raise_for_status()
+    ingest(running_sandbox, tmp_path, tables=tables)
+    with duckdb.connect(str(tmp_path / "warehouse.duckdb"), read_only=True) as conn:
+        left = conn.execute(
+            f"select count(*) from {RAW_DATASET}.contact_tags where contact_id = ?", [contact.id]
+        ).fetchone()[0]
+        markers = conn.execute(
+            f"select count(*) from {RAW_DATASET}.contact_tags where parent_marker is not null"
+        ).fetchone()[0]
+    assert (left, markers) == (0, 0)  # the marker rows that replaced them are not stored either
+    expected = expected_counts(ws)
+    assert table_counts(tmp_path / "warehouse.duckdb", tables) == {t: expected[t] for t in tables}
+
+
+@pytest.mark.parametrize("sandbox_config", [DEMO])
+def test_every_company_of_a_contact_is_loaded_page_by_page(
+    running_sandbox: RunningSandbox, intercom: SandboxClient, tmp_path: Path
+) -> None:
+    """Contacts embed ten companies at most; the rest come from /contacts/{id}/companies (paged)."""
+    ws = running_sandbox.sandbox.workspace
+    truncated = [c for c in ws.visible_contacts() if len(c.company_ids) > 10]
+    assert truncated  # the fixture has contacts whose embedded list Intercom cuts short
+    crowded = next(c for c in ws.visible_contacts() if c.role == "user" and c not in truncated)
+    with ws.lock:
+        crowded.company_ids = [c.id for c in ws.visible_companies()[:60]]  # two pages of 50
+        crowded.updated_at = ws.now
+        ws.changed()
+    tables = ["contacts", "contact_companies"]
+    ingest(running_sandbox, tmp_path, tables=tables)
+    calls = intercom.control("GET", "/stats")["calls"]
+    assert calls["GET /contacts/{id}/companies"] == len(truncated) + 2
+    with duckdb.connect(str(tmp_path / "warehouse.duckdb"), read_only=True) as conn:
+        loaded = conn.execute(
+            f"select contact_id, list(company_id order by company_id) "
+            f"from {RAW_DATASET}.contact_companies group by 1"
+        ).fetchall()
+    companies_of = dict(loaded)
+    for contact in [*truncated, crowded]:
+        assert companies_of[contact.id] == sorted(contact.company_ids)
+    expected = expected_counts(ws)
+    assert table_counts(tmp_path / "warehouse.duckdb", tables) == {t: expected[t] for t in tables}
+
+
+def test_a_module_the_plan_lacks_is_skipped_and_named(
+    running_sandbox: RunningSandbox,
+    intercom: SandboxClient,
+    tmp_path: Path,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    """A 403 api_plan_restricted skips that table only, every run, until the plan includes it."""
+    ws = running_sandbox.sandbox.workspace
+    intercom.control("PUT", "/restrictions", {"modules": ["tickets"]})
+    with caplog.at_level("WARNING"):
+        result = ingest(running_sandbox, tmp_path)
+    assert result.modules_unavailable == {"default": ["tickets"]}
+    assert "Skipping tickets for workspace default: its Intercom plan does not include" in (
+        caplog.text
+    )
+    expected = expected_counts(ws)
+    assert table_counts(tmp_path / "warehouse.duckdb") == {
+        **expected,
+        "tickets": 0,
+        "ticket_parts": 0,
+    }
+    intercom.control("PUT", "/restrictions", {"modules": []})
+    assert ingest(running_sandbox, tmp_path).modules_unavailable == {}
+    assert table_counts(tmp_path / "warehouse.duckdb") == expected
+
+
+def test_a_rejected_token_still_fails_the_whole_run(
+    running_sandbox: RunningSandbox, tmp_path: Path
+) -> None:
+    settings = intercom_settings(
+        {"INTERCOM_BASE_URL": running_sandbox.base_url, "INTERCOM_ACCESS_TOKEN": "revoked"}
+    )
+    with pytest.raises(PipelineStepFailed, match="401") as failed:
+        run_ingestion(
+            ["tickets"],
+            warehouse=tmp_path / "warehouse.duckdb",
+            pipelines_dir=tmp_path / "dlt",
+            workspaces=connect([settings], backoff_seconds=0.01),
+        )
+    cause: BaseException | None = failed.value
+    while cause is not None and not isinstance(cause, IntercomAuthError):
+        cause = cause.__cause__ or cause.__context__
+    assert isinstance(cause, IntercomAuthError)
+    assert "revoked" in str(cause) and "INTERCOM_ACCESS_TOKEN" in str(cause)
+
+
+def test_the_lookback_is_configurable_and_contacts_keep_a_day(
+    running_sandbox: RunningSandbox,
+    intercom: SandboxClient,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setenv("INTERCOM_LOOKBACK_SECONDS", "0")
+    ingest(running_sandbox, tmp_path)
+    intercom.control("POST", "/stats/reset")
+    again = ingest(running_sandbox, tmp_path)
+    calls = intercom.control("GET", "/stats")["calls"]
+    assert "GET /conversations/{id}" not in calls  # 600 s would re-read the newest at least
+    assert again.rows_loaded["conversations"] == 0
+    # Contact search matches whole days: a lookback under a day would find none of them again.
+    assert again.rows_loaded["contacts"] > 0
+
+
+def test_stop_on_type_change_fires_once_in_the_cli(
+    running_sandbox: RunningSandbox,
+    intercom: SandboxClient,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    """`intercom-pipeline ingest` honours INTERCOM_ON_TYPE_CHANGE=stop, for new changes only."""
+    from intercom_pipeline import cli
+
+    monkeypatch.setenv("INTERCOM_BASE_URL", running_sandbox.base_url)
+    monkeypatch.setenv("INTERCOM_ACCESS_TOKEN", "sandbox-token")
+    monkeypatch.setenv("INTERCOM_ON_TYPE_CHANGE", "stop")
+    tables = ["data_attributes", "contacts"]
+    assert cli.main(["ingest", *tables]) == 0
+    intercom.control(
+        "POST",
+        "/clock/advance",
+        {
+            "seconds": 3600,
+            "activity": {"attribute_type_change": {"name": "seats", "to": "string", "contacts": 2}},
+        },
+    )
+    capsys.readouterr()
+    assert cli.main(["ingest", *tables]) == 1
+    assert "contacts.custom_attributes.seats: declared string, received integer" in (
+        capsys.readouterr().err
+    )
+    assert cli.main(["ingest", *tables]) == 0

@@ -12,13 +12,24 @@ import pytest
 
 from intercom_pipeline.settings import intercom_settings
 from intercom_pipeline.sources.intercom import helpers
-from intercom_pipeline.sources.intercom.client import IntercomClient, IntercomError
+from intercom_pipeline.sources.intercom.client import (
+    IntercomAuthError,
+    IntercomClient,
+    IntercomError,
+)
+
+EXPIRED = IntercomError("scroll expired", 404, "scroll_param_not_found")
 
 
 class ScriptedScroll(IntercomClient):
     """A client whose scroll serves `companies`, failing once after each count in `fail_after`."""
 
-    def __init__(self, companies: int, fail_after: list[int]) -> None:
+    def __init__(
+        self,
+        companies: int,
+        fail_after: list[int],
+        error: IntercomError = EXPIRED,
+    ) -> None:
         super().__init__(
             intercom_settings(
                 {"INTERCOM_BASE_URL": "http://127.0.0.1:9", "INTERCOM_ACCESS_TOKEN": "token"}
@@ -26,6 +37,7 @@ class ScriptedScroll(IntercomClient):
         )
         self.companies = [{"id": f"c{i}", "updated_at": i} for i in range(companies)]
         self.fail_after = fail_after
+        self.error = error
         self.scrolls = 0
 
     def scroll(self, path: str = "/companies/scroll") -> Iterator[dict[str, Any]]:
@@ -33,7 +45,7 @@ class ScriptedScroll(IntercomClient):
         for served, company in enumerate(self.companies):
             if self.fail_after and served == self.fail_after[0]:
                 self.fail_after.pop(0)
-                raise IntercomError("scroll expired", 404, "scroll_param_not_found")
+                raise self.error
             yield company
 
 
@@ -47,6 +59,21 @@ def test_a_broken_scroll_restarts_into_an_emptied_spool(tmp_path: Path) -> None:
     assert client.scrolls == 3
     assert waits == [1.0, 1.0]
     assert ids == [f"c{i}" for i in range(10)]  # each once, in scroll order
+
+
+def test_a_scroll_broken_by_a_failed_page_restarts_once_its_scroll_expired(tmp_path: Path) -> None:
+    """The broken scroll stays open on Intercom's side: restarting at once would be refused."""
+    client = ScriptedScroll(10, fail_after=[4], error=IntercomError("a truncated body"))
+    waits: list[float] = []
+    with (tmp_path / "spool").open("w+b") as spool:
+        helpers.spool_scroll(client, spool, conflict_wait=61.0, sleep=waits.append)
+    assert (client.scrolls, waits) == (2, [61.0])
+
+
+def test_a_refused_token_is_not_retried(tmp_path: Path) -> None:
+    client = ScriptedScroll(3, fail_after=[0], error=IntercomAuthError("token revoked", 401))
+    with (tmp_path / "spool").open("w+b") as spool, pytest.raises(IntercomAuthError):
+        helpers.spool_scroll(client, spool, sleep=lambda _: pytest.fail("waited to retry"))
 
 
 def test_a_scroll_that_keeps_failing_names_the_likely_cause(tmp_path: Path) -> None:
@@ -83,3 +110,31 @@ def test_live_ids_are_written_for_duckdb(tmp_path: Path) -> None:
         "columns = {'id': 'VARCHAR'})"
     ).fetchall()
     assert [r[0] for r in rows] == ["a", 'quote"d', "new\nline"]
+
+
+def test_a_company_the_scroll_returns_twice_is_stored_once_with_its_latest_values(
+    tmp_path: Path,
+) -> None:
+    """The merge keeps the row with the newest `updated_at`, whichever came first."""
+    import duckdb
+
+    from intercom_pipeline.ingest import RAW_DATASET, make_pipeline
+    from intercom_pipeline.sources.intercom import Workspace, intercom_source
+
+    client = ScriptedScroll(0, fail_after=[])
+    client.companies = [
+        {"id": "a", "name": "a old", "updated_at": 100},
+        {"id": "b", "name": "b new", "updated_at": 300},
+        {"id": "a", "name": "a new", "updated_at": 200},
+        {"id": "b", "name": "b old", "updated_at": 150},
+    ]
+    workspace = Workspace(client)
+    workspace.__dict__["workspace_id"] = "app"  # instead of asking GET /me
+    source = intercom_source([workspace], reconcile_deletions=False).with_resources("companies")
+    warehouse = tmp_path / "warehouse.duckdb"
+    make_pipeline(warehouse, tmp_path / "dlt").run(source, loader_file_format="parquet")
+    with duckdb.connect(str(warehouse), read_only=True) as conn:
+        rows = conn.execute(
+            f"select id, name, epoch(updated_at)::int from {RAW_DATASET}.companies order by id"
+        ).fetchall()
+    assert rows == [("a", "a new", 200), ("b", "b new", 300)]

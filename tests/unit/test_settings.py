@@ -104,3 +104,23 @@ def test_the_bi_copy_keeps_the_warehouse_file_name_in_its_own_folder(tmp_path: P
     env["DUCKDB_SERVING_DIR"] = str(tmp_path)
     with pytest.raises(ConfigurationError, match="needs a folder of its own"):
         serving_path(env)
+
+
+def test_the_lookback_defaults_to_ten_minutes_and_takes_whole_seconds() -> None:
+    from intercom_pipeline.settings import lookback_seconds
+
+    assert lookback_seconds({}) == 600
+    assert lookback_seconds({"INTERCOM_LOOKBACK_SECONDS": " 3600 "}) == 3600
+    assert lookback_seconds({"INTERCOM_LOOKBACK_SECONDS": "0"}) == 0
+    for bad in ("10m", "-5", "1.5"):
+        with pytest.raises(ConfigurationError, match=rf"INTERCOM_LOOKBACK_SECONDS='{bad}'"):
+            lookback_seconds({"INTERCOM_LOOKBACK_SECONDS": bad})
+
+
+def test_on_type_change_is_report_or_stop() -> None:
+    from intercom_pipeline.settings import stop_on_type_change
+
+    assert not stop_on_type_change({})
+    assert stop_on_type_change({"INTERCOM_ON_TYPE_CHANGE": "Stop"})
+    with pytest.raises(ConfigurationError, match=r"INTERCOM_ON_TYPE_CHANGE='halt'.*report"):
+        stop_on_type_change({"INTERCOM_ON_TYPE_CHANGE": "halt"})

@@ -9,25 +9,30 @@ from __future__ import annotations
 
 import logging
 import tempfile
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from functools import cached_property
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import dlt
 from dlt.extract.resource import DltResource
 
-from intercom_pipeline.settings import IntercomSettings, Secret, intercom_workspaces
+from intercom_pipeline.settings import (
+    DEFAULT_LOOKBACK_SECONDS,
+    IntercomSettings,
+    Secret,
+    intercom_workspaces,
+)
 from intercom_pipeline.sources.intercom import helpers
-from intercom_pipeline.sources.intercom.client import IntercomClient
+from intercom_pipeline.sources.intercom.client import IntercomClient, IntercomPermissionError
 from intercom_pipeline.sources.intercom.settings import (
     COLUMNS,
     CONTACTS_LOOKBACK_SECONDS,
-    DEFAULT_LOOKBACK_SECONDS,
     DEFAULT_PART_FETCH_WORKERS,
+    MAX_DELETION_SHARE,
     PAGE_SIZE,
     SCROLL_CONFLICT_WAIT_SECONDS,
 )
@@ -63,6 +68,8 @@ class Workspace:
 
     client: IntercomClient
     name: str = "default"
+    # Tables skipped because the workspace's plan lacks their module (403 api_plan_restricted).
+    modules_unavailable: set[str] = field(default_factory=set)
 
     @cached_property
     def workspace_id(self) -> str:
@@ -103,14 +110,20 @@ def _merge(table: str, *keys: str, **extra: Any) -> dict[str, Any]:
 
 
 def _replace_children(table: str, parent_key: str, *keys: str) -> dict[str, Any]:
-    """A link table whose rows for a parent are replaced whenever that parent is read again."""
-    return _merge(
+    """A link table whose rows for a parent are replaced whenever that parent is read again.
+
+    Its resource yields `helpers.with_parent_markers` rows, so a parent left with no children
+    still has its old rows deleted.
+    """
+    arguments = _merge(
         table,
         parent_key,
         *keys,
         write_disposition={"disposition": "merge", "strategy": "delete-insert"},
         merge_key=["workspace_id", parent_key],
     )
+    arguments["columns"][helpers.PARENT_MARKER] = {"data_type": "bool", "hard_delete": True}
+    return arguments
 
 
 def _since(state_key: str, workspace_id: str, lookback: int) -> int:
@@ -131,6 +144,40 @@ def _updated_after(since: int) -> dict[str, Any]:
 
 _ASCENDING = {"field": "updated_at", "order": "ascending"}
 
+T = TypeVar("T")
+
+
+def _per_workspace(
+    connected: list[Workspace], read: Callable[[Workspace], Iterator[T]]
+) -> Callable[[], Iterator[T]]:
+    """A resource reading `read` for every workspace, skipping one whose plan lacks the module.
+
+    A plan without the module (403 api_plan_restricted) would otherwise fail every run forever;
+    the table is skipped with a warning and named in `Workspace.modules_unavailable`. Any other
+    error (a 401, a missing permission) still fails the run.
+    """
+    table = read.__name__
+
+    def resource() -> Iterator[T]:
+        for ws in connected:
+            try:
+                yield from read(ws)
+            except IntercomPermissionError as exc:
+                if exc.code != "api_plan_restricted":
+                    raise
+                log.warning(
+                    "Skipping %s for workspace %s: its Intercom plan does not include this "
+                    "module (%s)",
+                    table,
+                    ws.name,
+                    exc,
+                )
+                ws.modules_unavailable.add(table)
+
+    # Not functools.wraps: dlt would read the wrapped signature and expect a `ws` argument.
+    resource.__name__, resource.__qualname__, resource.__doc__ = table, table, read.__doc__
+    return resource
+
 
 @dlt.source(name="intercom", max_table_nesting=0)
 def intercom_source(
@@ -140,106 +187,119 @@ def intercom_source(
     related_only: bool = False,
     reconcile_deletions: bool = True,
     scroll_conflict_wait: float = SCROLL_CONFLICT_WAIT_SECONDS,
+    max_deletion_share: float = MAX_DELETION_SHARE,
 ) -> Iterable[DltResource]:
     """Every Intercom module as a table.
 
     Args:
         workspaces: connected workspaces (`connect()`); default: from the environment.
-        lookback_seconds: overlap of incremental conversation and ticket reads.
+        lookback_seconds: overlap of incremental conversation and ticket reads (contacts keep
+            at least a day: a smaller value is raised to a day for them).
         part_fetch_workers: concurrent GET /conversations/{id} calls for parts.
         related_only: contacts and companies read only those of recently changed
             conversations (the hourly run) instead of every changed contact and company.
         reconcile_deletions: compare every contact and company id with the warehouse.
         scroll_conflict_wait: seconds to wait when another client holds the companies scroll.
+        max_deletion_share: the largest share of a table's stored ids that one reconciliation
+            may mark deleted; beyond it (and beyond a handful) it fails, marking none.
     """
     connected: list[Workspace] = workspaces if workspaces is not None else connect()
 
+    def per_workspace(read: Callable[[Workspace], Iterator[T]]) -> Callable[[], Iterator[T]]:
+        return _per_workspace(connected, read)
+
     @dlt.resource(**_merge("admins", "id"))
-    def admins() -> Iterator[list[dict[str, Any]]]:
+    @per_workspace
+    def admins(ws: Workspace) -> Iterator[list[dict[str, Any]]]:
         """Teammates of the workspace (GET /admins)."""
-        for ws in connected:
-            body = ws.client.request("GET", "/admins")
-            yield [helpers.shape("admins", a, ws.workspace_id) for a in body["admins"]]
+        body = ws.client.request("GET", "/admins")
+        yield [helpers.shape("admins", a, ws.workspace_id) for a in body["admins"]]
 
     @dlt.resource(**_merge("teams", "id"))
-    def teams() -> Iterator[list[dict[str, Any]]]:
+    @per_workspace
+    def teams(ws: Workspace) -> Iterator[list[dict[str, Any]]]:
         """Teams and their settings (GET /teams)."""
-        for ws in connected:
-            body = ws.client.request("GET", "/teams")
-            yield [helpers.shape("teams", t, ws.workspace_id) for t in body["teams"]]
+        body = ws.client.request("GET", "/teams")
+        yield [helpers.shape("teams", t, ws.workspace_id) for t in body["teams"]]
 
     @dlt.transformer(data_from=teams, **_replace_children("team_admins", "team_id", "admin_id"))
     def team_admins(team_rows: list[dict[str, Any]]) -> Iterator[list[dict[str, Any]]]:
         """Which admin is in which team (one row per membership)."""
-        yield [
-            row for team in team_rows for row in helpers.team_admin_rows(team, team["workspace_id"])
-        ]
+        yield helpers.with_parent_markers(
+            [
+                row
+                for team in team_rows
+                for row in helpers.team_admin_rows(team, team["workspace_id"])
+            ],
+            ({"workspace_id": t["workspace_id"], "team_id": str(t["id"])} for t in team_rows),
+            "admin_id",
+        )
 
     @dlt.resource(**_merge("tags", "id"))
-    def tags() -> Iterator[list[dict[str, Any]]]:
+    @per_workspace
+    def tags(ws: Workspace) -> Iterator[list[dict[str, Any]]]:
         """Tags defined in the workspace (GET /tags)."""
-        for ws in connected:
-            body = ws.client.request("GET", "/tags")
-            yield [helpers.shape("tags", t, ws.workspace_id) for t in body["data"]]
+        body = ws.client.request("GET", "/tags")
+        yield [helpers.shape("tags", t, ws.workspace_id) for t in body["data"]]
 
     @dlt.resource(**_merge("segments", "id"))
-    def segments() -> Iterator[list[dict[str, Any]]]:
+    @per_workspace
+    def segments(ws: Workspace) -> Iterator[list[dict[str, Any]]]:
         """Saved segments with their member counts (GET /segments?include_count=true)."""
-        for ws in connected:
-            body = ws.client.request("GET", "/segments", params={"include_count": "true"})
-            yield [helpers.shape("segments", s, ws.workspace_id) for s in body["segments"]]
+        body = ws.client.request("GET", "/segments", params={"include_count": "true"})
+        yield [helpers.shape("segments", s, ws.workspace_id) for s in body["segments"]]
 
     @dlt.resource(**_merge("data_attributes", "model", "name"))
-    def data_attributes() -> Iterator[list[dict[str, Any]]]:
+    @per_workspace
+    def data_attributes(ws: Workspace) -> Iterator[list[dict[str, Any]]]:
         """Contact and company attributes with their data types (GET /data_attributes)."""
-        for ws in connected:
-            for model in ("contact", "company"):
-                body = ws.client.request(
-                    "GET", "/data_attributes", params={"model": model, "include_archived": "true"}
-                )
-                yield [helpers.shape("data_attributes", a, ws.workspace_id) for a in body["data"]]
+        for model in ("contact", "company"):
+            body = ws.client.request(
+                "GET", "/data_attributes", params={"model": model, "include_archived": "true"}
+            )
+            yield [helpers.shape("data_attributes", a, ws.workspace_id) for a in body["data"]]
 
     @dlt.resource(**_merge("help_centers", "id"))
-    def help_centers() -> Iterator[list[dict[str, Any]]]:
+    @per_workspace
+    def help_centers(ws: Workspace) -> Iterator[list[dict[str, Any]]]:
         """Help centers (GET /help_center/help_centers)."""
-        for ws in connected:
-            body = ws.client.request("GET", "/help_center/help_centers")
-            yield [helpers.shape("help_centers", h, ws.workspace_id) for h in body["data"]]
+        body = ws.client.request("GET", "/help_center/help_centers")
+        yield [helpers.shape("help_centers", h, ws.workspace_id) for h in body["data"]]
 
     @dlt.resource(**_merge("collections", "id"))
-    def collections() -> Iterator[list[dict[str, Any]]]:
+    @per_workspace
+    def collections(ws: Workspace) -> Iterator[list[dict[str, Any]]]:
         """Help center collections and sections (GET /help_center/collections)."""
-        for ws in connected:
-            yield [
-                helpers.shape("collections", c, ws.workspace_id)
-                for c in ws.client.numbered_pages("/help_center/collections", per_page=PAGE_SIZE)
-            ]
+        yield [
+            helpers.shape("collections", c, ws.workspace_id)
+            for c in ws.client.numbered_pages("/help_center/collections", per_page=PAGE_SIZE)
+        ]
 
     @dlt.resource(**_merge("articles", "id"))
-    def articles() -> Iterator[list[dict[str, Any]]]:
+    @per_workspace
+    def articles(ws: Workspace) -> Iterator[list[dict[str, Any]]]:
         """Help center articles (GET /articles)."""
-        for ws in connected:
-            yield [
-                helpers.shape("articles", a, ws.workspace_id)
-                for a in ws.client.numbered_pages("/articles", per_page=PAGE_SIZE)
-            ]
+        yield [
+            helpers.shape("articles", a, ws.workspace_id)
+            for a in ws.client.numbered_pages("/articles", per_page=PAGE_SIZE)
+        ]
 
     @dlt.resource(**_merge("conversations", "id"))
-    def conversations() -> Iterator[list[dict[str, Any]]]:
+    @per_workspace
+    def conversations(ws: Workspace) -> Iterator[list[dict[str, Any]]]:
         """Conversations changed since the last run (POST /conversations/search), without parts."""
-        for ws in connected:
-            since = _since("updated_at", ws.workspace_id, lookback_seconds)
-            page: list[dict[str, Any]] = []
-            for conversation in ws.client.search(
-                "/conversations/search", _updated_after(since), "conversations", sort=_ASCENDING
-            ):
-                page.append(helpers.conversation_row(conversation, ws.workspace_id))
-                _remember("updated_at", ws.workspace_id, conversation["updated_at"])
-                if len(page) == PAGE_SIZE:
-                    yield page
-                    page = []
-            if page:
+        since = _since("updated_at", ws.workspace_id, lookback_seconds)
+        page: list[dict[str, Any]] = []
+        for conversation in ws.client.search(
+            "/conversations/search", _updated_after(since), "conversations", sort=_ASCENDING
+        ):
+            page.append(helpers.conversation_row(conversation, ws.workspace_id))
+            _remember("updated_at", ws.workspace_id, conversation["updated_at"])
+            if len(page) == PAGE_SIZE:
                 yield page
+                page = []
+        if page:
+            yield page
 
     @dlt.transformer(
         data_from=conversations,
@@ -247,11 +307,15 @@ def intercom_source(
     )
     def conversation_contacts(rows: list[dict[str, Any]]) -> Iterator[list[dict[str, Any]]]:
         """Which contact is in which conversation."""
-        yield [
-            link
-            for row in rows
-            for link in helpers.conversation_contact_rows(row, row["workspace_id"])
-        ]
+        yield helpers.with_parent_markers(
+            [
+                link
+                for row in rows
+                for link in helpers.conversation_contact_rows(row, row["workspace_id"])
+            ],
+            ({"workspace_id": r["workspace_id"], "conversation_id": str(r["id"])} for r in rows),
+            "contact_id",
+        )
 
     def workspace_of(workspace_id: str) -> Workspace:
         return next(ws for ws in connected if ws.workspace_id == workspace_id)
@@ -275,18 +339,18 @@ def intercom_source(
             yield [part for parts in pool.map(fetch, rows) for part in parts]
 
     @dlt.resource(**_merge("tickets", "id"))
-    def tickets() -> Iterator[list[dict[str, Any]]]:
+    @per_workspace
+    def tickets(ws: Workspace) -> Iterator[dict[str, Any]]:
         """Tickets changed since the last run (POST /tickets/search), with their parts."""
-        for ws in connected:
-            since = _since("updated_at", ws.workspace_id, lookback_seconds)
-            for ticket in ws.client.search(
-                "/tickets/search", _updated_after(since), "tickets", sort=_ASCENDING
-            ):
-                _remember("updated_at", ws.workspace_id, ticket["updated_at"])
-                parts_of_ticket[(ws.workspace_id, ticket["id"])] = helpers.ticket_part_rows(
-                    ticket, ws.workspace_id
-                )
-                yield helpers.ticket_row(ticket, ws.workspace_id)
+        since = _since("updated_at", ws.workspace_id, lookback_seconds)
+        for ticket in ws.client.search(
+            "/tickets/search", _updated_after(since), "tickets", sort=_ASCENDING
+        ):
+            _remember("updated_at", ws.workspace_id, ticket["updated_at"])
+            parts_of_ticket[(ws.workspace_id, ticket["id"])] = helpers.ticket_part_rows(
+                ticket, ws.workspace_id
+            )
+            yield helpers.ticket_row(ticket, ws.workspace_id)
 
     # The ticket search answer carries the parts; they wait here for the ticket_parts transformer.
     parts_of_ticket: dict[tuple[str, str], list[dict[str, Any]]] = {}
@@ -309,7 +373,9 @@ def intercom_source(
                 query = {"field": "id", "operator": "IN", "value": ids[chunk : chunk + PAGE_SIZE]}
                 yield from ws.client.search("/contacts/search", query, "data")
             return
-        since = _since("updated_at", ws.workspace_id, CONTACTS_LOOKBACK_SECONDS)
+        since = _since(
+            "updated_at", ws.workspace_id, max(lookback_seconds, CONTACTS_LOOKBACK_SECONDS)
+        )
         for contact in ws.client.search(
             "/contacts/search", _updated_after(since), "data", sort=_ASCENDING
         ):
@@ -331,15 +397,15 @@ def intercom_source(
             yield conversation
 
     @dlt.resource(**_merge("contacts", "id"))
-    def contacts() -> Iterator[dict[str, Any]]:
+    @per_workspace
+    def contacts(ws: Workspace) -> Iterator[dict[str, Any]]:
         """Contacts (users and leads) changed since the last run (POST /contacts/search).
 
         Contact search matches dates by whole day, so each run re-reads a day of changes;
         merging on id keeps one row per contact.
         """
-        for ws in connected:
-            for contact in changed_contacts(ws):
-                yield helpers.shape("contacts", contact, ws.workspace_id)
+        for contact in changed_contacts(ws):
+            yield helpers.shape("contacts", contact, ws.workspace_id)
 
     @dlt.transformer(
         data_from=contacts, **_replace_children("contact_tags", "contact_id", "tag_id")
@@ -353,10 +419,10 @@ def intercom_source(
                 str(t["id"])
                 for t in client.request("GET", f"/contacts/{contact['id']}/tags")["data"]
             ]
-        yield [
-            {"workspace_id": contact["workspace_id"], "contact_id": contact["id"], "tag_id": i}
-            for i in ids
-        ]
+        parent = {"workspace_id": contact["workspace_id"], "contact_id": contact["id"]}
+        yield helpers.with_parent_markers(
+            [{**parent, "tag_id": i} for i in ids], [parent], "tag_id"
+        )
 
     @dlt.transformer(
         data_from=contacts, **_replace_children("contact_companies", "contact_id", "company_id")
@@ -366,12 +432,13 @@ def intercom_source(
         ids = helpers.embedded_ids(contact, "companies")
         if ids is None:
             client = workspace_of(contact["workspace_id"]).client
-            body = client.request("GET", f"/contacts/{contact['id']}/companies")
-            ids = [str(c["id"]) for c in body.get("data") or body.get("companies") or []]
-        yield [
-            {"workspace_id": contact["workspace_id"], "contact_id": contact["id"], "company_id": i}
-            for i in ids
-        ]
+            ids = [
+                str(c["id"]) for c in client.numbered_pages(f"/contacts/{contact['id']}/companies")
+            ]
+        parent = {"workspace_id": contact["workspace_id"], "contact_id": contact["id"]}
+        yield helpers.with_parent_markers(
+            [{**parent, "company_id": i} for i in ids], [parent], "company_id"
+        )
 
     @dlt.resource(**_merge("companies", "id"))
     def companies() -> Iterator[list[dict[str, Any]]]:
@@ -408,7 +475,7 @@ def intercom_source(
                 live = _write_live_ids(ws.client, Path(directory), scroll_conflict_wait)
                 for object_type, table in (("contact", "contacts"), ("company", "companies")):
                     for gone in _vanished_ids(
-                        table, object_type, ws.workspace_id, live[object_type]
+                        table, object_type, ws.workspace_id, live[object_type], max_deletion_share
                     ):
                         yield [
                             {
@@ -457,12 +524,13 @@ def _write_live_ids(
 
 
 def _vanished_ids(
-    table: str, object_type: str, workspace_id: str, live_ids: Path
+    table: str, object_type: str, workspace_id: str, live_ids: Path, max_share: float
 ) -> Iterator[list[str]]:
     """Ids stored in `table` but absent from the live ids file and not yet marked deleted.
 
     DuckDB anti-joins the stored rows with the file, spilling to disk if it must; the answer is
-    read a page at a time, so not even a mass deletion is held in memory whole.
+    read a page at a time, so not even a mass deletion is held in memory whole. Nothing is
+    yielded when more than `max_share` of the stored ids would be marked (a listing cut short).
     """
     pipeline = dlt.current.pipeline()
     if not _is_stored(pipeline, table):
@@ -470,22 +538,30 @@ def _vanished_ids(
     with pipeline.sql_client() as client:
         if not client.has_dataset():
             return
-        sql = (
-            f"select distinct s.id from {client.make_qualified_table_name(table)} as s "
-            "where s.workspace_id = %s and not exists (select 1 from read_json(%s, "
-            "format = 'newline_delimited', columns = {'id': 'VARCHAR'}) as live "
-            "where live.id = s.id)"
-        )
-        args = [workspace_id, str(live_ids)]
+        unmarked = f"from {client.make_qualified_table_name(table)} as s where s.workspace_id = %s"
+        args = [workspace_id]
         if _is_stored(pipeline, "deletions"):
-            sql += (
+            unmarked += (
                 " and not exists (select 1 from "
                 f"{client.make_qualified_table_name('deletions')} as d where "
                 "d.workspace_id = s.workspace_id and d.object_type = %s and d.id = s.id)"
             )
             args.append(object_type)
+        missing = (
+            f"{unmarked} and not exists (select 1 from read_json(%s, "
+            "format = 'newline_delimited', columns = {'id': 'VARCHAR'}) as live "
+            "where live.id = s.id)"
+        )
+        missing_args = [*args, str(live_ids)]
         try:
-            with client.execute_query(sql + " order by s.id", *args) as cursor:
+            stored, vanished = (
+                client.execute_sql(f"select count(distinct s.id) {where}", *params)[0][0]
+                for where, params in ((unmarked, args), (missing, missing_args))
+            )
+            helpers.check_deletion_share(table, workspace_id, vanished, stored, max_share)
+            with client.execute_query(
+                f"select distinct s.id {missing} order by s.id", *missing_args
+            ) as cursor:
                 while rows := cursor.fetchmany(PAGE_SIZE):
                     yield [row[0] for row in rows]
         except dlt.destinations.exceptions.DatabaseUndefinedRelation:

@@ -305,10 +305,16 @@ class IntercomClient:
             page_number += 1
 
     def scroll(self, path: str = "/companies/scroll") -> Iterator[dict[str, Any]]:
-        """The companies scroll, to its end (the caller restarts it from scratch on failure)."""
+        """The companies scroll, to its end (the caller restarts it from scratch on failure).
+
+        Every page moves the scroll on, even one whose answer is lost: sent again with the same
+        scroll_param it would return the next page and skip this one. So a page is never
+        retried (only a 429, which Intercom did not act on, is waited out): any failure ends
+        the scroll.
+        """
         params: dict[str, Any] = {}
         while True:
-            page = self.request("GET", path, params=params)
+            page = self.request("GET", path, params=params, idempotent=False)
             items = page.get("data") or []
             if not items:
                 return

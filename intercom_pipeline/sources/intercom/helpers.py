@@ -15,8 +15,14 @@ from typing import Any, BinaryIO
 
 from dlt.common import json
 
-from intercom_pipeline.sources.intercom.client import IntercomClient, IntercomError
+from intercom_pipeline.sources.intercom.client import (
+    IntercomAuthError,
+    IntercomClient,
+    IntercomError,
+    IntercomPermissionError,
+)
 from intercom_pipeline.sources.intercom.settings import (
+    DELETIONS_ALWAYS_PLAUSIBLE,
     MAX_CONVERSATION_PARTS,
     SCROLL_ATTEMPTS,
     SCROLL_CONFLICT_WAIT_SECONDS,
@@ -40,6 +46,22 @@ def shape(table: str, record: dict[str, Any], workspace_id: str) -> dict[str, An
         if column in row:
             row[column] = to_timestamp(row[column])
     return row
+
+
+# A link-table column set only on marker rows: dlt's `hard_delete` hint drops them at the merge.
+PARENT_MARKER = "parent_marker"
+
+
+def with_parent_markers(
+    rows: list[dict[str, Any]], parents: Iterable[dict[str, str]], child_key: str
+) -> list[dict[str, Any]]:
+    """Link rows plus one marker row per parent that was read.
+
+    The merge deletes a parent's stored rows only when the load carries its key; the marker
+    carries it even when the parent has no children left (its last tag removed), and is itself
+    never stored.
+    """
+    return [*rows, *({**parent, child_key: "", PARENT_MARKER: True} for parent in parents)]
 
 
 def team_admin_rows(team: dict[str, Any], workspace_id: str) -> list[dict[str, Any]]:
@@ -162,7 +184,8 @@ def spool_scroll(
     Intercom allows one open scroll per app. A `scroll_exists` answer means another client holds
     it: wait for it to expire, then start again. An expired or broken scroll cannot be resumed, so
     it restarts too, into an emptied spool: nothing is duplicated, and nothing is remembered
-    between attempts.
+    between attempts. A scroll broken by a failed page is still open on Intercom's side until it
+    expires, so that restart waits as long as a conflict; only an expired one restarts at once.
     """
     for attempt in range(1, attempts + 1):
         spool.seek(0)
@@ -172,13 +195,15 @@ def spool_scroll(
                 spool.write(json.dumpb(company) + b"\n")
             spool.flush()
             return
+        except (IntercomAuthError, IntercomPermissionError):
+            raise  # a refused token or a missing plan is not fixed by restarting
         except IntercomError as exc:
             if attempt == attempts:
                 raise IntercomError(
                     f"the companies scroll failed {attempts} times, last: {exc}. Another "
                     "integration may hold this workspace's only scroll; try again later."
                 ) from None
-            wait = conflict_wait if exc.code == "scroll_exists" else 1.0
+            wait = 1.0 if exc.code == "scroll_param_not_found" else conflict_wait
             log.warning("companies scroll failed (%s); restarting in %.0fs", exc, wait)
             sleep(wait)
 
@@ -193,6 +218,24 @@ def spooled_pages(spool: BinaryIO, size: int) -> Iterator[list[dict[str, Any]]]:
             page = []
     if page:
         yield page
+
+
+class ImplausibleDeletions(RuntimeError):
+    """The reconciliation would mark too many stored ids deleted; it marks none."""
+
+
+def check_deletion_share(
+    table: str, workspace_id: str, vanished: int, stored: int, max_share: float
+) -> None:
+    """Refuse to mark more than `max_share` of the stored ids deleted (beyond a handful)."""
+    if vanished > max(DELETIONS_ALWAYS_PLAUSIBLE, stored * max_share):
+        raise ImplausibleDeletions(
+            f"{table}: {vanished} of the {stored} ids stored for workspace {workspace_id} are "
+            f"missing from Intercom's full listing, more than the {max_share:.0%} allowed; none "
+            "was marked deleted. A listing cut short is likelier than a mass deletion, so run "
+            "again; if they really were deleted, run once with "
+            "SOURCES__INTERCOM__MAX_DELETION_SHARE=1."
+        )
 
 
 def write_ids(path: Path, ids: Iterable[str]) -> None:

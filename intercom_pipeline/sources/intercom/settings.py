@@ -6,12 +6,14 @@ PAGE_SIZE = 150  # the largest page Intercom serves on lists and searches
 DAY = 86_400
 # Contact search matches dates by whole day, so an incremental contact sync re-reads a day.
 CONTACTS_LOOKBACK_SECONDS = DAY
-# Conversations and tickets match to the second; the overlap absorbs late-indexed records.
-DEFAULT_LOOKBACK_SECONDS = 600
 DEFAULT_PART_FETCH_WORKERS = 48
 MAX_CONVERSATION_PARTS = 500  # GET /conversations/{id} returns at most the 500 most recent
 SCROLL_ATTEMPTS = 5
 SCROLL_CONFLICT_WAIT_SECONDS = 61.0  # an unused scroll expires after a minute
+# The deletions reconciliation refuses to mark more than this share of a table's stored (not yet
+# deleted) ids in one run, beyond a handful: a listing cut short is likelier than a mass deletion.
+MAX_DELETION_SHARE = 0.5
+DELETIONS_ALWAYS_PLAUSIBLE = 10
 
 # Unix-second fields that become timestamps, per table.
 TIMESTAMPS: dict[str, tuple[str, ...]] = {
@@ -59,6 +61,8 @@ COLUMNS: dict[str, dict[str, dict[str, Any]]] = {
     "companies": {
         "id": _TEXT,
         "company_id": _TEXT,
+        # A company read twice in one load (the scroll may return it again) keeps its latest.
+        "updated_at": {"data_type": "timestamp", "dedup_sort": "desc"},
         "custom_attributes": _JSON,
         "monthly_spend": _BIGINT,
     },
