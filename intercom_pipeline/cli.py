@@ -81,6 +81,12 @@ def main(argv: list[str] | None = None) -> int:
         help="overlap of incremental conversation and ticket reads "
         "(default: INTERCOM_LOOKBACK_SECONDS, else 600; contacts keep at least a day)",
     )
+    ingest.add_argument(
+        "--accept-mass-deletions",
+        action="store_true",
+        help="for this run only, mark every contact and company missing from Intercom deleted, "
+        "however many (after a genuine mass deletion the reconciliation refused)",
+    )
     commands.add_parser("config", help="print the effective configuration (the token masked)")
     webhook = commands.add_parser(
         "webhook", help="receive Intercom webhook notifications into the survey spool"
@@ -95,7 +101,7 @@ def main(argv: list[str] | None = None) -> int:
         if args.command == "demo":
             return _demo(args.push)
         if args.command == "ingest":
-            return _ingest(args.tables, args.lookback_seconds)
+            return _ingest(args.tables, args.lookback_seconds, args.accept_mass_deletions)
         if args.command == "webhook":
             return _webhook(args)
         return _show_config()
@@ -321,7 +327,7 @@ def _print_push_report(warehouse: Path, pushed: dict[str, Any]) -> None:
             print(f"  {contact} ({item}): {reason}")
 
 
-def _ingest(tables: list[str], lookback: int | None) -> int:
+def _ingest(tables: list[str], lookback: int | None, accept_mass_deletions: bool) -> int:
     """Load raw tables from the configured workspace with dlt alone.
 
     A table loads with its whole family (a parent and its children); with
@@ -329,7 +335,7 @@ def _ingest(tables: list[str], lookback: int | None) -> int:
     """
     from dlt.pipeline.exceptions import PipelineStepFailed
 
-    from intercom_pipeline.ingest import run_ingestion
+    from intercom_pipeline.ingest import CoreTypeChanged, run_ingestion
     from intercom_pipeline.quality import TypeChanged
     from intercom_pipeline.settings import lookback_seconds, stop_on_type_change
     from intercom_pipeline.sources.intercom import RAW_TABLES
@@ -343,9 +349,10 @@ def _ingest(tables: list[str], lookback: int | None) -> int:
         result = run_ingestion(
             tables or None,
             stop_on_type_change=stop_on_type_change(),
+            accept_mass_deletions=accept_mass_deletions,
             lookback_seconds=lookback_seconds() if lookback is None else lookback,
         )
-    except TypeChanged as exc:
+    except (TypeChanged, CoreTypeChanged) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 1
     except PipelineStepFailed as exc:
@@ -357,6 +364,13 @@ def _ingest(tables: list[str], lookback: int | None) -> int:
         print(f"  {table:<22} {rows:>8}")
     for workspace, missing in result.modules_unavailable.items():
         print(f"  skipped {', '.join(missing)}: workspace {workspace}'s plan does not include it")
+    for workspace, refused in result.deletions_refused.items():
+        for table, counts in refused.items():
+            print(
+                f"  deletions refused: {counts['missing']} of the {counts['stored']} {table} "
+                f"stored for workspace {workspace} are missing from Intercom; none marked "
+                "(--accept-mass-deletions accepts them for one run)"
+            )
     print(
         f"{result.api.get('api_calls', 0)} API calls, {result.api.get('rate_limited', 0)} rate-limited, "
         f"{result.api.get('retries', 0)} retried, in {result.seconds:.1f}s"

@@ -8,6 +8,7 @@ from __future__ import annotations
 import logging
 import os
 import time
+from collections import Counter
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -16,7 +17,9 @@ from typing import Any
 import dlt
 import duckdb
 from dlt.common.pipeline import LoadInfo
+from dlt.common.schema.exceptions import DataValidationError
 from dlt.destinations.impl.duckdb.configuration import DuckDbCredentials
+from dlt.pipeline.exceptions import PipelineStepFailed
 
 from intercom_pipeline.settings import duckdb_path, lookback_seconds
 from intercom_pipeline.sources.intercom import RAW_TABLES, Workspace, connect, intercom_source
@@ -102,6 +105,25 @@ class IngestionResult:
     tables: list[str] = field(default_factory=list)
     # Workspace name -> tables skipped because its plan lacks their module.
     modules_unavailable: dict[str, list[str]] = field(default_factory=dict)
+    # Workspace name -> table -> {"missing", "stored"}: deletions refused as implausible.
+    deletions_refused: dict[str, dict[str, dict[str, int]]] = field(default_factory=dict)
+
+
+class CoreTypeChanged(RuntimeError):
+    """A core column's type changed with INTERCOM_ON_TYPE_CHANGE=stop.
+
+    dlt refuses the run in normalize, before anything is stored.
+    """
+
+
+def modules_unavailable(workspaces: list[Workspace]) -> dict[str, list[str]]:
+    """Workspace name -> the tables its plan lacks, as the last run found."""
+    return {ws.name: sorted(ws.modules_unavailable) for ws in workspaces if ws.modules_unavailable}
+
+
+def deletions_refused(workspaces: list[Workspace]) -> dict[str, dict[str, dict[str, int]]]:
+    """Workspace name -> the tables whose deletions the last run refused, with the counts."""
+    return {ws.name: dict(ws.deletions_refused) for ws in workspaces if ws.deletions_refused}
 
 
 def client_stats(workspaces: list[Workspace]) -> dict[str, int]:
@@ -119,13 +141,16 @@ def run_ingestion(
     warehouse: Path | None = None,
     pipelines_dir: Path | None = None,
     stop_on_type_change: bool = False,
+    accept_mass_deletions: bool = False,
     **source_options: Any,
 ) -> IngestionResult:
     """Extract and load the given raw tables (default: all) for every configured workspace.
 
     A table loads with its whole family (see `FAMILIES`); `IngestionResult.tables` lists what
-    was loaded. With `stop_on_type_change`, a type change this run brought raises `TypeChanged`
-    (changes found before the run do not).
+    was loaded. With `stop_on_type_change`, a type change this run brought raises: a core
+    column's `CoreTypeChanged` before anything is stored, a custom attribute's `TypeChanged`
+    after the load (changes found before the run do not). `accept_mass_deletions` lets this
+    run mark any share of contacts and companies deleted.
     """
     # quality reads RAW_DATASET from this module.
     from intercom_pipeline import quality
@@ -137,17 +162,27 @@ def run_ingestion(
     pipeline = make_pipeline(warehouse, pipelines_dir)
     workspaces = source_options.pop("workspaces", None) or connect()
     for ws in workspaces:
-        ws.modules_unavailable.clear()  # reported for this run only
+        ws.start_run()
     source_options.setdefault("lookback_seconds", lookback_seconds())
+    if accept_mass_deletions:
+        source_options["max_deletion_share"] = 1.0
     source = intercom_source(workspaces, **source_options).with_resources(*selected)
-    contract = {"data_type": "freeze"} if stop_on_type_change else None
+    # Explicit both ways: dlt keeps a run's contract in the stored schema, and a frozen one left
+    # there would refuse the report-mode run meant to accept a change.
+    contract = {"data_type": "freeze" if stop_on_type_change else "evolve"}
     path = warehouse or duckdb_path()
     before = quality.type_findings(path) if stop_on_type_change else []
     # A killed run can leave half-extracted packages behind. The state that counts (incremental
     # cursors) lives in the warehouse, so drop local leftovers and start from there, as
     # dagster-dlt does before every run.
     pipeline.drop()
-    info = pipeline.run(source, schema_contract=contract, loader_file_format=LOAD_FORMAT)
+    try:
+        info = pipeline.run(source, schema_contract=contract, loader_file_format=LOAD_FORMAT)
+    except PipelineStepFailed as exc:
+        refused = _refused_type_change(exc, pipeline)
+        if refused is None:
+            raise
+        raise refused from exc
     info.raise_on_failed_jobs()
     ensure_raw_tables(pipeline)
     if stop_on_type_change and (
@@ -159,13 +194,35 @@ def run_ingestion(
         if pipeline.last_trace.last_normalize_info
         else {}
     )
+    markers = sum((ws.parent_markers for ws in workspaces), Counter())
     return IngestionResult(
         info,
-        {t: rows.get(t, 0) for t in selected},
+        {t: rows.get(t, 0) - markers[t] for t in selected},
         client_stats(workspaces),
         time.monotonic() - started,
         selected,
-        {ws.name: sorted(ws.modules_unavailable) for ws in workspaces if ws.modules_unavailable},
+        modules_unavailable(workspaces),
+        deletions_refused(workspaces),
+    )
+
+
+def _refused_type_change(exc: PipelineStepFailed, pipeline: dlt.Pipeline) -> CoreTypeChanged | None:
+    """The frozen-type refusal behind a failed run, naming the table, column and way on."""
+    cause: BaseException | None = exc
+    while cause is not None and not isinstance(cause, DataValidationError):
+        cause = cause.__cause__ or cause.__context__
+    if cause is None or cause.schema_entity != "data_type":
+        return None
+    table, variant = cause.table_name, cause.column_name
+    column, _, received = variant.rpartition("__v_")
+    column, received = (column, received) if column else (variant, "another type")
+    declared = pipeline.default_schema.get_table_columns(table).get(column, {}).get("data_type")
+    return CoreTypeChanged(
+        f"{table}.{column}: stored as {declared or 'another type'}, Intercom now sends "
+        f"{received} (INTERCOM_ON_TYPE_CHANGE=stop). Nothing from this sync was stored and no "
+        "cursor moved, so every sync stops here until the change is accepted: run one sync "
+        f"with INTERCOM_ON_TYPE_CHANGE=report, which keeps the new values in {table}.{variant} "
+        "(the check types_unchanged reports it); later syncs may use stop again."
     )
 
 

@@ -64,6 +64,8 @@ class TypeChanged(RuntimeError):
         super().__init__(
             "A field's type changed upstream (INTERCOM_ON_TYPE_CHANGE=stop): "
             + "; ".join(f.describe() for f in findings)
+            + ". The values are stored whole and the sync moved on; the next sync runs as usual. "
+            "Update whatever reads the field (dbt models, BI) to its new type."
         )
 
 

@@ -10,9 +10,16 @@ from dagster_dlt.translator import DltResourceTranslatorData
 from pydantic import Field
 
 from intercom_pipeline import quality
-from intercom_pipeline.ingest import make_pipeline, run_ingestion, whole_families
+from intercom_pipeline.ingest import (
+    CoreTypeChanged,
+    deletions_refused,
+    make_pipeline,
+    modules_unavailable,
+    run_ingestion,
+    whole_families,
+)
 from intercom_pipeline.settings import lookback_seconds, stop_on_type_change
-from intercom_pipeline.sources.intercom import intercom_source
+from intercom_pipeline.sources.intercom import Workspace, connect, intercom_source
 
 RAW_GROUP = "intercom_raw"
 WAREHOUSE_POOL = "duckdb"  # one writer at a time: every asset that writes the warehouse uses it
@@ -36,6 +43,11 @@ class IntercomSyncConfig(dg.Config):
 
     related_only: bool = False  # contacts and companies of recently changed conversations only
     reconcile_deletions: bool = True
+    accept_mass_deletions: bool = Field(
+        default=False,
+        description="For this run only, mark every contact and company missing from Intercom "
+        "deleted, however many: after a genuine mass deletion the reconciliation refused.",
+    )
     lookback_seconds: int | None = Field(
         default=None,
         ge=0,
@@ -67,12 +79,16 @@ def intercom_raw_assets() -> dg.AssetsDefinition:
         if family:
             context.log.info(
                 f"Also loading {family}: a table loads with its whole family (parent and "
-                "children), so no cursor moves past rows left unread."
+                "children), so no cursor moves past rows left unread; each is recorded as "
+                "materialized too."
             )
+        workspaces = connect()
         try:
             result = run_ingestion(
                 tables,
+                workspaces=workspaces,
                 stop_on_type_change=stop_on_type_change(),
+                accept_mass_deletions=config.accept_mass_deletions,
                 related_only=config.related_only,
                 reconcile_deletions=config.reconcile_deletions,
                 lookback_seconds=(
@@ -81,36 +97,57 @@ def intercom_raw_assets() -> dg.AssetsDefinition:
                     else config.lookback_seconds
                 ),
             )
-        except quality.TypeChanged as exc:
+        except (quality.TypeChanged, CoreTypeChanged) as exc:
             raise dg.Failure(str(exc)) from exc
-        for workspace, missing in result.modules_unavailable.items():
-            context.log.warning(
-                f"Workspace {workspace}: its Intercom plan does not include {', '.join(missing)}; "
-                "skipped (the tables stay as they were)."
-            )
+        finally:  # also when the run stops on a type change: what it skipped is still news
+            _warn_about_skips(context, workspaces)
         pipeline = result.load_info.pipeline
-        for table in selected:
-            metadata = dict(
+
+        def metadata(table: str) -> dict[str, Any]:
+            values = dict(
                 dlt.extract_resource_metadata(
                     context, definition_source.resources[table], result.load_info, pipeline
                 )
             )
-            metadata.update(
+            values.update(
                 {
                     "rows_loaded": dg.MetadataValue.int(result.rows_loaded.get(table, 0)),
                     "loaded_with_family": dg.MetadataValue.text(family or "nothing else"),
                     "modules_unavailable": dg.MetadataValue.json(result.modules_unavailable),
+                    "deletions_refused": dg.MetadataValue.json(result.deletions_refused),
                     "run_api_calls": dg.MetadataValue.int(result.api.get("api_calls", 0)),
                     "run_rate_limited_429": dg.MetadataValue.int(result.api.get("rate_limited", 0)),
                     "run_retries": dg.MetadataValue.int(result.api.get("retries", 0)),
                     "run_duration_seconds": dg.MetadataValue.float(round(result.seconds, 3)),
                 }
             )
-            yield dg.MaterializeResult(
-                asset_key=dg.AssetKey(["intercom", table]), metadata=metadata
-            )
+            return values
+
+        for table in tables:
+            key = dg.AssetKey(["intercom", table])
+            if table in selected:
+                yield dg.MaterializeResult(asset_key=key, metadata=metadata(table))
+            else:  # loaded with its family: Dagster must know this table changed too
+                context.log_event(dg.AssetMaterialization(asset_key=key, metadata=metadata(table)))
 
     return _assets
+
+
+def _warn_about_skips(context: dg.AssetExecutionContext, workspaces: list[Workspace]) -> None:
+    """Name the tables a plan lacks and the deletions refused as implausible, per workspace."""
+    for workspace, missing in modules_unavailable(workspaces).items():
+        context.log.warning(
+            f"Workspace {workspace}: its Intercom plan does not include {', '.join(missing)}; "
+            "skipped (the tables stay as they were)."
+        )
+    for workspace, refused in deletions_refused(workspaces).items():
+        for table, counts in refused.items():
+            context.log.warning(
+                f"Workspace {workspace}: {counts['missing']} of the {counts['stored']} {table} "
+                "stored are missing from Intercom's full listing, too many to be likely; none "
+                "was marked deleted. If they really were deleted, materialize deletions once "
+                "with the run config accept_mass_deletions: true."
+            )
 
 
 @dg.definitions

@@ -1,5 +1,6 @@
 """The raw assets in Dagster: lineage keys, schedules, and a whole materialization."""
 
+import logging
 from pathlib import Path
 
 import dagster as dg
@@ -10,6 +11,7 @@ from intercom_pipeline.defs import schedules
 from intercom_pipeline.ingest import RAW_DATASET
 from intercom_pipeline.sandbox import RunningSandbox, SandboxConfig
 from intercom_pipeline.sources.intercom import RAW_TABLES
+from tests.conftest import SandboxClient
 
 
 @pytest.fixture
@@ -142,10 +144,17 @@ def test_one_table_materializes_on_its_own_with_its_family(
             m.asset_key.path[-1]: m.metadata
             for m in result.asset_materializations_for_node("intercom_raw")
         }
-        assert list(materialized) == ["tickets"]
+        all_parts = sum(len(t.parts) for t in ws.tickets)
+        # The parts loaded with their ticket are recorded as materialized as well.
+        assert sorted(materialized) == ["ticket_parts", "tickets"]
         assert materialized["tickets"]["loaded_with_family"].value == "ticket_parts"
         assert materialized["tickets"]["rows_loaded"].value == len(ws.tickets)
-        all_parts = sum(len(t.parts) for t in ws.tickets)
+        assert materialized["ticket_parts"]["rows_loaded"].value == all_parts
+        assert set(materialized["ticket_parts"]) == set(materialized["tickets"])
+        latest = instance.get_latest_materialization_event(
+            dg.AssetKey(["intercom", "ticket_parts"])
+        )
+        assert latest is not None and latest.run_id == result.run_id
         assert raw_counts(warehouse, "tickets", "ticket_parts") == {
             "tickets": len(ws.tickets),
             "ticket_parts": all_parts,
@@ -167,13 +176,27 @@ def test_a_child_alone_loads_its_parent(
         result = job.execute_in_process(
             instance=instance, asset_selection=[dg.AssetKey(["intercom", "conversation_parts"])]
         )
-    assert result.success
-    (parts,) = result.asset_materializations_for_node("intercom_raw")
-    assert parts.metadata["loaded_with_family"].value == "conversations, conversation_contacts"
-    assert raw_counts(warehouse, "conversations", "conversation_contacts") == {
+        assert result.success
+        materialized = {
+            m.asset_key.path[-1]: m.metadata
+            for m in result.asset_materializations_for_node("intercom_raw")
+        }
+        recorded = {
+            t: instance.get_latest_materialization_event(dg.AssetKey(["intercom", t]))
+            for t in ("conversations", "conversation_contacts")
+        }
+    assert materialized["conversation_parts"]["loaded_with_family"].value == (
+        "conversations, conversation_contacts"
+    )
+    expected = {
         "conversations": len(ws.conversations),
+        "conversation_parts": sum(min(len(c.parts), 500) for c in ws.conversations),
         "conversation_contacts": sum(len(c.contact_ids) for c in ws.conversations),
     }
+    # Every table the run wrote has its materialization, counting the rows it stored.
+    assert {t: m["rows_loaded"].value for t, m in materialized.items()} == expected
+    assert all(r is not None and r.run_id == result.run_id for r in recorded.values())
+    assert raw_counts(warehouse, *expected) == expected
 
 
 def test_the_lookback_can_be_set_for_a_run(
@@ -197,14 +220,21 @@ def test_the_lookback_can_be_set_for_a_run(
     assert rows == [len(running_sandbox.sandbox.workspace.conversations), 0]
 
 
+def warnings_of(instance: dg.DagsterInstance, run_id: str) -> str:
+    return "\n".join(
+        e.user_message for e in instance.all_logs(run_id) if e.level == logging.WARNING
+    )
+
+
 def test_type_change_can_stop_the_sync(
     warehouse: Path,
     running_sandbox: RunningSandbox,
+    intercom: SandboxClient,
     monkeypatch: pytest.MonkeyPatch,
     loaded_defs: dg.Definitions,
 ) -> None:
     job = loaded_defs.resolve_job_def("intercom_ingest_all")
-    selection = [dg.AssetKey(["intercom", t]) for t in ("data_attributes", "contacts")]
+    selection = [dg.AssetKey(["intercom", t]) for t in ("data_attributes", "contacts", "tickets")]
     with dg.instance_for_test() as instance:
         assert job.execute_in_process(instance=instance, asset_selection=selection).success
         from intercom_pipeline.sandbox import activity
@@ -219,9 +249,13 @@ def test_type_change_can_stop_the_sync(
                 running_sandbox.sandbox.activity_rng,
             )
         monkeypatch.setenv("INTERCOM_ON_TYPE_CHANGE", "stop")
+        intercom.control("PUT", "/restrictions", {"modules": ["tickets"]})
         result = job.execute_in_process(
             instance=instance, asset_selection=selection, raise_on_error=False
         )
+        # The run stops, and still says which tables it skipped.
+        skipped = warnings_of(instance, result.run_id)
+        intercom.control("PUT", "/restrictions", {"modules": []})
         # The change was reported once; later syncs run, or a drift would stop them forever.
         again = job.execute_in_process(
             instance=instance, asset_selection=selection, raise_on_error=False
@@ -230,4 +264,48 @@ def test_type_change_can_stop_the_sync(
     failure = next(e for e in result.all_events if e.is_step_failure)
     message = failure.step_failure_data.error.message
     assert "contacts.custom_attributes.seats: declared string, received integer" in message
+    assert "Workspace default: its Intercom plan does not include tickets; skipped" in skipped
     assert again.success
+
+
+def test_refused_deletions_leave_the_run_green_and_a_run_config_accepts_them(
+    warehouse: Path,
+    running_sandbox: RunningSandbox,
+    intercom: SandboxClient,
+    loaded_defs: dg.Definitions,
+) -> None:
+    ws = running_sandbox.sandbox.workspace
+    stored = len(ws.visible_companies())
+    job = loaded_defs.resolve_job_def("intercom_ingest_all")
+    selection = [dg.AssetKey(["intercom", t]) for t in ("companies", "deletions")]
+    accept = {"ops": {"intercom_raw": {"config": {"accept_mass_deletions": True}}}}
+    with dg.instance_for_test() as instance:
+        assert job.execute_in_process(instance=instance, asset_selection=selection).success
+        gone = stored - 5  # more than half, and more than ten
+        intercom.control(
+            "POST", "/clock/advance", {"seconds": 3600, "activity": {"company_deletions": gone}}
+        )
+        refused = job.execute_in_process(instance=instance, asset_selection=selection)
+        warned = warnings_of(instance, refused.run_id)
+        accepted = job.execute_in_process(
+            instance=instance, asset_selection=selection, run_config=accept
+        )
+    assert refused.success
+    metadata = {
+        m.asset_key.path[-1]: m.metadata
+        for m in refused.asset_materializations_for_node("intercom_raw")
+    }
+    assert metadata["deletions"]["rows_loaded"].value == 0
+    assert metadata["companies"]["rows_loaded"].value == 5
+    assert metadata["deletions"]["deletions_refused"].value == {
+        "default": {"companies": {"missing": gone, "stored": stored}}
+    }
+    assert f"Workspace default: {gone} of the {stored} companies stored are missing" in warned
+    assert "accept_mass_deletions: true" in warned
+    marked = {
+        m.asset_key.path[-1]: m.metadata
+        for m in accepted.asset_materializations_for_node("intercom_raw")
+    }
+    assert marked["deletions"]["rows_loaded"].value == gone
+    assert marked["deletions"]["deletions_refused"].value == {}
+    assert raw_counts(warehouse, "deletions") == {"deletions": gone}

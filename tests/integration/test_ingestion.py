@@ -9,7 +9,7 @@ import pytest
 from dlt.pipeline.exceptions import PipelineStepFailed
 
 from intercom_pipeline import quality
-from intercom_pipeline.ingest import RAW_DATASET, run_ingestion, table_counts
+from intercom_pipeline.ingest import RAW_DATASET, CoreTypeChanged, run_ingestion, table_counts
 from intercom_pipeline.sandbox import RunningSandbox, SandboxConfig
 from intercom_pipeline.sandbox.workspace import Workspace
 from intercom_pipeline.settings import intercom_settings
@@ -109,6 +109,8 @@ def test_full_load_is_exactly_the_sandbox(running_sandbox: RunningSandbox, tmp_p
     ws = running_sandbox.sandbox.workspace
     result = ingest(running_sandbox, tmp_path)
     assert table_counts(tmp_path / "warehouse.duckdb") == expected_counts(ws)
+    # Rows loaded are the rows stored: link tables' parent markers (never stored) left out.
+    assert result.rows_loaded == expected_counts(ws)
     assert result.api["api_calls"] > len(ws.conversations)  # one detail call per conversation
     with duckdb.connect(str(tmp_path / "warehouse.duckdb"), read_only=True) as conn:
         ids = conn.execute(
@@ -411,24 +413,96 @@ def test_a_cut_scroll_page_restarts_the_scroll_and_loses_no_company(
     assert table_counts(tmp_path / "warehouse.duckdb", ("deletions",)) == {"deletions": 0}
 
 
-def test_a_reconciliation_marking_most_companies_deleted_refuses(
+def test_an_implausible_reconciliation_is_refused_alone_and_accepted_for_one_run(
     running_sandbox: RunningSandbox,
     intercom: SandboxClient,
     tmp_path: Path,
     monkeypatch: pytest.MonkeyPatch,
+    caplog: pytest.LogCaptureFixture,
+    capsys: pytest.CaptureFixture[str],
 ) -> None:
+    """Refusing marks none and fails nothing: companies still load, and the refusal is named."""
+    from intercom_pipeline import cli
+
+    ws = running_sandbox.sandbox.workspace
     ingest(running_sandbox, tmp_path, tables=["companies"])
     moved = intercom.control(
         "POST", "/clock/advance", {"seconds": 3600, "activity": {"company_deletions": 20}}
     )["changes"]
-    with pytest.raises(Exception, match="companies: 20 of the 30 ids stored for workspace"):
-        ingest(running_sandbox, tmp_path, tables=["deletions"])
-    # Deleted for real: allowed for one run, every one is marked.
-    monkeypatch.setenv("SOURCES__INTERCOM__MAX_DELETION_SHARE", "1")
-    ingest(running_sandbox, tmp_path, tables=["deletions"])
+    with caplog.at_level("WARNING"):
+        refused = ingest(running_sandbox, tmp_path, tables=["admins", "companies", "deletions"])
+    assert refused.deletions_refused == {"default": {"companies": {"missing": 20, "stored": 30}}}
+    assert "companies: 20 of the 30 ids stored for workspace" in caplog.text
+    assert "--accept-mass-deletions" in caplog.text
+    assert refused.rows_loaded == {
+        "admins": len(ws.admins),
+        "companies": len(ws.visible_companies()),
+        "deletions": 0,
+    }
+    assert table_counts(tmp_path / "warehouse.duckdb", ("admins", "deletions")) == {
+        "admins": len(ws.admins),
+        "deletions": 0,
+    }
+    # Deleted for real: `ingest --accept-mass-deletions` marks every one, for that run.
+    monkeypatch.setenv("INTERCOM_BASE_URL", running_sandbox.base_url)
+    monkeypatch.setenv("INTERCOM_ACCESS_TOKEN", "sandbox-token")
+    monkeypatch.setenv("DUCKDB_PATH", str(tmp_path / "warehouse.duckdb"))
+    capsys.readouterr()
+    assert cli.main(["ingest", "--accept-mass-deletions", "deletions"]) == 0
+    assert "  deletions                    20" in capsys.readouterr().out
     assert stored_ids(tmp_path / "warehouse.duckdb", "deletions") == sorted(
         moved["deleted_companies"]
     )
+
+
+def test_a_core_column_type_change_stops_every_sync_until_accepted(
+    running_sandbox: RunningSandbox,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    """With stop, dlt refuses the change before storing anything; one report run accepts it."""
+    from intercom_pipeline import cli
+
+    ws = running_sandbox.sandbox.workspace
+    ingest(running_sandbox, tmp_path, tables=["admins"], stop_on_type_change=True)
+    admin = ws.admins[0]
+    stored_value = admin.away_mode_enabled
+    with ws.lock:
+        admin.away_mode_enabled = "sometimes"  # type: ignore[assignment]
+        ws.changed()
+    query = f"select * from {RAW_DATASET}.admins where id = ?"
+    for _ in range(2):  # nothing stored, so the next sync meets the same change
+        with pytest.raises(CoreTypeChanged) as stopped:
+            ingest(running_sandbox, tmp_path, tables=["admins"], stop_on_type_change=True)
+        with duckdb.connect(str(tmp_path / "warehouse.duckdb"), read_only=True) as conn:
+            row = conn.execute(query, [admin.id]).fetchone()
+            columns = [d[0] for d in conn.description]
+        assert dict(zip(columns, row, strict=True))["away_mode_enabled"] is stored_value
+        assert "away_mode_enabled__v_text" not in columns
+    message = str(stopped.value)
+    assert message.startswith("admins.away_mode_enabled: stored as bool, Intercom now sends text")
+    assert "run one sync with INTERCOM_ON_TYPE_CHANGE=report" in message
+    assert "admins.away_mode_enabled__v_text" in message
+    # The CLI says the same in one line, not a dlt traceback.
+    monkeypatch.setenv("INTERCOM_BASE_URL", running_sandbox.base_url)
+    monkeypatch.setenv("INTERCOM_ACCESS_TOKEN", "sandbox-token")
+    monkeypatch.setenv("DUCKDB_PATH", str(tmp_path / "warehouse.duckdb"))
+    monkeypatch.setenv("INTERCOM_ON_TYPE_CHANGE", "stop")
+    capsys.readouterr()
+    assert cli.main(["ingest", "admins"]) == 1
+    err = capsys.readouterr().err
+    assert f"error: {message}\n" in err and "Traceback" not in err
+    # Accepted: the report run keeps the new value beside the old column ...
+    ingest(running_sandbox, tmp_path, tables=["admins"])
+    with duckdb.connect(str(tmp_path / "warehouse.duckdb"), read_only=True) as conn:
+        assert conn.execute(
+            f"select away_mode_enabled__v_text from {RAW_DATASET}.admins where id = ?",
+            [admin.id],
+        ).fetchone() == ("sometimes",)
+    # ... and stop mode syncs again.
+    again = ingest(running_sandbox, tmp_path, tables=["admins"], stop_on_type_change=True)
+    assert again.rows_loaded == {"admins": len(ws.admins)}
 
 
 def test_a_contact_whose_last_tag_is_removed_loses_its_contact_tags_rows(

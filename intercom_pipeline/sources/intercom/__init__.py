@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import logging
 import tempfile
+from collections import Counter
 from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field, replace
@@ -64,16 +65,29 @@ RAW_TABLES = (
 
 @dataclass
 class Workspace:
-    """One Intercom workspace: its client, and its app id (asked of GET /me once)."""
+    """One Intercom workspace: its client, its app id (asked of GET /me once).
+
+    Also what the current run found about it (see `start_run`).
+    """
 
     client: IntercomClient
     name: str = "default"
     # Tables skipped because the workspace's plan lacks their module (403 api_plan_restricted).
     modules_unavailable: set[str] = field(default_factory=set)
+    # Tables whose deletions were refused as implausible: table -> {"missing", "stored"}.
+    deletions_refused: dict[str, dict[str, int]] = field(default_factory=dict)
+    # Marker rows yielded per link table (`helpers.with_parent_markers`): never stored.
+    parent_markers: Counter[str] = field(default_factory=Counter)
 
     @cached_property
     def workspace_id(self) -> str:
         return str(self.client.request("GET", "/me")["app"]["id_code"])
+
+    def start_run(self) -> None:
+        """Forget what an earlier run found: each run reports its own."""
+        self.modules_unavailable.clear()
+        self.deletions_refused.clear()
+        self.parent_markers.clear()
 
 
 def connect(
@@ -201,12 +215,28 @@ def intercom_source(
         reconcile_deletions: compare every contact and company id with the warehouse.
         scroll_conflict_wait: seconds to wait when another client holds the companies scroll.
         max_deletion_share: the largest share of a table's stored ids that one reconciliation
-            may mark deleted; beyond it (and beyond a handful) it fails, marking none.
+            may mark deleted; beyond it (and beyond a handful) that table's deletions are
+            refused with a warning, marking none, and named in `Workspace.deletions_refused`.
     """
     connected: list[Workspace] = workspaces if workspaces is not None else connect()
 
     def per_workspace(read: Callable[[Workspace], Iterator[T]]) -> Callable[[], Iterator[T]]:
         return _per_workspace(connected, read)
+
+    def workspace_of(workspace_id: str) -> Workspace:
+        return next(ws for ws in connected if ws.workspace_id == workspace_id)
+
+    def with_markers(
+        table: str, rows: list[dict[str, Any]], parents: Iterable[dict[str, str]], child_key: str
+    ) -> list[dict[str, Any]]:
+        """`helpers.with_parent_markers`, the markers counted on each parent's workspace.
+
+        dlt counts the markers among the rows it normalizes; rows_loaded leaves them out.
+        """
+        parents = list(parents)
+        for parent in parents:
+            workspace_of(parent["workspace_id"]).parent_markers[table] += 1
+        return helpers.with_parent_markers(rows, parents, child_key)
 
     @dlt.resource(**_merge("admins", "id"))
     @per_workspace
@@ -225,7 +255,8 @@ def intercom_source(
     @dlt.transformer(data_from=teams, **_replace_children("team_admins", "team_id", "admin_id"))
     def team_admins(team_rows: list[dict[str, Any]]) -> Iterator[list[dict[str, Any]]]:
         """Which admin is in which team (one row per membership)."""
-        yield helpers.with_parent_markers(
+        yield with_markers(
+            "team_admins",
             [
                 row
                 for team in team_rows
@@ -307,7 +338,8 @@ def intercom_source(
     )
     def conversation_contacts(rows: list[dict[str, Any]]) -> Iterator[list[dict[str, Any]]]:
         """Which contact is in which conversation."""
-        yield helpers.with_parent_markers(
+        yield with_markers(
+            "conversation_contacts",
             [
                 link
                 for row in rows
@@ -316,9 +348,6 @@ def intercom_source(
             ({"workspace_id": r["workspace_id"], "conversation_id": str(r["id"])} for r in rows),
             "contact_id",
         )
-
-    def workspace_of(workspace_id: str) -> Workspace:
-        return next(ws for ws in connected if ws.workspace_id == workspace_id)
 
     @dlt.transformer(data_from=conversations, **_merge("conversation_parts", "id"))
     def conversation_parts(rows: list[dict[str, Any]]) -> Iterator[list[dict[str, Any]]]:
@@ -420,8 +449,8 @@ def intercom_source(
                 for t in client.request("GET", f"/contacts/{contact['id']}/tags")["data"]
             ]
         parent = {"workspace_id": contact["workspace_id"], "contact_id": contact["id"]}
-        yield helpers.with_parent_markers(
-            [{**parent, "tag_id": i} for i in ids], [parent], "tag_id"
+        yield with_markers(
+            "contact_tags", [{**parent, "tag_id": i} for i in ids], [parent], "tag_id"
         )
 
     @dlt.transformer(
@@ -436,8 +465,8 @@ def intercom_source(
                 str(c["id"]) for c in client.numbered_pages(f"/contacts/{contact['id']}/companies")
             ]
         parent = {"workspace_id": contact["workspace_id"], "contact_id": contact["id"]}
-        yield helpers.with_parent_markers(
-            [{**parent, "company_id": i} for i in ids], [parent], "company_id"
+        yield with_markers(
+            "contact_companies", [{**parent, "company_id": i} for i in ids], [parent], "company_id"
         )
 
     @dlt.resource(**_merge("companies", "id"))
@@ -466,6 +495,8 @@ def intercom_source(
 
         Every live id is compared with the warehouse; raw rows themselves are never deleted.
         The live ids go to files and DuckDB compares them, so memory stays flat however many.
+        A table whose share of vanished ids is implausible is refused alone, with a warning:
+        failing the run would keep contacts and companies from loading at all.
         """
         if not reconcile_deletions or related_only:
             return
@@ -474,19 +505,28 @@ def intercom_source(
             with tempfile.TemporaryDirectory(prefix="intercom-live-ids-") as directory:
                 live = _write_live_ids(ws.client, Path(directory), scroll_conflict_wait)
                 for object_type, table in (("contact", "contacts"), ("company", "companies")):
-                    for gone in _vanished_ids(
+                    vanished = _vanished_ids(
                         table, object_type, ws.workspace_id, live[object_type], max_deletion_share
-                    ):
-                        yield [
-                            {
-                                "workspace_id": ws.workspace_id,
-                                "object_type": object_type,
-                                "id": i,
-                                "deleted_at": now,
-                                "reason": "missing from Intercom's full listing",
-                            }
-                            for i in gone
-                        ]
+                    )
+                    try:
+                        # The share is checked before the first page: a refusal marks none.
+                        for gone in vanished:
+                            yield [
+                                {
+                                    "workspace_id": ws.workspace_id,
+                                    "object_type": object_type,
+                                    "id": i,
+                                    "deleted_at": now,
+                                    "reason": "missing from Intercom's full listing",
+                                }
+                                for i in gone
+                            ]
+                    except helpers.ImplausibleDeletions as refused:
+                        log.warning("%s", refused)
+                        ws.deletions_refused[table] = {
+                            "missing": refused.vanished,
+                            "stored": refused.stored,
+                        }
 
     return (
         admins,

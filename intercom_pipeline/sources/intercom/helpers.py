@@ -221,7 +221,21 @@ def spooled_pages(spool: BinaryIO, size: int) -> Iterator[list[dict[str, Any]]]:
 
 
 class ImplausibleDeletions(RuntimeError):
-    """The reconciliation would mark too many stored ids deleted; it marks none."""
+    """The reconciliation would mark too many of a table's stored ids deleted; it marks none."""
+
+    def __init__(
+        self, table: str, workspace_id: str, vanished: int, stored: int, max_share: float
+    ) -> None:
+        self.table, self.vanished, self.stored = table, vanished, stored
+        super().__init__(
+            f"{table}: {vanished} of the {stored} ids stored for workspace {workspace_id} are "
+            f"missing from Intercom's full listing, more than the {max_share:.0%} allowed; none "
+            "was marked deleted. A listing cut short is likelier than a mass deletion, so the "
+            "next run checks again. If they really were deleted, accept it for one run: "
+            "`intercom-pipeline ingest --accept-mass-deletions deletions`, or in Dagster the "
+            "run config `accept_mass_deletions: true` (or SOURCES__INTERCOM__MAX_DELETION_SHARE=1 "
+            "for the runs it is set)."
+        )
 
 
 def check_deletion_share(
@@ -229,13 +243,7 @@ def check_deletion_share(
 ) -> None:
     """Refuse to mark more than `max_share` of the stored ids deleted (beyond a handful)."""
     if vanished > max(DELETIONS_ALWAYS_PLAUSIBLE, stored * max_share):
-        raise ImplausibleDeletions(
-            f"{table}: {vanished} of the {stored} ids stored for workspace {workspace_id} are "
-            f"missing from Intercom's full listing, more than the {max_share:.0%} allowed; none "
-            "was marked deleted. A listing cut short is likelier than a mass deletion, so run "
-            "again; if they really were deleted, run once with "
-            "SOURCES__INTERCOM__MAX_DELETION_SHARE=1."
-        )
+        raise ImplausibleDeletions(table, workspace_id, vanished, stored, max_share)
 
 
 def write_ids(path: Path, ids: Iterable[str]) -> None:
