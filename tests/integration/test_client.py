@@ -137,3 +137,16 @@ def test_a_cursor_that_does_not_advance_is_an_error(running_sandbox: RunningSand
     client.request = lambda *args, **kwargs: stuck  # type: ignore[method-assign]
     with pytest.raises(IntercomError, match="did not advance"):
         list(client.cursor_list("/contacts", "data"))
+
+
+def test_the_token_may_come_from_dlt_secrets(
+    running_sandbox: RunningSandbox, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from intercom_pipeline.sources.intercom import connect
+
+    monkeypatch.delenv("INTERCOM_ACCESS_TOKEN", raising=False)
+    monkeypatch.setenv("INTERCOM_BASE_URL", running_sandbox.base_url)
+    monkeypatch.setenv("SOURCES__INTERCOM__ACCESS_TOKEN", DEFAULT_TOKEN)  # dlt's secrets provider
+    (workspace,) = connect()
+    assert workspace.workspace_id == running_sandbox.sandbox.workspace.app_id
+    assert DEFAULT_TOKEN not in repr(workspace.client.settings)
