@@ -83,7 +83,7 @@ def write_profiles(warehouse: Path, contacts: int, seed: int, scale: str) -> Non
         )
         conn.execute(
             "create table analytics.survey_response_quarantine"
-            " (response_key varchar, rejection_reason varchar)"
+            " (response_key varchar, rejection_code varchar, rejection_reason varchar)"
         )
 
 
