@@ -42,7 +42,7 @@ class DetailRate:
 
     def _run(self) -> None:
         while not self.stop.is_set():
-            calls = requests.get(f"{self.base}/_sandbox/stats", timeout=30).json()["calls"]
+            calls = requests.get(f"{self.base}/_sandbox/stats/summary", timeout=30).json()["calls"]
             self.samples.append((time.monotonic(), calls.get(DETAIL, 0)))
             self.stop.wait(1.0)
 

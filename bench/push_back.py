@@ -3,7 +3,7 @@
 Starts `intercom-pipeline sandbox --scale bench` in its own process (150 ms latency, default rate
 limit), writes a warehouse whose `contact_survey_profile` names 100,000 of its contacts with new
 survey values, pushes, then pushes again with nothing changed. Prints, from what the sandbox
-received (GET /_sandbox/stats), not from the client's counters:
+received (GET /_sandbox/stats/summary), not from the client's counters:
 - writes that got through per second in the steady state / the rate-limit ceiling (target >= 0.9),
   and the calls answered 429 (not counted as writes)
 - the unchanged rerun's writes (target 0)
@@ -46,7 +46,7 @@ class WriteRate(CallRate):
 
 
 def sandbox_stats(base: str) -> dict:
-    return requests.get(f"{base}/_sandbox/stats", timeout=60).json()
+    return requests.get(f"{base}/_sandbox/stats/summary", timeout=60).json()
 
 
 def write_profiles(warehouse: Path, contacts: int, seed: int, scale: str) -> None:

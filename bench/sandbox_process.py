@@ -49,7 +49,7 @@ class CallRate:
 
     def _run(self) -> None:
         while not self._stop.is_set():
-            calls = requests.get(f"{self.base}/_sandbox/stats", timeout=30).json()["calls"]
+            calls = requests.get(f"{self.base}/_sandbox/stats/summary", timeout=30).json()["calls"]
             self.samples.append((time.monotonic(), calls.get(self.endpoint, 0)))
             self._stop.wait(1.0)
 

@@ -16,6 +16,7 @@ import uuid
 from collections import Counter
 from collections.abc import Iterator
 from contextlib import contextmanager
+from copy import deepcopy
 from dataclasses import asdict, dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
@@ -68,11 +69,18 @@ class Stats:
     scroll_conflicts: int = 0
     rate_limited: int = 0
 
-    def as_dict(self) -> dict[str, Any]:
-        data = asdict(self)
+    def as_dict(self, *, with_writes: bool = True) -> dict[str, Any]:
+        """The counters, and every write received unless `with_writes` is false.
+
+        Copying every write takes long on a big run, under the lock that each write takes:
+        samplers polling during a benchmark ask for the counters only.
+        """
+        data = {k: v for k, v in vars(self).items() if k != "writes"}
         data["calls"] = dict(self.calls)
         data["statuses"] = {str(k): v for k, v in self.statuses.items()}
         data["write_count"] = len(self.writes)
+        if with_writes:
+            data["writes"] = deepcopy(self.writes)
         return data
 
 
@@ -308,6 +316,9 @@ class Sandbox:
         if (method, path) == ("GET", "/stats"):
             with self.stats_lock:
                 return Response(200, self.stats.as_dict())
+        if (method, path) == ("GET", "/stats/summary"):
+            with self.stats_lock:
+                return Response(200, self.stats.as_dict(with_writes=False))
         if (method, path) == ("POST", "/stats/reset"):
             with self.stats_lock:
                 self.stats = Stats()
