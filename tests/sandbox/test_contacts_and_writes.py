@@ -117,6 +117,9 @@ def test_events_are_accepted_and_duplicates_dropped(intercom: SandboxClient, ws:
     assert summary["first"].endswith("Z")
     writes = intercom.control("GET", "/stats")["writes"]
     assert [(w["method"], w["path"]) for w in writes] == [("POST", "/events")] * 3
+    summary = intercom.control("GET", "/stats/summary")  # counters only, for pollers
+    assert "writes" not in summary
+    assert (summary["write_count"], summary["calls"]["POST /events"]) == (3, 3)
 
 
 def test_event_metadata_keeps_ten_keys(intercom: SandboxClient, ws: Workspace) -> None:
