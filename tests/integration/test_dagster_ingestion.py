@@ -2,6 +2,7 @@
 
 import logging
 from pathlib import Path
+from typing import Any
 
 import dagster as dg
 import duckdb
@@ -127,6 +128,21 @@ def raw_counts(warehouse: Path, *tables: str) -> dict[str, int]:
         }
 
 
+def materialize_alone(
+    job: dg.JobDefinition, instance: dg.DagsterInstance, table: str
+) -> tuple[dg.ExecuteInProcessResult, dict[str, Any]]:
+    """Materialize one raw table's asset; returns the run and each table's metadata by name."""
+    result = job.execute_in_process(
+        instance=instance, asset_selection=[dg.AssetKey(["intercom", table])]
+    )
+    assert result.success
+    materialized = {
+        m.asset_key.path[-1]: m.metadata
+        for m in result.asset_materializations_for_node("intercom_raw")
+    }
+    return result, materialized
+
+
 def test_one_table_materializes_on_its_own_with_its_family(
     warehouse: Path,
     running_sandbox: RunningSandbox,
@@ -136,14 +152,7 @@ def test_one_table_materializes_on_its_own_with_its_family(
     ws = running_sandbox.sandbox.workspace
     job = loaded_defs.resolve_job_def("intercom_ingest_all")
     with dg.instance_for_test() as instance:
-        result = job.execute_in_process(
-            instance=instance, asset_selection=[dg.AssetKey(["intercom", "tickets"])]
-        )
-        assert result.success
-        materialized = {
-            m.asset_key.path[-1]: m.metadata
-            for m in result.asset_materializations_for_node("intercom_raw")
-        }
+        result, materialized = materialize_alone(job, instance, "tickets")
         all_parts = sum(len(t.parts) for t in ws.tickets)
         # The parts loaded with their ticket are recorded as materialized as well.
         assert sorted(materialized) == ["ticket_parts", "tickets"]
@@ -173,14 +182,7 @@ def test_a_child_alone_loads_its_parent(
     ws = running_sandbox.sandbox.workspace
     job = loaded_defs.resolve_job_def("intercom_ingest_all")
     with dg.instance_for_test() as instance:
-        result = job.execute_in_process(
-            instance=instance, asset_selection=[dg.AssetKey(["intercom", "conversation_parts"])]
-        )
-        assert result.success
-        materialized = {
-            m.asset_key.path[-1]: m.metadata
-            for m in result.asset_materializations_for_node("intercom_raw")
-        }
+        result, materialized = materialize_alone(job, instance, "conversation_parts")
         recorded = {
             t: instance.get_latest_materialization_event(dg.AssetKey(["intercom", t]))
             for t in ("conversations", "conversation_contacts")

@@ -402,6 +402,15 @@ def control(scene: Scene, method: str, path: str, body: dict | None = None) -> d
     return response.json()
 
 
+def decisions(scene: Scene) -> dict[str, tuple[str, str | None, str | None]]:
+    """Each logged request's (status, reason code, reason), by conversation id."""
+    with duckdb.connect(str(scene.warehouse), read_only=True) as conn:
+        rows = conn.execute(
+            f"select conversation_id, status, reason_code, reason from {log.REQUESTS}"
+        ).fetchall()
+    return {row[0]: row[1:] for row in rows}
+
+
 def messages_posted(scene: Scene) -> Counter[str]:
     """POST /messages the sandbox received, by recipient contact (from /_sandbox/stats)."""
     writes = control(scene, "GET", "/stats")["writes"]
@@ -576,13 +585,7 @@ def test_a_member_an_audience_marked_unsubscribed_is_never_surveyed(scene: Scene
     scene.close(unsubscribed)
     scene.close(same_id_elsewhere)
     outcome = scene.process(minutes_later=40)  # no SURVEY_AUDIENCE: every audience counts
-    with duckdb.connect(str(scene.warehouse), read_only=True) as conn:
-        found = dict(
-            (row[0], row[1:])
-            for row in conn.execute(
-                f"select conversation_id, status, reason_code, reason from {log.REQUESTS}"
-            ).fetchall()
-        )
+    found = decisions(scene)
     assert found[unsubscribed.id] == ("do_not_send", "unsubscribed", "the customer unsubscribed")
     assert found[same_id_elsewhere.id] == ("sent", None, None)
     assert outcome.statuses == {"do_not_send": 1, "sent": 1}
@@ -606,13 +609,7 @@ def test_each_suppression_tag_and_which_rule_wins(scene: Scene) -> None:
     for conversation in (dupe, opted_out, both_tags, bot_and_tagged, all_rules):
         scene.close(conversation)
     scene.process(minutes_later=61, settings=replace(scene.settings, channels=("chat",)))
-    with duckdb.connect(str(scene.warehouse), read_only=True) as conn:
-        found = dict(
-            (row[0], row[1:])
-            for row in conn.execute(
-                f"select conversation_id, status, reason_code, reason from {log.REQUESTS}"
-            ).fetchall()
-        )
+    found = decisions(scene)
     assert found[dupe.id] == ("do_not_send", "suppression_tag", "tagged dupe")
     assert found[opted_out.id] == ("do_not_send", "suppression_tag", "tagged do_not_send_survey")
     assert found[both_tags.id] == (
