@@ -17,8 +17,14 @@ $(STAMP): pyproject.toml constraints.txt
 
 setup: $(STAMP)
 
+# The Dagster instance that demo and dev share (runs, schedules, check results), with the
+# project's pools; created once, never overwritten.
+$(DAGSTER_HOME)/dagster.yaml: dagster.yaml
+	mkdir -p $(DAGSTER_HOME)
+	cp -n dagster.yaml $@ || true
+
 ## make demo: set up, then run the main job on the embedded defaults (sandbox + DuckDB)
-demo: setup
+demo: setup $(DAGSTER_HOME)/dagster.yaml
 	$(BIN)/intercom-pipeline demo
 
 ## make test: set up, then lint and run the whole test suite
@@ -30,8 +36,7 @@ lint: setup
 	$(BIN)/ruff format --check .
 
 ## make dev: the Dagster UI on http://127.0.0.1:3000, wired to a sandbox unless a token is set
-dev: setup
-	@mkdir -p $(DAGSTER_HOME) && cp -n dagster.yaml $(DAGSTER_HOME)/dagster.yaml 2>/dev/null || true
+dev: setup $(DAGSTER_HOME)/dagster.yaml
 	@if [ -z "$$INTERCOM_ACCESS_TOKEN" ]; then \
 	  $(BIN)/intercom-pipeline sandbox --port $(SANDBOX_PORT) & trap "kill $$!" EXIT; \
 	  sleep 2; \
