@@ -17,21 +17,20 @@ import sys
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager, redirect_stdout
-from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from intercom_pipeline.defs.resources import (
+    IntercomResource,
+    IntercomWorkspaceConfig,
+    SurveyFeedResource,
+    resources_from_environment,
+)
 from intercom_pipeline.sandbox import DEFAULT_TOKEN, Faults, RunningSandbox, Sandbox, SandboxConfig
 from intercom_pipeline.sandbox.generator import SCALES
 from intercom_pipeline.sandbox.survey_feed import write_demo_survey_feed
-from intercom_pipeline.settings import (
-    ConfigurationError,
-    IntercomSettings,
-    duckdb_path,
-    intercom_settings,
-    serving_path,
-    survey_feed_dir,
-)
+from intercom_pipeline.settings import ConfigurationError, IntercomSettings
 from intercom_pipeline.sources.intercom.client import IntercomError
+from intercom_pipeline.warehouse import Warehouse, WarehouseError
 
 if TYPE_CHECKING:
     import dagster as dg
@@ -105,7 +104,7 @@ def main(argv: list[str] | None = None) -> int:
         if args.command == "webhook":
             return _webhook(args)
         return _show_config()
-    except (ConfigurationError, IntercomError) as exc:
+    except (ConfigurationError, IntercomError, WarehouseError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
 
@@ -174,35 +173,33 @@ def _webhook(args: argparse.Namespace) -> int:
 
 
 @contextmanager
-def _workspace() -> Iterator[str]:
+def _workspace(resources: dict[str, Any]) -> Iterator[tuple[str, dict[str, Any]]]:
     """The configured workspace, or an embedded sandbox when none is configured.
 
-    For the sandbox, INTERCOM_BASE_URL and INTERCOM_ACCESS_TOKEN point at it for the duration,
-    and the survey feed folder receives the demo's survey answers.
+    Yields a label and the resources to run with: for the sandbox, an Intercom resource pointing
+    at it for the duration, and the survey feed folder receives the demo's survey answers (some
+    name their contact by email only, so they are matched by email unless the user said not to).
     """
-    settings = intercom_settings()
+    (settings,) = resources["intercom"].settings()[:1]
     if _is_configured(settings):
-        yield f"{settings.base_url} (region {settings.region})"
+        yield f"{settings.base_url} (region {settings.region})", resources
         return
     sandbox = Sandbox(SandboxConfig(seed=1, scale="demo"))
-    write_demo_survey_feed(sandbox.workspace, survey_feed_dir())
+    write_demo_survey_feed(sandbox.workspace, resources["survey_feed"].path())
     with RunningSandbox(sandbox) as running:
-        overrides = {
-            "INTERCOM_BASE_URL": running.base_url,
-            "INTERCOM_ACCESS_TOKEN": DEFAULT_TOKEN,
-            # The demo feed names some contacts by email only.
-            "SURVEY_MATCH_BY_EMAIL": os.environ.get("SURVEY_MATCH_BY_EMAIL", "true"),
+        demo = {
+            **resources,
+            "intercom": IntercomResource(
+                workspaces=[
+                    IntercomWorkspaceConfig(base_url=running.base_url, access_token=DEFAULT_TOKEN)
+                ]
+            ),
         }
-        saved = {k: os.environ.get(k) for k in overrides}
-        os.environ.update(overrides)
-        try:
-            yield f"the embedded Intercom sandbox at {running.base_url} (seed 1, demo scale)"
-        finally:
-            for key, value in saved.items():
-                if value is None:
-                    os.environ.pop(key, None)
-                else:
-                    os.environ[key] = value
+        if "SURVEY_MATCH_BY_EMAIL" not in os.environ:
+            demo["survey_feed"] = SurveyFeedResource(
+                folder=resources["survey_feed"].folder, match_by_email=True
+            )
+        yield f"the embedded Intercom sandbox at {running.base_url} (seed 1, demo scale)", demo
 
 
 def _is_configured(settings: IntercomSettings) -> bool:
@@ -235,19 +232,20 @@ def _demo(push: bool) -> int:
     """
     import dagster as dg
 
-    from intercom_pipeline.definitions import defs
+    from intercom_pipeline.definitions import build_definitions
     from intercom_pipeline.defs.reverse_etl import PUSH_ASSET
     from intercom_pipeline.ingest import table_counts
     from intercom_pipeline.metrics import headline_metrics
 
-    warehouse = duckdb_path()
-    left_out = demo_left_out(intercom_settings(), push)
-    with _workspace() as label:
+    configured = resources_from_environment(resolved=True)
+    warehouse = configured["warehouse"].get()
+    left_out = demo_left_out(configured["intercom"].settings()[0], push)
+    with _workspace(configured) as (label, resources):
         print(f"Workspace: {label}")
-        print(f"Warehouse: {warehouse}")
-        print(f"Survey feed: {survey_feed_dir()}")
+        print(f"Warehouse: {warehouse.path}")
+        print(f"Survey feed: {resources['survey_feed'].path()}")
         started = time.monotonic()
-        loaded = defs()
+        loaded = build_definitions(resources)
         job = loaded.resolve_job_def("intercom_build_all")
         selection = None
         if left_out is not None:
@@ -263,7 +261,6 @@ def _demo(push: bool) -> int:
             if os.environ.get("DAGSTER_HOME")
             else dg.DagsterInstance.ephemeral()
         )
-        os.environ.setdefault("RUNTIME__LOG_LEVEL", "ERROR")  # dlt's per-column notices
         quiet = {"loggers": {"console": {"config": {"log_level": "WARNING"}}}}
         dbt_output = io.StringIO()  # dbt's event stream, which the Dagster UI keeps as logs
         with redirect_stdout(dbt_output):
@@ -298,7 +295,7 @@ def _demo(push: bool) -> int:
             if left_out is not None
             else next(m.metadata for m in result.asset_materializations_for_node(PUSH_ASSET))
         )
-    serving = serving_path()
+    serving = warehouse.settings.serving_path
     print("Headline metrics (analytics schema):")
     for name, value in headline_metrics(serving).items():
         print(f"  {name:<38} {value}")
@@ -308,7 +305,7 @@ def _demo(push: bool) -> int:
     return 0
 
 
-def _print_push_report(warehouse: Path, pushed: dict[str, Any]) -> None:
+def _print_push_report(warehouse: Warehouse, pushed: dict[str, Any]) -> None:
     """The push's counts and notes (its metadata), and its first failures (from the warehouse)."""
     from intercom_pipeline.reverse_etl.ledger import FAILURES, run_failures
 
@@ -345,8 +342,11 @@ def _ingest(tables: list[str], lookback: int | None, accept_mass_deletions: bool
         raise ConfigurationError(f"unknown tables {unknown}; choose from {', '.join(RAW_TABLES)}")
     if lookback is not None and lookback < 0:
         raise ConfigurationError(f"--lookback-seconds {lookback}: use 0 or more seconds")
+    resources = resources_from_environment(resolved=True)
     try:
         result = run_ingestion(
+            resources["warehouse"].get(),
+            resources["intercom"].connect(),
             tables or None,
             stop_on_type_change=stop_on_type_change(),
             accept_mass_deletions=accept_mass_deletions,
@@ -395,7 +395,9 @@ def _show_config() -> int:
     from intercom_pipeline.settings import lookback_seconds
     from intercom_pipeline.surveys.settings import survey_settings
 
-    settings = intercom_settings()
+    resources = resources_from_environment(resolved=True)
+    settings = resources["intercom"].settings()[0]
+    warehouse = resources["warehouse"].get().settings
     print(
         f"INTERCOM_ACCESS_TOKEN  {'set (hidden)' if settings.access_token else 'not set: the embedded sandbox is used'}"
     )
@@ -403,9 +405,14 @@ def _show_config() -> int:
     print(f"INTERCOM_BASE_URL      {settings.base_url}")
     print(f"INTERCOM_API_VERSION   {settings.api_version}")
     print(f"INTERCOM_LOOKBACK_SECONDS {lookback_seconds()} (contacts: at least a day)")
-    print(f"DUCKDB_PATH            {duckdb_path()}")
-    print(f"DUCKDB_SERVING_DIR     {serving_path().parent}")
-    print(f"SURVEY_FEED_DIR        {survey_feed_dir()}")
+    print(f"DUCKDB_PATH            {warehouse.path}")
+    print(f"DUCKDB_SERVING_DIR     {warehouse.serving_dir}")
+    print(
+        f"DUCKDB_MEMORY_LIMIT    {warehouse.memory_limit} (loading: {warehouse.load_memory_limit})"
+    )
+    print(f"DUCKDB_LOCK_TIMEOUT_SECONDS {warehouse.lock_timeout_seconds:.0f}")
+    print(f"DUCKDB_SERVING_STORAGE_VERSION {warehouse.serving_storage_version}")
+    print(f"SURVEY_FEED_DIR        {resources['survey_feed'].path()}")
     push, surveys = push_settings(), survey_settings()
     print(f"INTERCOM_PUSH_MODE     {push.mode}")
     print(f"SURVEY_MODE            {surveys.mode} (channels {', '.join(surveys.channels)})")

@@ -1,35 +1,30 @@
 """Loading Intercom into the warehouse with dlt, without Dagster: used by the CLI and by `defs/`.
 
-One pipeline (`intercom`), one dataset (`intercom_raw`), one DuckDB file (`DUCKDB_PATH`).
+One pipeline (`intercom`), one dataset (`intercom_raw`), in the warehouse it is given.
 """
 
 from __future__ import annotations
 
 import logging
-import os
 import time
 from collections import Counter
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any
 
 import dlt
-import duckdb
 from dlt.common.pipeline import LoadInfo
 from dlt.common.schema.exceptions import DataValidationError
-from dlt.destinations.impl.duckdb.configuration import DuckDbCredentials
 from dlt.pipeline.exceptions import PipelineStepFailed
 
-from intercom_pipeline.settings import duckdb_path, lookback_seconds
-from intercom_pipeline.sources.intercom import RAW_TABLES, Workspace, connect, intercom_source
+from intercom_pipeline.settings import lookback_seconds
+from intercom_pipeline.sources.intercom import RAW_TABLES, Workspace, intercom_source
 from intercom_pipeline.sources.intercom.settings import COLUMNS, TIMESTAMPS
+from intercom_pipeline.warehouse import Warehouse
 
 PIPELINE_NAME = "intercom"
 RAW_DATASET = "intercom_raw"
-# DuckDB spills merges to disk beyond its budget, and the budget adds to the process's peak: at
-# bench scale the load peaked at 588 MB with 256MB and 454 MB with 128MB, in the same time.
-DUCKDB_MEMORY_LIMIT = os.environ.get("DUCKDB_MEMORY_LIMIT", "128MB")
 # Rows per table that extract and normalize hold before writing them out. dlt's 5,000 wide
 # conversations took 150 MB to read back in normalize; the count, not the workspace, sets memory.
 WRITER_BUFFER_ROWS = 1000
@@ -58,42 +53,54 @@ def whole_families(tables: Iterable[str]) -> list[str]:
     return [t for t in RAW_TABLES if t in wanted]
 
 
-def make_pipeline(
-    warehouse: Path | None = None,
-    pipelines_dir: Path | None = None,
-    *,
-    create_directory: bool = True,
-    pipeline_name: str = PIPELINE_NAME,
-    dataset_name: str = RAW_DATASET,
-) -> dlt.Pipeline:
-    """The dlt pipeline into the warehouse file. Creating it opens no connection.
+# dlt settings the loads need, set once in dlt's own configuration (a variable of the same name
+# in the environment still wins). One resource at a time (with its transformers), not
+# round-robin: a slow sequential read (the companies scroll, the contact listing) then never
+# stalls the concurrent detail fetches, and the scroll is read in one go. Load jobs share one
+# DuckDB budget: side by side they only compete for it, so they run one at a time.
+DLT_SETTINGS = {
+    "runtime.dlthub_telemetry": False,
+    "extract.next_item_mode": "fifo",
+    "data_writer.buffer_max_items": WRITER_BUFFER_ROWS,
+    "load.workers": 1,
+}
 
-    Other feeds (e.g. `survey_feed`) pass their own pipeline and dataset names, so every load
-    shares the one warehouse file and its memory budget.
+
+def definition_pipeline() -> dlt.Pipeline:
+    """The pipeline as the Dagster definitions describe it: no warehouse, no connection."""
+    _configure_dlt()
+    return dlt.pipeline(PIPELINE_NAME, destination="duckdb", dataset_name=RAW_DATASET)
+
+
+def _configure_dlt() -> None:
+    for key, value in DLT_SETTINGS.items():
+        dlt.config[key] = value
+
+
+@contextmanager
+def loading_pipeline(
+    warehouse: Warehouse, pipeline_name: str = PIPELINE_NAME, dataset_name: str = RAW_DATASET
+) -> Iterator[dlt.Pipeline]:
+    """A dlt pipeline into the warehouse, holding it (and its load memory budget) throughout.
+
+    dlt loads through the warehouse's own connection, opened once, so neither another process
+    nor a reader can take the file between dlt's steps. Its working folder is the warehouse's
+    own, and a killed run's leftovers there are dropped: the state that counts (incremental
+    cursors) lives in the warehouse, and dlt restores it from there, as dagster-dlt does.
     """
-    os.environ.setdefault("RUNTIME__DLTHUB_TELEMETRY", "false")
-    # One resource at a time (with its transformers), not round-robin: a slow sequential read
-    # (the companies scroll, the contact listing) then never stalls the concurrent detail fetches,
-    # and the scroll is read in one go.
-    os.environ.setdefault("EXTRACT__NEXT_ITEM_MODE", "fifo")
-    os.environ.setdefault("DATA_WRITER__BUFFER_MAX_ITEMS", str(WRITER_BUFFER_ROWS))
-    # Load jobs share one DuckDB budget: run side by side they only compete for it (and ran out
-    # of memory under a small budget), so they run one at a time.
-    os.environ.setdefault("LOAD__WORKERS", "1")
-    path = warehouse or duckdb_path()
-    if create_directory:
-        path.parent.mkdir(parents=True, exist_ok=True)
-    # DuckDB would take up to 80% of RAM for its merges; a fixed budget keeps loads predictable.
-    credentials = DuckDbCredentials(
-        str(path), global_config={"memory_limit": DUCKDB_MEMORY_LIMIT, "threads": 2}
-    )
-    return dlt.pipeline(
-        pipeline_name=pipeline_name,
-        destination=dlt.destinations.duckdb(credentials),
-        dataset_name=dataset_name,
-        pipelines_dir=str(pipelines_dir) if pipelines_dir else None,
-        progress=dlt.progress.log(logger="dlt_logger", dump_system_stats=False),
-    )
+    _configure_dlt()
+    with warehouse.connect(
+        f"loading {pipeline_name}", memory_limit=warehouse.settings.load_memory_limit
+    ) as conn:
+        pipeline = dlt.pipeline(
+            pipeline_name=pipeline_name,
+            destination=warehouse.dlt_destination(conn),
+            dataset_name=dataset_name,
+            pipelines_dir=str(warehouse.pipelines_dir),
+            progress=dlt.progress.log(logger="dlt_logger", dump_system_stats=False),
+        )
+        pipeline.drop()
+        yield pipeline
 
 
 @dataclass
@@ -136,10 +143,10 @@ def client_stats(workspaces: list[Workspace]) -> dict[str, int]:
 
 
 def run_ingestion(
+    warehouse: Warehouse,
+    workspaces: list[Workspace],
     tables: list[str] | None = None,
     *,
-    warehouse: Path | None = None,
-    pipelines_dir: Path | None = None,
     stop_on_type_change: bool = False,
     accept_mass_deletions: bool = False,
     **source_options: Any,
@@ -159,8 +166,6 @@ def run_ingestion(
     selected = whole_families(tables or RAW_TABLES)
     if tables and (added := sorted(set(selected) - set(tables))):
         log.info("Also loading %s: a table loads with its whole family", ", ".join(added))
-    pipeline = make_pipeline(warehouse, pipelines_dir)
-    workspaces = source_options.pop("workspaces", None) or connect()
     for ws in workspaces:
         ws.start_run()
     source_options.setdefault("lookback_seconds", lookback_seconds())
@@ -170,24 +175,19 @@ def run_ingestion(
     # Explicit both ways: dlt keeps a run's contract in the stored schema, and a frozen one left
     # there would refuse the report-mode run meant to accept a change.
     contract = {"data_type": "freeze" if stop_on_type_change else "evolve"}
-    path = warehouse or duckdb_path()
-    before = quality.type_findings(path) if stop_on_type_change else []
-    # A killed run can leave half-extracted packages behind. The state that counts (incremental
-    # cursors) lives in the warehouse, so drop local leftovers and start from there, as
-    # dagster-dlt does before every run.
-    pipeline.drop()
-    try:
-        info = pipeline.run(source, schema_contract=contract, loader_file_format=LOAD_FORMAT)
-    except PipelineStepFailed as exc:
-        refused = _refused_type_change(exc, pipeline)
-        if refused is None:
-            raise
-        raise refused from exc
-    info.raise_on_failed_jobs()
-    ensure_raw_tables(pipeline)
-    if stop_on_type_change and (
-        changed := quality.new_type_findings(before, quality.type_findings(path))
-    ):
+    with loading_pipeline(warehouse) as pipeline:
+        before = quality.type_findings(warehouse) if stop_on_type_change else []
+        try:
+            info = pipeline.run(source, schema_contract=contract, loader_file_format=LOAD_FORMAT)
+        except PipelineStepFailed as exc:
+            refused = _refused_type_change(exc, pipeline)
+            if refused is None:
+                raise
+            raise refused from exc
+        info.raise_on_failed_jobs()
+        ensure_raw_tables(pipeline)
+        after = quality.type_findings(warehouse) if stop_on_type_change else []
+    if changed := quality.new_type_findings(before, after):
         raise quality.TypeChanged(changed)
     rows = (
         dict(pipeline.last_trace.last_normalize_info.row_counts)
@@ -288,10 +288,10 @@ def _duckdb_type(data_type: str | None) -> str:
 
 
 def table_counts(
-    warehouse: Path, tables: list[str] | tuple[str, ...] = RAW_TABLES
+    warehouse: Warehouse, tables: list[str] | tuple[str, ...] = RAW_TABLES
 ) -> dict[str, int]:
-    """Rows per raw table, read through a short read-only connection."""
-    with duckdb.connect(str(warehouse), read_only=True) as conn:
+    """Rows per raw table."""
+    with warehouse.connect("counting raw rows") as conn:
         return {
             t: conn.execute(f"select count(*) from {RAW_DATASET}.{t}").fetchone()[0]  # type: ignore[index]
             for t in tables

@@ -6,12 +6,12 @@ Dagster asset checks (`defs/checks.py`) report these; each finding names its tab
 from __future__ import annotations
 
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any
 
 import duckdb
 
 from intercom_pipeline.ingest import RAW_DATASET
+from intercom_pipeline.warehouse import Warehouse
 
 # The JSON types a custom attribute of each declared data type may hold.
 ACCEPTED_JSON_TYPES = {
@@ -79,11 +79,11 @@ def new_type_findings(before: list[TypeDrift], after: list[TypeDrift]) -> list[T
     return [f for f in after if f.change not in known]
 
 
-def type_findings(warehouse: Path) -> list[TypeDrift]:
+def type_findings(warehouse: Warehouse) -> list[TypeDrift]:
     """Every type change in the raw tables: variant columns and custom attribute drift."""
     if not warehouse.exists():
         return []
-    with duckdb.connect(str(warehouse), read_only=True) as conn:
+    with warehouse.connect("checking column types") as conn:
         return variant_columns(conn) + custom_attribute_drift(conn)
 
 

@@ -7,13 +7,12 @@ checkout works before anyone creates an Intercom access token.
 from __future__ import annotations
 
 import os
+from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 DEFAULT_API_VERSION = "2.16"
-DEFAULT_DUCKDB_PATH = "data/intercom.duckdb"
-DEFAULT_SERVING_DIR = "data/serving"
 DEFAULT_SURVEY_FEED_DIR = "data/survey_feed"
 # Conversations and tickets match to the second; the overlap absorbs late-indexed records.
 DEFAULT_LOOKBACK_SECONDS = 600
@@ -57,7 +56,9 @@ class IntercomSettings:
         return self.base_url != REGION_BASE_URLS[self.region]
 
 
-def intercom_settings(environ: dict[str, str] | None = None) -> IntercomSettings:
+def intercom_settings(
+    environ: Mapping[str, str] | None = None, name: str = "default"
+) -> IntercomSettings:
     """Read INTERCOM_* variables. Raises ConfigurationError naming the variable and the fix."""
     env = os.environ if environ is None else environ
     region = env.get("INTERCOM_REGION", "us").strip().lower() or "us"
@@ -78,42 +79,8 @@ def intercom_settings(environ: dict[str, str] | None = None) -> IntercomSettings
         region=region,
         base_url=base_url,
         api_version=version,
+        name=name,
     )
-
-
-def intercom_workspaces(environ: dict[str, str] | None = None) -> list[IntercomSettings]:
-    """Every workspace to sync.
-
-    Without INTERCOM_WORKSPACES, one workspace from the INTERCOM_* variables. With
-    INTERCOM_WORKSPACES=acme,globex, each name reads INTERCOM_ACME_ACCESS_TOKEN,
-    INTERCOM_ACME_REGION, ... and falls back to the unprefixed variable for anything unset.
-    """
-    env = dict(os.environ if environ is None else environ)
-    names = [n.strip() for n in env.get("INTERCOM_WORKSPACES", "").split(",") if n.strip()]
-    if not names:
-        return [intercom_settings(env)]
-    workspaces = []
-    for name in names:
-        if not name.replace("_", "").isalnum():
-            raise ConfigurationError(
-                f"INTERCOM_WORKSPACES has {name!r}: use letters, digits and underscores only."
-            )
-        prefix = f"INTERCOM_{name.upper()}_"
-        scoped = {
-            **env,
-            **{f"INTERCOM_{k[len(prefix) :]}": v for k, v in env.items() if k.startswith(prefix)},
-        }
-        settings = intercom_settings(scoped)
-        workspaces.append(
-            IntercomSettings(
-                settings.access_token,
-                settings.region,
-                settings.base_url,
-                settings.api_version,
-                name,
-            )
-        )
-    return workspaces
 
 
 def lookback_seconds(environ: dict[str, str] | None = None) -> int:
@@ -145,53 +112,11 @@ def stop_on_type_change(environ: dict[str, str] | None = None) -> bool:
     return value == "stop"
 
 
-def duckdb_path(environ: dict[str, str] | None = None) -> Path:
-    """The warehouse file, as an absolute path.
+def absolute_path(raw: str) -> Path:
+    """A configured path, made absolute once against the project root.
 
-    A relative DUCKDB_PATH is resolved against the project root, once, so dlt, dbt (which runs
-    inside dbt_project/) and Dagster all open the same file.
+    Every process (dlt, dbt inside dbt_project/, Dagster) then reads the same place, whatever
+    directory it starts in.
     """
-    env = os.environ if environ is None else environ
-    raw = env.get("DUCKDB_PATH", "").strip() or DEFAULT_DUCKDB_PATH
     path = Path(raw).expanduser()
-    if not path.is_absolute():
-        path = PROJECT_ROOT / path
-    if path.exists() and path.is_dir():
-        raise ConfigurationError(
-            f"DUCKDB_PATH={raw!r} is a directory; point it at a file such as {path / 'intercom.duckdb'}"
-        )
-    return path.resolve()
-
-
-def survey_feed_dir(environ: dict[str, str] | None = None) -> Path:
-    """The folder of survey answers from outside Intercom (CSV / JSON Lines), as an absolute path.
-
-    A relative SURVEY_FEED_DIR is resolved against the project root, like DUCKDB_PATH, so the CLI
-    and Dagster read the same folder whatever directory they start in.
-    """
-    env = os.environ if environ is None else environ
-    raw = env.get("SURVEY_FEED_DIR", "").strip() or DEFAULT_SURVEY_FEED_DIR
-    path = Path(raw).expanduser()
-    if not path.is_absolute():
-        path = PROJECT_ROOT / path
-    return path.resolve()
-
-
-def serving_path(environ: dict[str, str] | None = None) -> Path:
-    """The read-only copy of the warehouse that BI tools open (DUCKDB_SERVING_DIR).
-
-    It keeps the warehouse's file name, in its own folder (default `data/serving`), because
-    DuckDB names a database after its file and dbt's views refer to that name.
-    """
-    env = os.environ if environ is None else environ
-    raw = env.get("DUCKDB_SERVING_DIR", "").strip() or DEFAULT_SERVING_DIR
-    folder = Path(raw).expanduser()
-    if not folder.is_absolute():
-        folder = PROJECT_ROOT / folder
-    warehouse = duckdb_path(env)
-    if folder.resolve() == warehouse.parent:
-        raise ConfigurationError(
-            f"DUCKDB_SERVING_DIR={raw!r} is the warehouse's own folder; the copy needs a folder of "
-            f"its own, such as {warehouse.parent / 'serving'}"
-        )
-    return folder.resolve() / warehouse.name
+    return (path if path.is_absolute() else PROJECT_ROOT / path).resolve()

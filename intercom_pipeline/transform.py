@@ -1,29 +1,34 @@
-"""The dbt project: where it is, and its manifest kept current, without Dagster.
+"""The dbt project: where it is, its manifest kept current, and its variables, without Dagster.
 
 dagster-dbt reads `manifest.json` when the definitions load. `dbt parse` writes it without
 opening the warehouse; it runs here whenever a model, macro, test or seed is newer than the
 manifest, under a file lock because `dagster dev` loads the code in two processes at once.
+dbt's profile is written by the warehouse (`Warehouse.write_dbt_profile`), its variables come
+from the resources: the project holds no default of its own.
 """
 
 from __future__ import annotations
 
 import fcntl
-import os
+import json
 import subprocess
 import sys
 from pathlib import Path
 
-from intercom_pipeline.settings import PROJECT_ROOT, duckdb_path
+from intercom_pipeline.settings import PROJECT_ROOT
+from intercom_pipeline.warehouse import Warehouse, warehouse_settings
 
 DBT_PROJECT_DIR = PROJECT_ROOT / "dbt_project"
 # The dbt installed beside this Python, found without relying on PATH (a venv need not be active).
 DBT_EXECUTABLE = Path(sys.executable).with_name("dbt")
-_SOURCES = ("models", "macros", "tests", "seeds", "dbt_project.yml", "profiles.yml")
+_SOURCES = ("models", "macros", "tests", "seeds", "dbt_project.yml")
+# Every variable the models read, with the value parsing uses (it opens no warehouse).
+PARSE_VARS = {"survey_match_by_email": False}
 
 
-def dbt_environment() -> dict[str, str]:
-    """Variables dbt needs: the warehouse path, absolute, which profiles.yml reads."""
-    return {"DUCKDB_PATH": str(duckdb_path())}
+def dbt_vars(values: dict[str, object]) -> str:
+    """`--vars` for dbt: YAML, of which JSON is a part."""
+    return json.dumps(values)
 
 
 def manifest_is_stale(project_dir: Path = DBT_PROJECT_DIR) -> bool:
@@ -51,10 +56,18 @@ def prepare_manifest(project_dir: Path = DBT_PROJECT_DIR) -> Path:
     with (target / ".parse.lock").open("w") as lock:
         fcntl.flock(lock, fcntl.LOCK_EX)
         if manifest_is_stale(project_dir):
+            profile = Warehouse(warehouse_settings()).write_dbt_profile(target / "parse_profile")
             result = subprocess.run(
-                [str(DBT_EXECUTABLE), "parse", "--quiet", "--profiles-dir", str(project_dir)],
+                [
+                    str(DBT_EXECUTABLE),
+                    "parse",
+                    "--quiet",
+                    "--profiles-dir",
+                    str(profile),
+                    "--vars",
+                    dbt_vars(PARSE_VARS),
+                ],
                 cwd=project_dir,
-                env={**os.environ, **dbt_environment()},
                 capture_output=True,
                 text=True,
                 check=False,

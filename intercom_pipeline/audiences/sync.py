@@ -12,7 +12,6 @@ import re
 import uuid
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
-from pathlib import Path
 from typing import Any
 
 import duckdb
@@ -23,7 +22,7 @@ from intercom_pipeline.audiences.filters import compile_filter, property_sql
 from intercom_pipeline.settings import ConfigurationError
 from intercom_pipeline.sources.intercom import Workspace
 from intercom_pipeline.sources.intercom.client import IntercomError
-from intercom_pipeline.warehouse import write_rows
+from intercom_pipeline.warehouse import Warehouse, write_rows
 
 TAG_BATCH = 50
 MEMBER_COLUMNS = (
@@ -78,7 +77,7 @@ class Candidate:
 
 
 def sync_audience(
-    warehouse: Path,
+    warehouse: Warehouse,
     audience: Audience,
     workspaces: list[Workspace],
     now: datetime | None = None,
@@ -91,7 +90,7 @@ def sync_audience(
     now = now or datetime.now(UTC).replace(tzinfo=None)
     report = SyncReport(uuid.uuid4().hex, audience.id)
     clients = {ws.workspace_id: ws.client for ws in workspaces}
-    with duckdb.connect(str(warehouse)) as conn:
+    with warehouse.connect("syncing an audience") as conn:
         store.ensure_tables(conn)
         segments: list[tuple[str, str, str]] = []
         if audience.kind == "intercom_segment":
@@ -210,7 +209,7 @@ def _segment_member_ids(
     return ids
 
 
-def intercom_segment_audiences(warehouse: Path, configured: list[Audience]) -> list[Audience]:
+def intercom_segment_audiences(warehouse: Warehouse, configured: list[Audience]) -> list[Audience]:
     """Every segment saved in Intercom that no audience of the file configures, with defaults.
 
     Each is named as in Intercom, with the id `segment_<Intercom id>`.
@@ -219,7 +218,7 @@ def intercom_segment_audiences(warehouse: Path, configured: list[Audience]) -> l
         ConfigurationError: the segments have not been ingested yet.
     """
     claimed = {a.segment for a in configured if a.kind == "intercom_segment"}
-    with duckdb.connect(str(warehouse), read_only=True) as conn:
+    with warehouse.connect("syncing an audience") as conn:
         if not _has_segments(conn):
             raise ConfigurationError(
                 "intercom_raw.segments does not exist yet: ingest the segments first"

@@ -9,9 +9,7 @@ import dagster as dg
 
 from intercom_pipeline.audiences.config import Audience, load_audiences
 from intercom_pipeline.audiences.sync import SyncReport, intercom_segment_audiences, sync_audience
-from intercom_pipeline.defs.ingestion import WAREHOUSE_POOL
-from intercom_pipeline.settings import duckdb_path
-from intercom_pipeline.sources.intercom import connect
+from intercom_pipeline.defs.resources import IntercomResource, WarehouseResource
 
 AUTO_SYNC_SCHEDULE = "audiences_auto_sync"
 AUTO_SYNC_CRON = "0 4 * * *"  # every 24 hours
@@ -47,13 +45,16 @@ def audience_asset(audience: Audience) -> dg.AssetsDefinition:
         group_name="audiences",
         deps=deps,
         kinds={"duckdb", "intercom"},
-        pool=WAREHOUSE_POOL,
         description=f"Audience {audience.name!r} ({audience.kind}); auto-sync "
         f"{'on (every 24 hours)' if audience.auto_sync else 'off'}.",
         metadata={"name": audience.name, "type": audience.kind, "auto_sync": audience.auto_sync},
     )
-    def _sync(context: dg.AssetExecutionContext) -> dg.MaterializeResult:
-        report = sync_audience(duckdb_path(), audience, connect())
+    def _sync(
+        context: dg.AssetExecutionContext,
+        warehouse: WarehouseResource,
+        intercom: IntercomResource,
+    ) -> dg.MaterializeResult:
+        report = sync_audience(warehouse.get(context.log), audience, intercom.connect())
         if report.failed:
             context.log.warning(
                 f"{report.failed} contacts failed; see audiences.audience_sync_failures"
@@ -75,22 +76,27 @@ def segments_asset(configured: list[Audience]) -> dg.AssetsDefinition:
         group_name="audiences",
         deps=[dg.AssetKey("contacts"), dg.AssetKey(["intercom", "segments"])],
         kinds={"duckdb", "intercom"},
-        pool=WAREHOUSE_POOL,
         description="Every segment saved in Intercom and not in the audiences file, each an "
         "audience `segment_<id>` with the defaults; auto-sync off.",
     )
-    def _sync(context: dg.AssetExecutionContext, config: SegmentsConfig) -> dg.MaterializeResult:
-        audiences = intercom_segment_audiences(duckdb_path(), configured)
+    def _sync(
+        context: dg.AssetExecutionContext,
+        config: SegmentsConfig,
+        warehouse: WarehouseResource,
+        intercom: IntercomResource,
+    ) -> dg.MaterializeResult:
+        store = warehouse.get(context.log)
+        audiences = intercom_segment_audiences(store, configured)
         if config.segment is not None:
             audiences = [a for a in audiences if config.segment in (a.segment, a.name, a.id)]
             if not audiences:
                 raise dg.Failure(
                     f"no Intercom segment outside the audiences file is {config.segment!r}"
                 )
-        workspaces = connect()
+        workspaces = intercom.connect()
         rows, failed = [], 0
         for audience in audiences:
-            report = sync_audience(duckdb_path(), audience, workspaces)
+            report = sync_audience(store, audience, workspaces)
             failed += report.failed
             counts = " | ".join(str(getattr(report, n)) for n in _COUNTS)
             rows.append(f"| {audience.id} | {audience.name} | {counts} |")

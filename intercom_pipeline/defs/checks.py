@@ -8,11 +8,9 @@ from collections import defaultdict
 from collections.abc import Iterator
 
 import dagster as dg
-import duckdb
 
 from intercom_pipeline import quality
-from intercom_pipeline.defs.ingestion import WAREHOUSE_POOL
-from intercom_pipeline.settings import duckdb_path
+from intercom_pipeline.defs.resources import WarehouseResource
 from intercom_pipeline.sources.intercom import RAW_TABLES
 
 PARTS_KEY = dg.AssetKey(["intercom", "conversation_parts"])
@@ -28,14 +26,15 @@ PARTS_KEY = dg.AssetKey(["intercom", "conversation_parts"])
         for table in RAW_TABLES
     ],
     can_subset=True,
-    pool=WAREHOUSE_POOL,
 )
-def types_unchanged(context: dg.AssetCheckExecutionContext) -> Iterator[dg.AssetCheckResult]:
+def types_unchanged(
+    context: dg.AssetCheckExecutionContext, warehouse: WarehouseResource
+) -> Iterator[dg.AssetCheckResult]:
     """Fails, naming the table and column, when a type changed upstream.
 
     The data itself is kept: in a variant column, or whole in the custom attributes' JSON.
     """
-    findings = quality.type_findings(duckdb_path())
+    findings = quality.type_findings(warehouse.get(context.log))
     by_table: dict[str, list[quality.TypeDrift]] = defaultdict(list)
     for finding in findings:
         by_table[finding.table].append(finding)
@@ -55,14 +54,16 @@ def types_unchanged(context: dg.AssetCheckExecutionContext) -> Iterator[dg.Asset
         )
 
 
-@dg.asset_check(asset=PARTS_KEY, pool=WAREHOUSE_POOL)
-def conversation_parts_complete() -> dg.AssetCheckResult:
+@dg.asset_check(asset=PARTS_KEY)
+def conversation_parts_complete(
+    context: dg.AssetCheckExecutionContext, warehouse: WarehouseResource
+) -> dg.AssetCheckResult:
     """Loaded parts per conversation equal `statistics.count_conversation_parts`.
 
     A conversation with more parts than the 500 the API returns only warns (it is flagged on the
     conversations table, with both counts); any other difference is an error.
     """
-    with duckdb.connect(str(duckdb_path()), read_only=True) as conn:
+    with warehouse.get(context.log).connect("checking conversation parts") as conn:
         gaps = quality.conversation_parts_gaps(conn)
     unexplained = [g for g in gaps if not g.truncated_by_api]
     listing = "\n".join(

@@ -10,19 +10,19 @@ from dagster_dlt.translator import DltResourceTranslatorData
 from pydantic import Field
 
 from intercom_pipeline import quality
+from intercom_pipeline.defs.resources import IntercomResource, WarehouseResource
 from intercom_pipeline.ingest import (
     CoreTypeChanged,
+    definition_pipeline,
     deletions_refused,
-    make_pipeline,
     modules_unavailable,
     run_ingestion,
     whole_families,
 )
 from intercom_pipeline.settings import lookback_seconds, stop_on_type_change
-from intercom_pipeline.sources.intercom import Workspace, connect, intercom_source
+from intercom_pipeline.sources.intercom import Workspace, intercom_source
 
 RAW_GROUP = "intercom_raw"
-WAREHOUSE_POOL = "duckdb"  # one writer at a time: every asset that writes the warehouse uses it
 
 
 class IntercomDltTranslator(DagsterDltTranslator):
@@ -63,13 +63,16 @@ def intercom_raw_assets() -> dg.AssetsDefinition:
 
     @dlt_assets(
         dlt_source=definition_source,
-        dlt_pipeline=make_pipeline(create_directory=False),
+        dlt_pipeline=definition_pipeline(),
         name="intercom_raw",
         dagster_dlt_translator=IntercomDltTranslator(),
-        pool=WAREHOUSE_POOL,
     )
     def _assets(
-        context: dg.AssetExecutionContext, config: IntercomSyncConfig, dlt: DagsterDltResource
+        context: dg.AssetExecutionContext,
+        config: IntercomSyncConfig,
+        dlt: DagsterDltResource,
+        warehouse: WarehouseResource,
+        intercom: IntercomResource,
     ) -> Iterator[Any]:
         # Not dlt.run: it would load the selected tables alone, and a parent's cursor would move
         # past children never fetched. run_ingestion loads each selected table's whole family.
@@ -82,11 +85,12 @@ def intercom_raw_assets() -> dg.AssetsDefinition:
                 "children), so no cursor moves past rows left unread; each is recorded as "
                 "materialized too."
             )
-        workspaces = connect()
+        workspaces = intercom.connect()
         try:
             result = run_ingestion(
+                warehouse.get(context.log),
+                workspaces,
                 tables,
-                workspaces=workspaces,
                 stop_on_type_change=stop_on_type_change(),
                 accept_mass_deletions=config.accept_mass_deletions,
                 related_only=config.related_only,

@@ -2,10 +2,9 @@
 
 import dagster as dg
 
-from intercom_pipeline.defs.ingestion import WAREHOUSE_POOL
+from intercom_pipeline.defs.resources import WarehouseResource
 from intercom_pipeline.defs.transform import intercom_dbt_assets
 from intercom_pipeline.publish import publish_warehouse
-from intercom_pipeline.settings import duckdb_path, serving_path
 
 MART_GROUPS = ("support", "customers", "feedback", "surveys", "audiences")
 
@@ -25,21 +24,26 @@ def build_publish_asset() -> dg.AssetsDefinition:
         group_name="serving",
         deps=mart_keys(),
         kinds={"duckdb"},
-        pool=WAREHOUSE_POOL,
     )
-    def bi_warehouse(context: dg.AssetExecutionContext) -> dg.MaterializeResult:
+    def bi_warehouse(
+        context: dg.AssetExecutionContext, warehouse: WarehouseResource
+    ) -> dg.MaterializeResult:
         """A read-only copy of the warehouse (DUCKDB_SERVING_DIR) that BI tools can keep open.
 
-        Replaced atomically after each build: a tool holding the old copy keeps reading it, and
-        neither side ever waits for the other.
+        Replaced atomically after each build, in a storage format DuckDB 1.x clients read: a tool
+        holding the old copy keeps reading it, and neither side ever waits for the other.
         """
-        published = publish_warehouse(duckdb_path(), serving_path())
-        context.log.info(f"published {published.path} ({published.tables} tables)")
+        published = publish_warehouse(warehouse.get(context.log))
+        context.log.info(
+            f"published {published.path} ({published.tables} tables, storage "
+            f"{published.storage_version})"
+        )
         return dg.MaterializeResult(
             metadata={
                 "path": dg.MetadataValue.path(str(published.path)),
                 "size_bytes": dg.MetadataValue.int(published.size_bytes),
                 "tables": dg.MetadataValue.int(published.tables),
+                "storage_version": published.storage_version,
             }
         )
 

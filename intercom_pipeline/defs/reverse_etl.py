@@ -2,12 +2,10 @@
 
 import dagster as dg
 
-from intercom_pipeline.defs.ingestion import WAREHOUSE_POOL
+from intercom_pipeline.defs.resources import IntercomResource, WarehouseResource
 from intercom_pipeline.defs.transform import intercom_dbt_assets
 from intercom_pipeline.reverse_etl.push import PushRefused, push_survey_results
 from intercom_pipeline.reverse_etl.settings import push_settings
-from intercom_pipeline.settings import duckdb_path
-from intercom_pipeline.sources.intercom import connect
 from intercom_pipeline.sources.intercom.client import IntercomAuthError, IntercomPermissionError
 
 PUSH_ASSET = "intercom_contact_survey_push"
@@ -28,10 +26,12 @@ class SurveyPushConfig(dg.Config):
     group_name="push_back",
     deps=list(READS),
     kinds={"intercom", "duckdb"},
-    pool=WAREHOUSE_POOL,
 )
 def intercom_contact_survey_push(
-    context: dg.AssetExecutionContext, config: SurveyPushConfig
+    context: dg.AssetExecutionContext,
+    config: SurveyPushConfig,
+    warehouse: WarehouseResource,
+    intercom: IntercomResource,
 ) -> dg.MaterializeResult:
     """Survey results onto Intercom contacts, sending only what changed since the last push.
 
@@ -47,8 +47,8 @@ def intercom_contact_survey_push(
         )
     try:
         report = push_survey_results(
-            duckdb_path(),
-            connect(),
+            warehouse.get(context.log),
+            intercom.connect(),
             push_settings(),
             resend_all=config.resend_all,
             force=config.force,

@@ -1,11 +1,8 @@
 """The external survey feed (a folder of CSV / JSON Lines files) as the asset ["survey_feed", "responses"]."""
 
-import os
-
 import dagster as dg
 
-from intercom_pipeline.defs.ingestion import WAREHOUSE_POOL
-from intercom_pipeline.settings import survey_feed_dir
+from intercom_pipeline.defs.resources import SurveyFeedResource, WarehouseResource
 from intercom_pipeline.survey_feed import load_survey_feed
 
 
@@ -13,18 +10,19 @@ from intercom_pipeline.survey_feed import load_survey_feed
     key=["survey_feed", "responses"],
     group_name="survey_feed",
     kinds={"dlt", "duckdb"},
-    pool=WAREHOUSE_POOL,
 )
-def survey_feed_responses(context: dg.AssetExecutionContext) -> dg.MaterializeResult:
+def survey_feed_responses(
+    context: dg.AssetExecutionContext, warehouse: WarehouseResource, survey_feed: SurveyFeedResource
+) -> dg.MaterializeResult:
     """Survey answers from outside Intercom: the new or changed files of SURVEY_FEED_DIR, as text.
 
     The default folder is created when missing (a project without a feed loads nothing); a folder
     set explicitly must exist.
     """
-    folder = survey_feed_dir()
-    if "SURVEY_FEED_DIR" not in os.environ:
+    folder = survey_feed.path()
+    if not survey_feed.folder:
         folder.mkdir(parents=True, exist_ok=True)
-    counts = load_survey_feed(folder)
+    counts = load_survey_feed(warehouse.get(context.log), folder)
     context.log.info(f"survey feed {folder}: {counts['rows_loaded']} rows loaded")
     return dg.MaterializeResult(
         metadata={

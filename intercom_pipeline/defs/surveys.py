@@ -6,9 +6,9 @@ schedule that decides the closures whose channel delay has ended.
 
 import dagster as dg
 
-from intercom_pipeline.defs.ingestion import WAREHOUSE_POOL
-from intercom_pipeline.settings import duckdb_path, intercom_settings
-from intercom_pipeline.sources.intercom import Workspace, connect
+from intercom_pipeline.defs.resources import IntercomResource, WarehouseResource
+from intercom_pipeline.settings import intercom_settings
+from intercom_pipeline.sources.intercom import Workspace
 from intercom_pipeline.sources.intercom.client import IntercomClient
 from intercom_pipeline.surveys.run import Notified, process_closures
 from intercom_pipeline.surveys.settings import SurveySettings, survey_settings
@@ -21,23 +21,24 @@ SURVEY_JOB = "surveys_on_close_job"
     key=["surveys", "survey_requests"],
     group_name="surveys_on_close",
     kinds={"intercom", "duckdb"},
-    pool=WAREHOUSE_POOL,
 )
-def survey_requests(context: dg.AssetExecutionContext) -> dg.MaterializeResult:
+def survey_requests(
+    context: dg.AssetExecutionContext, warehouse: WarehouseResource, intercom: IntercomResource
+) -> dg.MaterializeResult:
     """Surveys when conversations close, with suppression rules and a request log.
 
     Every closure seen (search and webhooks) is logged, decided by the suppression rules, and
     sent (production) or built and validated (test).
     """
     settings = survey_settings()
-    workspaces = connect()
+    workspaces = intercom.connect()
     spool = WebhookSpool(webhook_spool_dir())
     notified = {  # unusable notifications are moved to the spool's rejected/ folder
         path: Notified(c.app_id or workspaces[0].workspace_id, c.conversation_id, c.created_at)
         for path, c in spool.closed_conversations()
     }
     outcome = process_closures(
-        duckdb_path(),
+        warehouse.get(context.log),
         workspaces,
         settings,
         webhook_closures=list(notified.values()),
@@ -88,14 +89,16 @@ def _test_client(settings: SurveySettings) -> IntercomClient | None:
     minimum_interval_seconds=60,
     default_status=dg.DefaultSensorStatus.RUNNING,
 )
-def conversation_closed_sensor(context: dg.SensorEvaluationContext) -> dg.SensorResult:
+def conversation_closed_sensor(
+    context: dg.SensorEvaluationContext, intercom: IntercomResource
+) -> dg.SensorResult:
     """Starts the surveys job when a conversation closed or a webhook arrived.
 
     It asks Intercom for the latest closed conversation and reads the webhook spool; it writes
     nothing (the job is the warehouse's one writer).
     """
     spooled = WebhookSpool(webhook_spool_dir()).pending()
-    latest = max((_latest_closed(ws) for ws in connect()), default=0)
+    latest = max((_latest_closed(ws) for ws in intercom.connect()), default=0)
     seen = int(context.cursor or 0)
     runs = []
     if spooled:

@@ -1,21 +1,22 @@
 """The dbt models as Dagster assets: sources are the raw assets, tests are asset checks."""
 
-import os
 from collections.abc import Iterator, Mapping
 from functools import cache
 from typing import Any
 
 import dagster as dg
-from dagster_dbt import DagsterDbtTranslator, DbtCliResource, DbtProject, dbt_assets
+from dagster_dbt import (
+    DagsterDbtTranslator,
+    DbtCliInvocation,
+    DbtCliResource,
+    DbtProject,
+    dbt_assets,
+)
 
 from intercom_pipeline.defs.audiences import audience_asset_keys
-from intercom_pipeline.defs.ingestion import WAREHOUSE_POOL
-from intercom_pipeline.transform import (
-    DBT_EXECUTABLE,
-    DBT_PROJECT_DIR,
-    dbt_environment,
-    prepare_manifest,
-)
+from intercom_pipeline.defs.resources import SurveyFeedResource, WarehouseResource
+from intercom_pipeline.transform import DBT_EXECUTABLE, DBT_PROJECT_DIR, dbt_vars, prepare_manifest
+from intercom_pipeline.warehouse import Warehouse
 
 # dbt folder (models/<layer>/<area>/...) -> Dagster group
 _LAYER_GROUPS = {"staging": "staging", "intermediate": "staging"}
@@ -57,7 +58,7 @@ class IntercomDbtTranslator(DagsterDbtTranslator):
 def dbt_project() -> DbtProject:
     """The project, with its manifest parsed when stale (no warehouse connection)."""
     prepare_manifest()
-    return DbtProject(project_dir=DBT_PROJECT_DIR, profiles_dir=DBT_PROJECT_DIR)
+    return DbtProject(project_dir=DBT_PROJECT_DIR)
 
 
 @cache
@@ -70,20 +71,43 @@ def intercom_dbt_assets() -> dg.AssetsDefinition:
         project=project,
         name="intercom_dbt",
         dagster_dbt_translator=IntercomDbtTranslator(),
-        pool=WAREHOUSE_POOL,
     )
-    def _assets(context: dg.AssetExecutionContext, dbt: DbtCliResource) -> Iterator[Any]:
-        os.environ.update(dbt_environment())
-        yield from dbt.cli(["build"], context=context).stream()
+    def _assets(
+        context: dg.AssetExecutionContext,
+        warehouse: WarehouseResource,
+        survey_feed: SurveyFeedResource,
+    ) -> Iterator[Any]:
+        store = warehouse.get(context.log)
+        dbt = DbtCliResource(
+            project_dir=project,
+            dbt_executable=str(DBT_EXECUTABLE),
+            profiles_dir=str(store.write_dbt_profile()),
+        )
+        with store.exclusive("building the dbt models"):
+            build = dbt.cli(
+                ["build", "--vars", dbt_vars(survey_feed.dbt_vars())],
+                context=context,
+                raise_on_error=False,
+            )
+            yield from build.stream()
+        if not build.is_successful():
+            raise _out_of_memory(build, store) or build.get_error() or dg.Failure("dbt failed")
 
     return _assets
 
 
+def _out_of_memory(build: DbtCliInvocation, store: Warehouse) -> dg.Failure | None:
+    """A failure naming the setting to raise, when DuckDB ran out of its memory budget."""
+    results = build.get_artifact("run_results.json").get("results", [])
+    starved = [r["unique_id"] for r in results if "Out of Memory" in (r.get("message") or "")]
+    if not starved:
+        return None
+    return dg.Failure(
+        f"DuckDB ran out of its memory budget ({store.settings.memory_limit}) building "
+        f"{', '.join(starved)}: raise DUCKDB_MEMORY_LIMIT (e.g. to 4GB) and build again."
+    )
+
+
 @dg.definitions
 def defs() -> dg.Definitions:
-    return dg.Definitions(
-        assets=[intercom_dbt_assets()],
-        resources={
-            "dbt": DbtCliResource(project_dir=dbt_project(), dbt_executable=str(DBT_EXECUTABLE))
-        },
-    )
+    return dg.Definitions(assets=[intercom_dbt_assets()])

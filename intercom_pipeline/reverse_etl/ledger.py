@@ -8,11 +8,10 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from datetime import datetime
-from pathlib import Path
 
 import duckdb
 
-from intercom_pipeline.warehouse import first_row, write_rows
+from intercom_pipeline.warehouse import Warehouse, first_row, write_rows
 
 SCHEMA = "reverse_etl"
 LEDGER = f"{SCHEMA}.intercom_push_ledger"
@@ -112,9 +111,9 @@ def last_full_export(conn: duckdb.DuckDBPyConnection) -> datetime | None:
     return row[0] if row else None
 
 
-def run_failures(warehouse: Path, run_id: str, limit: int) -> list[tuple[str, str, str]]:
+def run_failures(warehouse: Warehouse, run_id: str, limit: int) -> list[tuple[str, str, str]]:
     """The first `limit` failures of one run: (contact, item key, reason)."""
-    with duckdb.connect(str(warehouse), read_only=True) as conn:
+    with warehouse.connect("reading the push failures") as conn:
         return conn.execute(
             f"select contact_id, item_key, reason from {FAILURES} where run_id = ?"
             " order by item_key limit ?",

@@ -14,7 +14,6 @@ from collections.abc import Callable, Iterator
 from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta
-from pathlib import Path
 from typing import Any
 
 import duckdb
@@ -35,7 +34,7 @@ from intercom_pipeline.sources.intercom.client import (
     IntercomError,
     IntercomPermissionError,
 )
-from intercom_pipeline.warehouse import write_rows
+from intercom_pipeline.warehouse import Warehouse, write_rows
 
 FULL_EXPORT_INTERVAL = timedelta(days=7)
 # Outcomes are recorded in the ledger at least this often (and whenever `workers` of them wait):
@@ -103,7 +102,7 @@ def ambiguous_answers(conn: duckdb.DuckDBPyConnection) -> list[tuple[str, str]]:
 
 
 def push_survey_results(
-    warehouse: Path,
+    warehouse: Warehouse,
     workspaces: list[Workspace],
     settings: PushSettings,
     *,
@@ -120,7 +119,7 @@ def push_survey_results(
     """
     started = now or datetime.now(UTC).replace(tzinfo=None)
     report = PushReport(uuid.uuid4().hex, settings.mode, resend_all)
-    with duckdb.connect(str(warehouse)) as conn:
+    with warehouse.connect("pushing survey results") as conn:
         ledger.ensure_tables(conn)
         if resend_all and not force:
             _check_weekly_guard(conn, started)

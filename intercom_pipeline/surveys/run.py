@@ -16,7 +16,6 @@ import logging
 from collections import Counter
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from pathlib import Path
 
 import duckdb
 
@@ -40,6 +39,7 @@ from intercom_pipeline.surveys.decide import DO_NOT_SEND, WAIT, History, decide
 from intercom_pipeline.surveys.destination import Destinations
 from intercom_pipeline.surveys.messages import InvalidRequest, build_message
 from intercom_pipeline.surveys.settings import SurveySettings
+from intercom_pipeline.warehouse import Warehouse
 
 SEARCH_OVERLAP_SECONDS = 120  # closures indexed late by the search are still found
 
@@ -88,7 +88,7 @@ class _Dropped:
 
 
 def process_closures(
-    warehouse: Path,
+    warehouse: Warehouse,
     workspaces: list[Workspace],
     settings: SurveySettings,
     *,
@@ -113,7 +113,7 @@ def process_closures(
     now = now or datetime.now(UTC).replace(tzinfo=None)
     by_id = {ws.workspace_id: ws for ws in workspaces}
     run = SurveyRun()
-    with duckdb.connect(str(warehouse)) as conn:
+    with warehouse.connect("deciding surveys on close") as conn:
         log.ensure_tables(conn)
         run.count("unknown", "outcome_unknown", log.give_up_sending(conn, settings.mode, now))
         # Webhooks first: when both saw a closure, the log says it came by webhook.

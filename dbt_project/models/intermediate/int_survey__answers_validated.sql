@@ -1,5 +1,4 @@
-{%- set match_by_email = var('survey_match_by_email', env_var('SURVEY_MATCH_BY_EMAIL', 'false'))
-    | string | lower in ('true', '1', 'yes') -%}
+{%- set match_by_email = var('survey_match_by_email') | string | lower in ('true', '1', 'yes') -%}
 {#- Every answer with its meaning decided: the contact it belongs to, its metric, numeric score,
     category and times, and why it cannot be used: `rejection_code` (stable, for filters) and
     `rejection_reason` (in words), both null when valid. A row without a score and without

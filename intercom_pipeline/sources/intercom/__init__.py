@@ -25,7 +25,6 @@ from intercom_pipeline.settings import (
     DEFAULT_LOOKBACK_SECONDS,
     IntercomSettings,
     Secret,
-    intercom_workspaces,
 )
 from intercom_pipeline.sources.intercom import helpers
 from intercom_pipeline.sources.intercom.client import IntercomClient, IntercomPermissionError
@@ -90,12 +89,10 @@ class Workspace:
         self.parent_markers.clear()
 
 
-def connect(
-    workspaces: list[IntercomSettings] | None = None, **client_options: Any
-) -> list[Workspace]:
+def connect(workspaces: list[IntercomSettings], **client_options: Any) -> list[Workspace]:
     """Clients for the configured workspaces (the token may also come from dlt secrets)."""
     connected = []
-    for configured in workspaces or intercom_workspaces():
+    for configured in workspaces:
         settings = configured
         if not settings.access_token and settings.name == "default":
             token = dlt.secrets.get("sources.intercom.access_token")
@@ -206,7 +203,8 @@ def intercom_source(
     """Every Intercom module as a table.
 
     Args:
-        workspaces: connected workspaces (`connect()`); default: from the environment.
+        workspaces: connected workspaces (`connect(...)`); none: the source only names its
+            tables (as the Dagster definitions need).
         lookback_seconds: overlap of incremental conversation and ticket reads (contacts keep
             at least a day: a smaller value is raised to a day for them).
         part_fetch_workers: concurrent GET /conversations/{id} calls for parts.
@@ -218,7 +216,7 @@ def intercom_source(
             may mark deleted; beyond it (and beyond a handful) that table's deletions are
             refused with a warning, marking none, and named in `Workspace.deletions_refused`.
     """
-    connected: list[Workspace] = workspaces if workspaces is not None else connect()
+    connected: list[Workspace] = list(workspaces or [])
 
     def per_workspace(read: Callable[[Workspace], Iterator[T]]) -> Callable[[], Iterator[T]]:
         return _per_workspace(connected, read)
