@@ -75,6 +75,20 @@ def definition_pipeline() -> dlt.Pipeline:
 def _configure_dlt() -> None:
     for key, value in DLT_SETTINGS.items():
         dlt.config[key] = value
+    dlt_logger = logging.getLogger("dlt")
+    if not any(isinstance(f, _NoEmptyColumnHints) for f in dlt_logger.filters):
+        dlt_logger.addFilter(_NoEmptyColumnHints())
+
+
+class _NoEmptyColumnHints(logging.Filter):
+    """Drops dlt's hint that columns without data in a load were not created.
+
+    Most loads leave some optional Intercom field empty, so the hint says nothing the user can
+    act on; a column appears with its first value, and the staging models read it only then.
+    """
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        return "did not receive any data" not in record.getMessage()
 
 
 @contextmanager

@@ -16,25 +16,30 @@ import sys
 from pathlib import Path
 
 from intercom_pipeline.settings import PROJECT_ROOT
-from intercom_pipeline.warehouse import Warehouse, warehouse_settings
 
 DBT_PROJECT_DIR = PROJECT_ROOT / "dbt_project"
 # The dbt installed beside this Python, found without relying on PATH (a venv need not be active).
 DBT_EXECUTABLE = Path(sys.executable).with_name("dbt")
 _SOURCES = ("models", "macros", "tests", "seeds", "dbt_project.yml")
-# Every variable the models read, with the value parsing uses (it opens no warehouse).
-PARSE_VARS = {"survey_match_by_email": False}
+# What the manifest was parsed with: dbt parses everything again when the profile or the
+# variables change, so builds parse first with theirs (once) and then reuse that parse.
+_PARSED_WITH = "parsed_with.json"
 
 
 def dbt_vars(values: dict[str, object]) -> str:
     """`--vars` for dbt: YAML, of which JSON is a part."""
-    return json.dumps(values)
+    return json.dumps(values, sort_keys=True)
 
 
-def manifest_is_stale(project_dir: Path = DBT_PROJECT_DIR) -> bool:
-    """True when the manifest is missing or older than a file dbt reads."""
-    manifest = project_dir / "target" / "manifest.json"
-    if not manifest.exists():
+def manifest_is_stale(project_dir: Path, parsed_with: str) -> bool:
+    """True when the manifest is missing, older than a file dbt reads, or parsed otherwise.
+
+    Otherwise: with another profile or other variables (`parsed_with`).
+    """
+    target = project_dir / "target"
+    manifest = target / "manifest.json"
+    stamp = target / _PARSED_WITH
+    if not manifest.exists() or not stamp.exists() or stamp.read_text() != parsed_with:
         return True
     built = manifest.stat().st_mtime
     for name in _SOURCES:
@@ -45,7 +50,9 @@ def manifest_is_stale(project_dir: Path = DBT_PROJECT_DIR) -> bool:
     return False
 
 
-def prepare_manifest(project_dir: Path = DBT_PROJECT_DIR) -> Path:
+def prepare_manifest(
+    profiles_dir: Path, variables: dict[str, object], project_dir: Path = DBT_PROJECT_DIR
+) -> Path:
     """Run `dbt parse` when the manifest is stale; returns the manifest's path.
 
     Raises:
@@ -53,19 +60,21 @@ def prepare_manifest(project_dir: Path = DBT_PROJECT_DIR) -> Path:
     """
     target = project_dir / "target"
     target.mkdir(exist_ok=True)
+    parsed_with = json.dumps(
+        {"profile": (profiles_dir / "profiles.yml").read_text(), "vars": dbt_vars(variables)}
+    )
     with (target / ".parse.lock").open("w") as lock:
         fcntl.flock(lock, fcntl.LOCK_EX)
-        if manifest_is_stale(project_dir):
-            profile = Warehouse(warehouse_settings()).write_dbt_profile(target / "parse_profile")
+        if manifest_is_stale(project_dir, parsed_with):
             result = subprocess.run(
                 [
                     str(DBT_EXECUTABLE),
                     "parse",
                     "--quiet",
                     "--profiles-dir",
-                    str(profile),
+                    str(profiles_dir),
                     "--vars",
-                    dbt_vars(PARSE_VARS),
+                    dbt_vars(variables),
                 ],
                 cwd=project_dir,
                 capture_output=True,
@@ -76,4 +85,5 @@ def prepare_manifest(project_dir: Path = DBT_PROJECT_DIR) -> Path:
                 raise RuntimeError(
                     f"dbt parse failed in {project_dir}:\n{result.stdout}{result.stderr}"
                 )
+            (target / _PARSED_WITH).write_text(parsed_with)
     return target / "manifest.json"

@@ -14,7 +14,11 @@ from dagster_dbt import (
 )
 
 from intercom_pipeline.defs.audiences import audience_asset_keys
-from intercom_pipeline.defs.resources import SurveyFeedResource, WarehouseResource
+from intercom_pipeline.defs.resources import (
+    SurveyFeedResource,
+    WarehouseResource,
+    resources_from_environment,
+)
 from intercom_pipeline.transform import DBT_EXECUTABLE, DBT_PROJECT_DIR, dbt_vars, prepare_manifest
 from intercom_pipeline.warehouse import Warehouse
 
@@ -56,8 +60,14 @@ class IntercomDbtTranslator(DagsterDbtTranslator):
 
 @cache
 def dbt_project() -> DbtProject:
-    """The project, with its manifest parsed when stale (no warehouse connection)."""
-    prepare_manifest()
+    """The project, with its manifest parsed when stale (no warehouse connection).
+
+    Parsed with the profile and variables of the environment's resources, which runs use too.
+    """
+    resources = resources_from_environment(resolved=True)
+    prepare_manifest(
+        resources["warehouse"].get().write_dbt_profile(), resources["survey_feed"].dbt_vars()
+    )
     return DbtProject(project_dir=DBT_PROJECT_DIR)
 
 
@@ -78,10 +88,10 @@ def intercom_dbt_assets() -> dg.AssetsDefinition:
         survey_feed: SurveyFeedResource,
     ) -> Iterator[Any]:
         store = warehouse.get(context.log)
+        profiles = store.write_dbt_profile()
+        prepare_manifest(profiles, survey_feed.dbt_vars())
         dbt = DbtCliResource(
-            project_dir=project,
-            dbt_executable=str(DBT_EXECUTABLE),
-            profiles_dir=str(store.write_dbt_profile()),
+            project_dir=project, dbt_executable=str(DBT_EXECUTABLE), profiles_dir=str(profiles)
         )
         with store.exclusive("building the dbt models"):
             build = dbt.cli(
