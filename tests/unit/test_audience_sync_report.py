@@ -17,6 +17,7 @@ from intercom_pipeline.audiences.filters import FilterError
 from intercom_pipeline.audiences.sync import SyncReport, sync_audience
 from intercom_pipeline.sources.intercom import Workspace
 from intercom_pipeline.sources.intercom.client import IntercomError
+from intercom_pipeline.warehouse import Warehouse
 
 WS = "app1"
 COLUMNS = (
@@ -94,7 +95,7 @@ class World:
 
     def run(self, audience: Audience) -> SyncReport:
         intercom: Any = self.intercom
-        return sync_audience(self.path, audience, [Workspace(intercom)])
+        return sync_audience(Warehouse.at(self.path), audience, [Workspace(intercom)])
 
     def sync(self, audience: Audience) -> dict[str, int]:
         report = self.run(audience)

@@ -118,8 +118,9 @@ def test_a_company_the_scroll_returns_twice_is_stored_once_with_its_latest_value
     """The merge keeps the row with the newest `updated_at`, whichever came first."""
     import duckdb
 
-    from intercom_pipeline.ingest import RAW_DATASET, make_pipeline
+    from intercom_pipeline.ingest import RAW_DATASET, loading_pipeline
     from intercom_pipeline.sources.intercom import Workspace, intercom_source
+    from intercom_pipeline.warehouse import Warehouse
 
     client = ScriptedScroll(0, fail_after=[])
     client.companies = [
@@ -132,7 +133,8 @@ def test_a_company_the_scroll_returns_twice_is_stored_once_with_its_latest_value
     workspace.__dict__["workspace_id"] = "app"  # instead of asking GET /me
     source = intercom_source([workspace], reconcile_deletions=False).with_resources("companies")
     warehouse = tmp_path / "warehouse.duckdb"
-    make_pipeline(warehouse, tmp_path / "dlt").run(source, loader_file_format="parquet")
+    with loading_pipeline(Warehouse.at(warehouse)) as pipeline:
+        pipeline.run(source, loader_file_format="parquet")
     with duckdb.connect(str(warehouse), read_only=True) as conn:
         rows = conn.execute(
             f"select id, name, epoch(updated_at)::int from {RAW_DATASET}.companies order by id"

@@ -2,14 +2,26 @@ from pathlib import Path
 
 import pytest
 
+from intercom_pipeline.defs.resources import resources_from_environment
 from intercom_pipeline.settings import (
     PROJECT_ROOT,
     ConfigurationError,
+    IntercomSettings,
     Secret,
-    duckdb_path,
     intercom_settings,
-    serving_path,
 )
+
+
+def duckdb_path(env: dict[str, str]) -> Path:
+    return resources_from_environment(env, resolved=True)["warehouse"].get().path
+
+
+def serving_path(env: dict[str, str]) -> Path:
+    return resources_from_environment(env, resolved=True)["warehouse"].get().settings.serving_path
+
+
+def intercom_workspaces(env: dict[str, str]) -> list[IntercomSettings]:
+    return resources_from_environment(env, resolved=True)["intercom"].settings()
 
 
 @pytest.mark.parametrize(
@@ -72,8 +84,6 @@ def test_duckdb_path_that_is_a_directory_is_rejected(tmp_path: Path) -> None:
 
 
 def test_several_workspaces_read_their_own_variables() -> None:
-    from intercom_pipeline.settings import intercom_workspaces
-
     workspaces = intercom_workspaces(
         {
             "INTERCOM_WORKSPACES": "acme, globex",
@@ -90,8 +100,6 @@ def test_several_workspaces_read_their_own_variables() -> None:
 
 
 def test_a_bad_workspace_name_is_rejected() -> None:
-    from intercom_pipeline.settings import intercom_workspaces
-
     with pytest.raises(ConfigurationError, match="letters, digits and underscores"):
         intercom_workspaces({"INTERCOM_WORKSPACES": "acme-eu"})
 

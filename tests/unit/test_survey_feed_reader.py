@@ -8,7 +8,8 @@ from pathlib import Path
 
 import pytest
 
-from intercom_pipeline.settings import PROJECT_ROOT, survey_feed_dir
+from intercom_pipeline.defs.resources import resources_from_environment
+from intercom_pipeline.settings import PROJECT_ROOT
 from intercom_pipeline.sources.survey_feed import COLUMN_TYPES, survey_feed_source
 from intercom_pipeline.sources.survey_feed.reader import FIELDS, feed_files, read_feed_file
 
@@ -178,6 +179,10 @@ def test_every_column_is_declared_text_except_lineage() -> None:
         "file_modified_at": "timestamp",
         "parse_error": "text",
     }
+
+
+def survey_feed_dir(env: dict[str, str]) -> Path:
+    return resources_from_environment(env, resolved=True)["survey_feed"].path()
 
 
 def test_survey_feed_dir_defaults_to_data_and_resolves_relative_paths(tmp_path: Path) -> None:
