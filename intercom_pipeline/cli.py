@@ -19,21 +19,16 @@ from collections.abc import Iterator
 from contextlib import contextmanager, redirect_stdout
 from typing import TYPE_CHECKING, Any
 
-from intercom_pipeline.defs.resources import (
-    IntercomResource,
-    IntercomWorkspaceConfig,
-    SurveyFeedResource,
-    resources_from_environment,
-)
 from intercom_pipeline.sandbox import DEFAULT_TOKEN, Faults, RunningSandbox, Sandbox, SandboxConfig
 from intercom_pipeline.sandbox.generator import SCALES
 from intercom_pipeline.sandbox.survey_feed import write_demo_survey_feed
 from intercom_pipeline.settings import ConfigurationError, IntercomSettings
 from intercom_pipeline.sources.intercom.client import IntercomError
-from intercom_pipeline.warehouse import Warehouse, WarehouseError
 
 if TYPE_CHECKING:
     import dagster as dg
+
+    from intercom_pipeline.warehouse import Warehouse
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -104,9 +99,21 @@ def main(argv: list[str] | None = None) -> int:
         if args.command == "webhook":
             return _webhook(args)
         return _show_config()
-    except (ConfigurationError, IntercomError, WarehouseError) as exc:
+    except _user_errors() as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
+
+
+def _user_errors() -> tuple[type[Exception], ...]:
+    """The errors shown as one line with their fix.
+
+    The warehouse's is imported only once something failed: its package loads DuckDB, and the
+    webhook receiver (this entry point) must never load it (nor Dagster, which the commands that
+    need it import themselves).
+    """
+    from intercom_pipeline.warehouse import WarehouseError
+
+    return (ConfigurationError, IntercomError, WarehouseError)
 
 
 def _serve(args: argparse.Namespace) -> int:
@@ -180,6 +187,12 @@ def _workspace(resources: dict[str, Any]) -> Iterator[tuple[str, dict[str, Any]]
     at it for the duration, and the survey feed folder receives the demo's survey answers (some
     name their contact by email only, so they are matched by email unless the user said not to).
     """
+    from intercom_pipeline.defs.resources import (
+        IntercomResource,
+        IntercomWorkspaceConfig,
+        SurveyFeedResource,
+    )
+
     (settings,) = resources["intercom"].settings()[:1]
     if _is_configured(settings):
         yield f"{settings.base_url} (region {settings.region})", resources
@@ -233,6 +246,7 @@ def _demo(push: bool) -> int:
     import dagster as dg
 
     from intercom_pipeline.definitions import build_definitions
+    from intercom_pipeline.defs.resources import resources_from_environment
     from intercom_pipeline.defs.reverse_etl import PUSH_ASSET
     from intercom_pipeline.ingest import table_counts
     from intercom_pipeline.metrics import headline_metrics
@@ -332,6 +346,7 @@ def _ingest(tables: list[str], lookback: int | None, accept_mass_deletions: bool
     """
     from dlt.pipeline.exceptions import PipelineStepFailed
 
+    from intercom_pipeline.defs.resources import resources_from_environment
     from intercom_pipeline.ingest import CoreTypeChanged, run_ingestion
     from intercom_pipeline.quality import TypeChanged
     from intercom_pipeline.settings import lookback_seconds, stop_on_type_change
@@ -391,6 +406,7 @@ def _intercom_cause(exc: BaseException) -> IntercomError | None:
 def _show_config() -> int:
     """Print the effective settings (secrets hidden); a bad value exits 2 with the fix."""
     from intercom_pipeline.audiences.config import audiences_file
+    from intercom_pipeline.defs.resources import resources_from_environment
     from intercom_pipeline.reverse_etl.settings import push_settings
     from intercom_pipeline.settings import lookback_seconds
     from intercom_pipeline.surveys.settings import survey_settings

@@ -5,7 +5,6 @@ from __future__ import annotations
 from pathlib import Path
 
 import dagster as dg
-import duckdb
 import pytest
 import requests
 
@@ -14,6 +13,7 @@ from intercom_pipeline.reverse_etl import ledger
 from intercom_pipeline.sandbox import DEFAULT_TOKEN, RunningSandbox, Sandbox, SandboxConfig
 from intercom_pipeline.sandbox.generator import build_workspace
 from intercom_pipeline.settings import intercom_settings
+from intercom_pipeline.warehouse import Warehouse
 
 PUSH = dg.AssetKey("intercom_contact_survey_push")
 SURVEYS = dg.AssetKey(["surveys", "survey_requests"])
@@ -112,8 +112,8 @@ def test_the_demo_on_a_configured_workspace_writes_nothing_to_it(
 def test_the_push_report_reads_the_run_s_failures_from_the_warehouse(
     capsys: pytest.CaptureFixture[str], tmp_path: Path
 ) -> None:
-    warehouse = tmp_path / "w.duckdb"
-    with duckdb.connect(str(warehouse)) as conn:
+    warehouse = Warehouse.at(tmp_path / "w.duckdb")
+    with warehouse.connect() as conn:
         ledger.ensure_tables(conn)
         conn.executemany(
             f"insert into {ledger.FAILURES} values (?, ?, ?, ?)",

@@ -3,25 +3,45 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Iterator
 
 import dagster as dg
 import pytest
 
 from intercom_pipeline.defs.audiences import audience_asset_keys
+from intercom_pipeline.defs.resources import resources_from_environment
 from intercom_pipeline.sources.intercom import RAW_TABLES
 from intercom_pipeline.transform import prepare_manifest
 
 
 @pytest.fixture(scope="module")
-def graph() -> dg.AssetGraph:
+def scratch_env(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, str]]:
+    """A warehouse of its own for the module (the autouse fixture is per test, after this)."""
+    scratch = tmp_path_factory.mktemp("lineage")
+    env = {
+        "DUCKDB_PATH": str(scratch / "warehouse.duckdb"),
+        "DUCKDB_SERVING_DIR": str(scratch / "serving"),
+        "SURVEY_FEED_DIR": str(scratch / "survey_feed"),
+        "DLT_DATA_DIR": str(scratch / "dlt"),
+    }
+    with pytest.MonkeyPatch.context() as patch:
+        for name, value in env.items():
+            patch.setenv(name, value)
+        yield env
+
+
+@pytest.fixture(scope="module")
+def graph(scratch_env: dict[str, str]) -> dg.AssetGraph:
     from intercom_pipeline.definitions import defs
 
     return defs().resolve_asset_graph()
 
 
 @pytest.fixture(scope="module")
-def manifest() -> dict:
-    return json.loads(prepare_manifest().read_text())
+def manifest(scratch_env: dict[str, str]) -> dict:
+    resources = resources_from_environment(scratch_env, resolved=True)
+    profiles = resources["warehouse"].get().write_dbt_profile()
+    return json.loads(prepare_manifest(profiles, resources["survey_feed"].dbt_vars()).read_text())
 
 
 def test_every_dbt_source_is_produced_by_an_ingestion_asset(

@@ -26,6 +26,7 @@ from intercom_pipeline.sandbox import DEFAULT_TOKEN, RunningSandbox, Sandbox, Sa
 from intercom_pipeline.sandbox.model import Contact
 from intercom_pipeline.settings import intercom_settings
 from intercom_pipeline.sources.intercom import connect
+from intercom_pipeline.warehouse import Warehouse
 
 AUDIENCES = """
 audiences:
@@ -399,7 +400,11 @@ def test_a_hostile_filter_is_rejected_with_a_clear_error(world: World, tmp_path:
         ("hostile_property", hostile_property, r"filter\.property: .* is rejected"),
     ):
         with pytest.raises(FilterError, match=message):
-            sync_audience(copy, Audience(audience_id, "Hostile", "custom", filter=node), workspaces)
+            sync_audience(
+                Warehouse.at(copy),
+                Audience(audience_id, "Hostile", "custom", filter=node),
+                workspaces,
+            )
     with duckdb.connect(str(copy), read_only=True) as conn:
         assert conn.execute("select count(*) from analytics.contacts").fetchone()[0] > 0
         failed = conn.execute(

@@ -142,11 +142,11 @@ def test_a_cursor_that_does_not_advance_is_an_error(running_sandbox: RunningSand
 def test_the_token_may_come_from_dlt_secrets(
     running_sandbox: RunningSandbox, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    from intercom_pipeline.sources.intercom import connect
+    from intercom_pipeline.defs.resources import resources_from_environment
 
     monkeypatch.delenv("INTERCOM_ACCESS_TOKEN", raising=False)
     monkeypatch.setenv("INTERCOM_BASE_URL", running_sandbox.base_url)
     monkeypatch.setenv("SOURCES__INTERCOM__ACCESS_TOKEN", DEFAULT_TOKEN)  # dlt's secrets provider
-    (workspace,) = connect()
+    (workspace,) = resources_from_environment(resolved=True)["intercom"].connect()
     assert workspace.workspace_id == running_sandbox.sandbox.workspace.app_id
     assert DEFAULT_TOKEN not in repr(workspace.client.settings)
