@@ -24,6 +24,7 @@ from pathlib import Path
 import requests
 from sandbox_process import start_sandbox
 
+from intercom_pipeline.defs.resources import resources_from_environment
 from intercom_pipeline.ingest import IngestionResult, run_ingestion
 from intercom_pipeline.sources.intercom import RAW_TABLES
 
@@ -123,13 +124,15 @@ def main() -> int:
         RUNTIME__LOG_LEVEL="ERROR",
     )
     try:
+        resources = resources_from_environment(resolved=True)
+        warehouse, intercom = resources["warehouse"].get(), resources["intercom"]
         ceiling = status["rate_limit_per_minute"] / 60
 
         memory = PeakMemory()
         memory.thread.start()
         sampler = DetailRate(base)
         sampler.thread.start()
-        full = run_ingestion()
+        full = run_ingestion(warehouse, intercom.connect())
         sampler.stop.set()
         sampler.thread.join()
         full_rows = sum(full.rows_loaded.values())
@@ -150,7 +153,7 @@ def main() -> int:
         # The incremental run: what changed since the last run (companies are read whole by the
         # scroll once a day, and deletions are reconciled daily: both are left to that schedule).
         incremental_tables = [t for t in RAW_TABLES if t not in ("companies", "deletions")]
-        incremental = run_ingestion(incremental_tables)
+        incremental = run_ingestion(warehouse, intercom.connect(), incremental_tables)
         memory.stop.set()
         memory.thread.join()
     finally:

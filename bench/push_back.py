@@ -31,6 +31,7 @@ from intercom_pipeline.reverse_etl.settings import PushSettings
 from intercom_pipeline.sandbox.generator import build_workspace
 from intercom_pipeline.settings import intercom_settings
 from intercom_pipeline.sources.intercom import connect
+from intercom_pipeline.warehouse import Warehouse
 
 
 class WriteRate(CallRate):
@@ -103,9 +104,10 @@ def main() -> int:
         "--rate-limit",
         str(args.rate_limit),
     )
-    warehouse = Path(tempfile.mkdtemp(prefix="intercom-push-bench-")) / "warehouse.duckdb"
+    path = Path(tempfile.mkdtemp(prefix="intercom-push-bench-")) / "warehouse.duckdb"
     try:
-        write_profiles(warehouse, args.contacts, seed=1, scale=args.scale)
+        write_profiles(path, args.contacts, seed=1, scale=args.scale)
+        warehouse = Warehouse.at(path)
         settings = intercom_settings(
             {"INTERCOM_BASE_URL": base, "INTERCOM_ACCESS_TOKEN": "sandbox-token"}
         )

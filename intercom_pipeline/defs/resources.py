@@ -206,8 +206,10 @@ def resources_from_environment(
     """
     env = os.environ if env is None else env
     survey_feed = _from_env({"folder": "SURVEY_FEED_DIR"}, env, resolved)
-    if env.get("SURVEY_MATCH_BY_EMAIL", "").strip():
-        survey_feed["match_by_email"] = env["SURVEY_MATCH_BY_EMAIL"].strip().lower() == "true"
+    if match := env.get("SURVEY_MATCH_BY_EMAIL", "").strip().lower():
+        if match not in ("true", "false"):
+            raise ConfigurationError(f"SURVEY_MATCH_BY_EMAIL={match!r}: use true or false.")
+        survey_feed["match_by_email"] = match == "true"
     return {
         "warehouse": WarehouseResource(**_from_env(_WAREHOUSE_VARIABLES, env, resolved)),
         "intercom": IntercomResource(workspaces=_workspaces_from_env(env, resolved)),

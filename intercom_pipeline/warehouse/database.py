@@ -53,7 +53,11 @@ class Warehouse:
 
     @classmethod
     def at(cls, path: Path, log: Log | None = None, **settings: Any) -> Warehouse:
-        """The warehouse in the file `path`, with the default settings otherwise."""
+        """The warehouse in the file `path`, its BI copy in `serving/` beside it.
+
+        Every other setting keeps its default.
+        """
+        settings.setdefault("serving_dir", str(Path(path).parent / "serving"))
         return cls(warehouse_settings(path=str(path), **settings), log)
 
     @property

@@ -15,6 +15,7 @@ import duckdb
 import pytest
 import requests
 
+from intercom_pipeline.defs.resources import resources_from_environment
 from intercom_pipeline.sandbox import DEFAULT_TOKEN, RunningSandbox, Sandbox, SandboxConfig
 from intercom_pipeline.sandbox.activity import close_conversation
 from intercom_pipeline.surveys import log
@@ -47,6 +48,11 @@ def materialize() -> dg.ExecuteInProcessResult:
     job = defs().resolve_job_def("surveys_on_close_job")
     with dg.instance_for_test() as instance:
         return job.execute_in_process(instance=instance)
+
+
+def sensor_context(cursor: str | None = None) -> dg.SensorEvaluationContext:
+    """What the daemon gives the sensor: its cursor and the resources, from the environment."""
+    return dg.build_sensor_context(cursor=cursor, resources=resources_from_environment())
 
 
 def test_a_signed_webhook_reaches_the_request_log(env: RunningSandbox, tmp_path: Path) -> None:
@@ -92,7 +98,7 @@ def test_a_signed_webhook_reaches_the_request_log(env: RunningSandbox, tmp_path:
         server.shutdown()
     assert len(spool.pending()) == 1
 
-    with dg.build_sensor_context(cursor="0") as context:
+    with sensor_context(cursor="0") as context:
         result = conversation_closed_sensor(context)
     assert [r.run_key for r in result.run_requests] == [f"webhook:{spool.pending()[0][0].name}"]
 
@@ -112,10 +118,10 @@ def test_a_signed_webhook_reaches_the_request_log(env: RunningSandbox, tmp_path:
 def test_the_sensor_starts_a_run_when_a_conversation_closes(env: RunningSandbox) -> None:
     from intercom_pipeline.defs.surveys import conversation_closed_sensor
 
-    with dg.build_sensor_context() as context:
+    with sensor_context() as context:
         first = conversation_closed_sensor(context)
     assert first.run_requests == []  # the first look only remembers where things are
-    with dg.build_sensor_context(cursor=first.cursor) as context:
+    with sensor_context(cursor=first.cursor) as context:
         assert conversation_closed_sensor(context).run_requests == []
     ws = env.sandbox.workspace
     conversation = next(c for c in ws.conversations if c.state != "closed" and c.admin_assignee_id)
@@ -123,7 +129,7 @@ def test_the_sensor_starts_a_run_when_a_conversation_closes(env: RunningSandbox)
         ws.now += 60
         close_conversation(ws, conversation, ws.now)
         ws.changed()
-    with dg.build_sensor_context(cursor=first.cursor) as context:
+    with sensor_context(cursor=first.cursor) as context:
         after = conversation_closed_sensor(context)
     assert [r.run_key for r in after.run_requests] == [f"closed:{ws.now}"]
     assert int(after.cursor) == ws.now

@@ -15,6 +15,7 @@ from intercom_pipeline.sandbox.workspace import Workspace
 from intercom_pipeline.settings import intercom_settings
 from intercom_pipeline.sources.intercom import RAW_TABLES, connect
 from intercom_pipeline.sources.intercom.client import IntercomAuthError
+from intercom_pipeline.warehouse import Warehouse
 from tests.conftest import SandboxClient
 
 # Intercom's one-minute scroll expiry and the 61-second conflict wait, compressed: a scroll broken
@@ -28,6 +29,11 @@ def sandbox_config() -> SandboxConfig:
     return SandboxConfig(seed=5, scale="tiny", scroll_expiry_seconds=SCROLL_EXPIRY)
 
 
+def warehouse_in(tmp_path: Path) -> Warehouse:
+    """The warehouse `ingest` loads into."""
+    return Warehouse.at(tmp_path / "warehouse.duckdb")
+
+
 def ingest(running: RunningSandbox, tmp_path: Path, **options: object):
     settings = intercom_settings(
         {
@@ -37,9 +43,8 @@ def ingest(running: RunningSandbox, tmp_path: Path, **options: object):
     )
     workspaces = connect([settings], backoff_seconds=0.01, max_rate_limit_wait=11)
     return run_ingestion(
-        warehouse=tmp_path / "warehouse.duckdb",
-        pipelines_dir=tmp_path / "dlt",
-        workspaces=workspaces,
+        warehouse_in(tmp_path),
+        workspaces,
         scroll_conflict_wait=SCROLL_CONFLICT_WAIT,
         **options,
     )
@@ -108,7 +113,7 @@ def fingerprint(warehouse: Path) -> dict[str, list[tuple]]:
 def test_full_load_is_exactly_the_sandbox(running_sandbox: RunningSandbox, tmp_path: Path) -> None:
     ws = running_sandbox.sandbox.workspace
     result = ingest(running_sandbox, tmp_path)
-    assert table_counts(tmp_path / "warehouse.duckdb") == expected_counts(ws)
+    assert table_counts(warehouse_in(tmp_path)) == expected_counts(ws)
     # Rows loaded are the rows stored: link tables' parent markers (never stored) left out.
     assert result.rows_loaded == expected_counts(ws)
     assert result.api["api_calls"] > len(ws.conversations)  # one detail call per conversation
@@ -171,7 +176,7 @@ def test_after_the_clock_moves_only_changes_are_fetched(
     # Parts are fetched for changed conversations, plus those inside the 10-minute lookback.
     assert calls["GET /conversations/{id}"] == len(changed | in_lookback)
     assert result.rows_loaded["conversations"] == len(changed | in_lookback)
-    assert table_counts(tmp_path / "warehouse.duckdb") == expected_counts(ws)
+    assert table_counts(warehouse_in(tmp_path)) == expected_counts(ws)
     with duckdb.connect(str(tmp_path / "warehouse.duckdb"), read_only=True) as conn:
         states = dict(
             conn.execute(
@@ -275,7 +280,7 @@ def test_storms_of_faults_are_survived(
         + stats["statuses"].get("503", 0)
         > 0
     )
-    assert table_counts(tmp_path / "warehouse.duckdb") == expected_counts(
+    assert table_counts(warehouse_in(tmp_path)) == expected_counts(
         running_sandbox.sandbox.workspace
     )
 
@@ -305,7 +310,8 @@ def test_a_429_storm_from_another_app_is_waited_out(
     assert result.api["rate_limited"] > 0
     ws = running_sandbox.sandbox.workspace
     counts = table_counts(
-        tmp_path / "warehouse.duckdb", ("admins", "conversations", "conversation_parts")
+        warehouse_in(tmp_path),
+        ("admins", "conversations", "conversation_parts"),
     )
     expected = expected_counts(ws)
     assert counts == {t: expected[t] for t in counts}
@@ -325,15 +331,11 @@ def test_two_workspaces_load_side_by_side(tmp_path: Path) -> None:
             "INTERCOM_GLOBEX_BASE_URL": two.base_url,
             "INTERCOM_GLOBEX_ACCESS_TOKEN": "sandbox-token",
         }
-        from intercom_pipeline.settings import intercom_workspaces
+        from intercom_pipeline.defs.resources import resources_from_environment
 
-        workspaces = connect(intercom_workspaces(environ), backoff_seconds=0.01)
-        run_ingestion(
-            ["admins", "conversations"],
-            warehouse=tmp_path / "w.duckdb",
-            pipelines_dir=tmp_path / "dlt",
-            workspaces=workspaces,
-        )
+        intercom = resources_from_environment(environ, resolved=True)["intercom"]
+        workspaces = intercom.connect(backoff_seconds=0.01)
+        run_ingestion(Warehouse.at(tmp_path / "w.duckdb"), workspaces, ["admins", "conversations"])
         with duckdb.connect(str(tmp_path / "w.duckdb"), read_only=True) as conn:
             per_workspace = dict(
                 conn.execute(
@@ -410,7 +412,7 @@ def test_a_cut_scroll_page_restarts_the_scroll_and_loses_no_company(
     result = ingest(running_sandbox, tmp_path, tables=["deletions"])
     assert intercom.control("GET", "/status")["faults"]["truncate_scroll_pages"] == 0
     assert result.rows_loaded["deletions"] == 0
-    assert table_counts(tmp_path / "warehouse.duckdb", ("deletions",)) == {"deletions": 0}
+    assert table_counts(warehouse_in(tmp_path), ("deletions",)) == {"deletions": 0}
 
 
 def test_an_implausible_reconciliation_is_refused_alone_and_accepted_for_one_run(
@@ -439,7 +441,7 @@ def test_an_implausible_reconciliation_is_refused_alone_and_accepted_for_one_run
         "companies": len(ws.visible_companies()),
         "deletions": 0,
     }
-    assert table_counts(tmp_path / "warehouse.duckdb", ("admins", "deletions")) == {
+    assert table_counts(warehouse_in(tmp_path), ("admins", "deletions")) == {
         "admins": len(ws.admins),
         "deletions": 0,
     }
@@ -524,7 +526,7 @@ def test_a_contact_whose_last_tag_is_removed_loses_its_contact_tags_rows(
         ).fetchone()[0]
     assert (left, markers) == (0, 0)  # the marker rows that replaced them are not stored either
     expected = expected_counts(ws)
-    assert table_counts(tmp_path / "warehouse.duckdb", tables) == {t: expected[t] for t in tables}
+    assert table_counts(warehouse_in(tmp_path), tables) == {t: expected[t] for t in tables}
 
 
 @pytest.mark.parametrize("sandbox_config", [DEMO])
@@ -553,7 +555,7 @@ def test_every_company_of_a_contact_is_loaded_page_by_page(
     for contact in [*truncated, crowded]:
         assert companies_of[contact.id] == sorted(contact.company_ids)
     expected = expected_counts(ws)
-    assert table_counts(tmp_path / "warehouse.duckdb", tables) == {t: expected[t] for t in tables}
+    assert table_counts(warehouse_in(tmp_path), tables) == {t: expected[t] for t in tables}
 
 
 def test_a_module_the_plan_lacks_is_skipped_and_named(
@@ -572,14 +574,14 @@ def test_a_module_the_plan_lacks_is_skipped_and_named(
         caplog.text
     )
     expected = expected_counts(ws)
-    assert table_counts(tmp_path / "warehouse.duckdb") == {
+    assert table_counts(warehouse_in(tmp_path)) == {
         **expected,
         "tickets": 0,
         "ticket_parts": 0,
     }
     intercom.control("PUT", "/restrictions", {"modules": []})
     assert ingest(running_sandbox, tmp_path).modules_unavailable == {}
-    assert table_counts(tmp_path / "warehouse.duckdb") == expected
+    assert table_counts(warehouse_in(tmp_path)) == expected
 
 
 def test_a_rejected_token_still_fails_the_whole_run(
@@ -590,10 +592,9 @@ def test_a_rejected_token_still_fails_the_whole_run(
     )
     with pytest.raises(PipelineStepFailed, match="401") as failed:
         run_ingestion(
+            warehouse_in(tmp_path),
+            connect([settings], backoff_seconds=0.01),
             ["tickets"],
-            warehouse=tmp_path / "warehouse.duckdb",
-            pipelines_dir=tmp_path / "dlt",
-            workspaces=connect([settings], backoff_seconds=0.01),
         )
     cause: BaseException | None = failed.value
     while cause is not None and not isinstance(cause, IntercomAuthError):

@@ -14,8 +14,10 @@ from tests.conftest import SandboxClient
 from tests.integration.test_ingestion import fingerprint, ingest
 
 CHILD = """
+from intercom_pipeline.defs.resources import resources_from_environment
 from intercom_pipeline.ingest import run_ingestion
-run_ingestion(part_fetch_workers=2)
+resources = resources_from_environment(resolved=True)
+run_ingestion(resources["warehouse"].get(), resources["intercom"].connect(), part_fetch_workers=2)
 """
 
 

@@ -22,6 +22,7 @@ from intercom_pipeline.sandbox.survey_feed import write_demo_survey_feed
 from intercom_pipeline.settings import intercom_settings
 from intercom_pipeline.sources.intercom import Workspace, connect
 from intercom_pipeline.sources.intercom.client import IntercomAuthError, IntercomError
+from intercom_pipeline.warehouse import Warehouse
 
 SEED = 3
 PUSH = dg.AssetKey("intercom_contact_survey_push")
@@ -152,7 +153,7 @@ def event_summary(running: RunningSandbox, contact_id: str) -> dict[str, tuple]:
 
 
 def test_contacts_carry_what_the_marts_say(warehouse: Path, running: RunningSandbox) -> None:
-    report = push_survey_results(warehouse, workspaces(running), PushSettings())
+    report = push_survey_results(Warehouse.at(warehouse), workspaces(running), PushSettings())
     assert report.failed == 0 and report.sent > 0
     profiles = query(
         warehouse,
@@ -191,19 +192,19 @@ def test_a_refused_token_stops_the_run_at_its_first_call(
     assert connected[0].workspace_id  # GET /me, while the token is valid
     running.sandbox.config.token = "rotated"  # then revoked: every call is refused (401)
     with pytest.raises(IntercomAuthError) as refused:
-        push_survey_results(warehouse, connected, PushSettings())
+        push_survey_results(Warehouse.at(warehouse), connected, PushSettings())
     assert "Intercom rejected the access token (401" in str(refused.value)
     assert DEFAULT_TOKEN not in str(refused.value)
     assert refusals(running) == 1  # GET /data_attributes, before any write
     assert writes(running) == []
     # With only events to send, the first write goes alone: one refused call stops the run.
     running.sandbox.config.token = DEFAULT_TOKEN
-    assert push_survey_results(warehouse, connected, PushSettings()).failed == 0
+    assert push_survey_results(Warehouse.at(warehouse), connected, PushSettings()).failed == 0
     with duckdb.connect(str(warehouse)) as conn:
         conn.execute(f"delete from {ledger.LEDGER} where kind = 'event'")
     running.sandbox.config.token = "rotated"
     with pytest.raises(IntercomAuthError):
-        push_survey_results(warehouse, connected, PushSettings())
+        push_survey_results(Warehouse.at(warehouse), connected, PushSettings())
     assert refusals(running) == 2
     assert query(warehouse, f"select count(*) from {ledger.LEDGER} where kind = 'event'") == [(0,)]
 
@@ -211,10 +212,10 @@ def test_a_refused_token_stops_the_run_at_its_first_call(
 def test_a_second_run_with_nothing_changed_makes_no_write(
     warehouse: Path, running: RunningSandbox
 ) -> None:
-    first = push_survey_results(warehouse, workspaces(running), PushSettings())
+    first = push_survey_results(Warehouse.at(warehouse), workspaces(running), PushSettings())
     before = len(writes(running))
     assert first.write_calls == before
-    second = push_survey_results(warehouse, workspaces(running), PushSettings())
+    second = push_survey_results(Warehouse.at(warehouse), workspaces(running), PushSettings())
     assert second.sent == 0 and second.write_calls == 0
     assert second.unchanged == first.sent
     assert len(writes(running)) == before
@@ -225,22 +226,26 @@ def test_a_second_run_with_nothing_changed_makes_no_write(
 
 
 def test_off_sends_nothing_and_says_so(warehouse: Path, running: RunningSandbox) -> None:
-    off = push_survey_results(warehouse, workspaces(running), PushSettings(mode="off"))
+    off = push_survey_results(
+        Warehouse.at(warehouse), workspaces(running), PushSettings(mode="off")
+    )
     assert writes(running) == []
     assert off.sent == 0 and off.unchanged == 0 and off.skipped > 0
     assert off.notes == [
         f"INTERCOM_PUSH_MODE=off: nothing was sent ({off.skipped} changed writes skipped)"
     ]
-    sent = push_survey_results(warehouse, workspaces(running), PushSettings())
+    sent = push_survey_results(Warehouse.at(warehouse), workspaces(running), PushSettings())
     assert sent.sent == off.skipped  # skipped counted what would have been sent
-    again = push_survey_results(warehouse, workspaces(running), PushSettings(mode="off"))
+    again = push_survey_results(
+        Warehouse.at(warehouse), workspaces(running), PushSettings(mode="off")
+    )
     assert (again.skipped, again.unchanged) == (0, sent.sent)
 
 
 def test_switching_to_score_only_clears_the_comments_and_resends_no_event(
     warehouse: Path, running: RunningSandbox
 ) -> None:
-    full = push_survey_results(warehouse, workspaces(running), PushSettings())
+    full = push_survey_results(Warehouse.at(warehouse), workspaces(running), PushSettings())
     commented = query(
         warehouse,
         "select contact_id from analytics.contact_survey_profile"
@@ -249,7 +254,7 @@ def test_switching_to_score_only_clears_the_comments_and_resends_no_event(
     assert get(running, f"/contacts/{commented}")["custom_attributes"]["survey_comment"]
     before = len(writes(running))
     score_only = push_survey_results(
-        warehouse, workspaces(running), PushSettings(mode="score_only")
+        Warehouse.at(warehouse), workspaces(running), PushSettings(mode="score_only")
     )
     switched = writes(running)[before:]
     with_comment = query(
@@ -270,7 +275,9 @@ def test_switching_to_score_only_clears_the_comments_and_resends_no_event(
 def test_score_only_from_the_start_sends_no_comment(
     warehouse: Path, running: RunningSandbox
 ) -> None:
-    push_survey_results(warehouse, workspaces(running), PushSettings(mode="score_only"))
+    push_survey_results(
+        Warehouse.at(warehouse), workspaces(running), PushSettings(mode="score_only")
+    )
     bodies = [w["body"] for w in writes(running) if w["path"] != "/data_attributes"]
     assert bodies
     assert all((b.get("custom_attributes") or {}).get("survey_comment") is None for b in bodies)
@@ -280,12 +287,12 @@ def test_score_only_from_the_start_sends_no_comment(
 def test_the_export_of_all_feedback_runs_once_a_week(
     warehouse: Path, running: RunningSandbox
 ) -> None:
-    first = push_survey_results(warehouse, workspaces(running), PushSettings())
+    first = push_survey_results(Warehouse.at(warehouse), workspaces(running), PushSettings())
     start = datetime(2026, 11, 1, 12, 0)
     # Neither an export in mode off nor one whose every write failed sent anything: neither
     # starts the week.
     off = push_survey_results(
-        warehouse,
+        Warehouse.at(warehouse),
         workspaces(running),
         PushSettings(mode="off"),
         resend_all=True,
@@ -296,7 +303,7 @@ def test_the_export_of_all_feedback_runs_once_a_week(
     assert unavailable[0].workspace_id  # GET /me, before every call fails
     requests.put(f"{running.base_url}/_sandbox/faults", json={"error_rate": 1.0}, timeout=30)
     failing = push_survey_results(
-        warehouse,
+        Warehouse.at(warehouse),
         unavailable,
         PushSettings(),
         resend_all=True,
@@ -305,19 +312,19 @@ def test_the_export_of_all_feedback_runs_once_a_week(
     requests.put(f"{running.base_url}/_sandbox/faults", json={"error_rate": 0.0}, timeout=30)
     assert (failing.sent, failing.failed) == (0, first.sent)
     everything = push_survey_results(
-        warehouse, workspaces(running), PushSettings(), resend_all=True, now=start
+        Warehouse.at(warehouse), workspaces(running), PushSettings(), resend_all=True, now=start
     )
     assert everything.sent == first.sent and everything.unchanged == 0
     with pytest.raises(PushRefused, match=r"next after 2026-11-08 12:00 UTC"):
         push_survey_results(
-            warehouse,
+            Warehouse.at(warehouse),
             workspaces(running),
             PushSettings(),
             resend_all=True,
             now=start + timedelta(days=6),
         )
     forced = push_survey_results(
-        warehouse,
+        Warehouse.at(warehouse),
         workspaces(running),
         PushSettings(),
         resend_all=True,
@@ -326,7 +333,7 @@ def test_the_export_of_all_feedback_runs_once_a_week(
     )
     assert forced.sent == first.sent
     later = push_survey_results(
-        warehouse,
+        Warehouse.at(warehouse),
         workspaces(running),
         PushSettings(),
         resend_all=True,
@@ -340,13 +347,15 @@ def test_a_failure_half_way_then_a_rerun_delivers_everything_exactly_once(
 ) -> None:
     requests.put(f"{running.base_url}/_sandbox/faults", json={"error_rate": 0.4}, timeout=30)
     flaky = push_survey_results(
-        warehouse, workspaces(running, max_retries=0), PushSettings(workers=8)
+        Warehouse.at(warehouse), workspaces(running, max_retries=0), PushSettings(workers=8)
     )
     assert flaky.failed > 0 and flaky.sent > 0
     # The failed calls (500s) are not write calls: only the writes that arrived are.
     assert flaky.write_calls == len(writes(running))
     requests.put(f"{running.base_url}/_sandbox/faults", json={"error_rate": 0.0}, timeout=30)
-    rerun = push_survey_results(warehouse, workspaces(running), PushSettings(workers=8))
+    rerun = push_survey_results(
+        Warehouse.at(warehouse), workspaces(running), PushSettings(workers=8)
+    )
     assert rerun.failed == 0
     assert rerun.sent == flaky.failed
     assert rerun.unchanged == flaky.sent
@@ -429,7 +438,7 @@ def test_a_deleted_contact_is_recorded_and_a_merged_one_followed(
     merge(running, merged_id, canonical_id)
     connected = workspaces(running)
     answer_410_to_events_of(connected[0], merged_id, canonical_id)
-    report = push_survey_results(warehouse, connected, PushSettings())
+    report = push_survey_results(Warehouse.at(warehouse), connected, PushSettings())
     reasons = {key: reason for key, _, reason in report.failures if key.startswith("attributes:")}
     assert any(deleted_id in key and "404" in reason for key, reason in reasons.items())
     assert not any(merged_id in key for key in reasons)
@@ -448,7 +457,7 @@ def test_a_deleted_contact_is_recorded_and_a_merged_one_followed(
     assert events[canonical_id] == sum(count for count, _, _ in merged_events.values())
     assert merged_id not in events
     assert not any(merged_id in key for key, _, _ in report.failures)
-    again = push_survey_results(warehouse, workspaces(running), PushSettings())
+    again = push_survey_results(Warehouse.at(warehouse), workspaces(running), PushSettings())
     assert again.write_calls == 0  # the deleted contact is not retried until its values change
 
 
@@ -467,7 +476,7 @@ def test_a_merged_contact_and_its_canonical_one_keep_the_latest_answer(
     c, d = answered_apart(rows[half:])
     merge(running, b[0], a[0])  # merged answered later: its answer wins on the canonical
     merge(running, c[0], d[0])  # merged answered earlier: the canonical keeps its own
-    report = push_survey_results(warehouse, workspaces(running), PushSettings())
+    report = push_survey_results(Warehouse.at(warehouse), workspaces(running), PushSettings())
     assert report.failed == 0
     assert get(running, f"/contacts/{a[0]}")["custom_attributes"]["survey_score"] == b[1]
     assert get(running, f"/contacts/{d[0]}")["custom_attributes"]["survey_score"] == d[1]
@@ -485,13 +494,18 @@ def test_a_merged_contact_and_its_canonical_one_keep_the_latest_answer(
         f"select sent_at from {ledger.LEDGER} where item_key = 'attributes:{workspace_id}:{b[0]}'",
     )[0]
     assert sent_at is not None  # b's values were sent, onto a
-    assert push_survey_results(warehouse, workspaces(running), PushSettings()).write_calls == 0
+    assert (
+        push_survey_results(
+            Warehouse.at(warehouse), workspaces(running), PushSettings()
+        ).write_calls
+        == 0
+    )
 
 
 def test_an_email_shared_by_several_contacts_is_reported_not_written(
     warehouse: Path, running: RunningSandbox
 ) -> None:
-    report = push_survey_results(warehouse, workspaces(running), PushSettings())
+    report = push_survey_results(Warehouse.at(warehouse), workspaces(running), PushSettings())
     quarantined = query(
         warehouse,
         "select response_key, rejection_reason, rejection_code"
@@ -532,7 +546,7 @@ def test_an_attribute_of_another_type_stops_the_updates_not_the_events(
         headers={"Authorization": f"Bearer {DEFAULT_TOKEN}", "Accept": "application/json"},
         timeout=30,
     ).raise_for_status()
-    report = push_survey_results(warehouse, workspaces(running), PushSettings())
+    report = push_survey_results(Warehouse.at(warehouse), workspaces(running), PushSettings())
     reasons = {reason for key, _, reason in report.failures}
     assert reasons == {
         "the contact attributes are not ready: the contact attribute 'survey_score' exists in "
@@ -561,7 +575,7 @@ def test_an_archived_attribute_of_ours_is_named(warehouse: Path, running: Runnin
     with ws.lock:
         ws.contact_attribute("survey_category").archived = True
         ws.changed()
-    report = push_survey_results(warehouse, workspaces(running), PushSettings())
+    report = push_survey_results(Warehouse.at(warehouse), workspaces(running), PushSettings())
     assert report.failed == len(profiles(warehouse))
     assert {reason for _, _, reason in report.failures} == {
         "the contact attributes are not ready: the contact attribute 'survey_category' is "
@@ -580,7 +594,7 @@ def test_a_newer_answer_moves_the_values_and_sends_only_that(
     shutil.copyfile(built_warehouse, tmp_path / "intercom.duckdb")
     shutil.copytree(built_warehouse.parent / "feed", tmp_path / "feed")
     warehouse = tmp_path / "intercom.duckdb"
-    first = push_survey_results(warehouse, workspaces(running), PushSettings())
+    first = push_survey_results(Warehouse.at(warehouse), workspaces(running), PushSettings())
     contact_id, score, _, answered = profiles(warehouse)[0]
     assert answered < datetime(2026, 10, 31, 12)
     new_score = 0 if score else 10
@@ -596,7 +610,7 @@ def test_a_newer_answer_moves_the_values_and_sends_only_that(
             dg.AssetSelection.assets(dg.AssetKey(["survey_feed", "responses"])).downstream(),
         )
     before = len(writes(running))
-    second = push_survey_results(warehouse, workspaces(running), PushSettings())
+    second = push_survey_results(Warehouse.at(warehouse), workspaces(running), PushSettings())
     sent = writes(running)[before:]
     assert sorted((w["method"], w["path"]) for w in sent) == [
         ("POST", "/events"),

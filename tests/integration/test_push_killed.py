@@ -25,12 +25,13 @@ from tests.conftest import SandboxClient
 
 WORKERS = 4
 CHILD = f"""
-from pathlib import Path
-import os
+from intercom_pipeline.defs.resources import resources_from_environment
 from intercom_pipeline.reverse_etl.push import push_survey_results
 from intercom_pipeline.reverse_etl.settings import PushSettings
-from intercom_pipeline.sources.intercom import connect
-push_survey_results(Path(os.environ["DUCKDB_PATH"]), connect(), PushSettings(workers={WORKERS}))
+resources = resources_from_environment(resolved=True)
+push_survey_results(
+    resources["warehouse"].get(), resources["intercom"].connect(), PushSettings(workers={WORKERS})
+)
 """
 
 

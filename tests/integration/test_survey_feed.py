@@ -11,6 +11,7 @@ from typing import Any
 import duckdb
 import pytest
 
+from intercom_pipeline.defs.resources import resources_from_environment
 from intercom_pipeline.sandbox import Sandbox, SandboxConfig
 from intercom_pipeline.sandbox.survey_feed import (
     CSAT_CES_FILE,
@@ -19,9 +20,9 @@ from intercom_pipeline.sandbox.survey_feed import (
     write_demo_survey_feed,
 )
 from intercom_pipeline.sandbox.workspace import DAY, Workspace
-from intercom_pipeline.settings import duckdb_path
 from intercom_pipeline.sources.survey_feed import COLUMN_TYPES
 from intercom_pipeline.survey_feed import load_survey_feed
+from intercom_pipeline.warehouse import Warehouse
 
 DECLARED_TYPES = {
     **{name: "VARCHAR" for name, kind in COLUMN_TYPES.items() if kind == "text"},
@@ -43,7 +44,13 @@ def feed(workspace: Workspace, tmp_path: Path) -> Path:
 
 
 def load(folder: Path, tmp_path: Path) -> dict[str, int]:
-    return load_survey_feed(folder, tmp_path / "warehouse.duckdb", tmp_path / "dlt")
+    return load_survey_feed(Warehouse.at(tmp_path / "warehouse.duckdb"), folder)
+
+
+def configured() -> tuple[Warehouse, Path]:
+    """The warehouse (DUCKDB_PATH) and the feed folder (SURVEY_FEED_DIR) of the environment."""
+    resources = resources_from_environment(resolved=True)
+    return resources["warehouse"].get(), resources["survey_feed"].path()
 
 
 def query(warehouse: Path, sql: str) -> list[tuple[Any, ...]]:
@@ -162,15 +169,15 @@ def test_empty_folder_creates_the_empty_table_then_loads_into_it(
     folder = tmp_path / "feed"
     folder.mkdir()
 
-    # No warehouse given: DUCKDB_PATH (a temporary file here, see conftest) is used.
-    assert load_survey_feed(folder) == {"rows_loaded": 0, "rows_total": 0}
+    # The environment's warehouse: DUCKDB_PATH (a temporary file here, see conftest).
+    warehouse, _ = configured()
+    assert load_survey_feed(warehouse, folder) == {"rows_loaded": 0, "rows_total": 0}
 
-    warehouse = duckdb_path()
-    assert column_types(warehouse) == DECLARED_TYPES
-    assert list(column_types(warehouse)) == list(COLUMN_TYPES)
+    assert column_types(warehouse.path) == DECLARED_TYPES
+    assert list(column_types(warehouse.path)) == list(COLUMN_TYPES)
     write_demo_survey_feed(workspace, folder)
     rows = sum(data_rows(folder).values())
-    assert load_survey_feed(folder) == {"rows_loaded": rows, "rows_total": rows}
+    assert load_survey_feed(warehouse, folder) == {"rows_loaded": rows, "rows_total": rows}
 
 
 def test_missing_folder_from_the_setting_is_a_clear_error(
@@ -179,9 +186,9 @@ def test_missing_folder_from_the_setting_is_a_clear_error(
     monkeypatch.setenv("SURVEY_FEED_DIR", str(tmp_path / "nowhere"))
 
     with pytest.raises(FileNotFoundError, match="SURVEY_FEED_DIR") as raised:
-        load_survey_feed()
+        load_survey_feed(*configured())
     assert str(tmp_path / "nowhere") in str(raised.value)
-    assert not duckdb_path().exists()
+    assert not configured()[0].exists()
 
 
 def test_demo_feed_is_deterministic_and_mostly_valid(workspace: Workspace, tmp_path: Path) -> None:

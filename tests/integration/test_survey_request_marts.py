@@ -10,11 +10,11 @@ import dagster as dg
 import duckdb
 import pytest
 
+from intercom_pipeline.defs.resources import resources_from_environment
 from intercom_pipeline.sandbox import DEFAULT_TOKEN, RunningSandbox, Sandbox, SandboxConfig
 from intercom_pipeline.sandbox.activity import close_conversation
 from intercom_pipeline.sandbox.model import AppliedTag, Conversation
 from intercom_pipeline.sandbox.workspace import Workspace
-from intercom_pipeline.sources.intercom import connect
 from intercom_pipeline.surveys.run import process_closures
 from intercom_pipeline.surveys.settings import survey_settings
 
@@ -62,9 +62,10 @@ def test_the_request_marts_and_survey_sends_hold_the_decisions(
             monkeypatch.setenv(key, value)
         (tmp_path / "feed").mkdir()  # no survey feed: the sends come from the request log
         settings = survey_settings()
-        workspaces = connect()
+        resources = resources_from_environment(resolved=True)
+        warehouse, workspaces = resources["warehouse"].get(), resources["intercom"].connect()
         now = datetime.fromtimestamp(ws.now, UTC).replace(tzinfo=None)
-        process_closures(tmp_path / "intercom.duckdb", workspaces, settings, now=now)
+        process_closures(warehouse, workspaces, settings, now=now)
         fine, fraud, bot = open_conversations(ws, 3)
         with ws.lock:
             fraud.tags.append(AppliedTag(ws.tag_named("fraud").id, ws.now, fine.parts[0].author_id))
@@ -72,7 +73,7 @@ def test_the_request_marts_and_survey_sends_hold_the_decisions(
             for conversation in (fine, fraud, bot):
                 close_conversation(ws, conversation, ws.now)
             ws.changed()
-        outcome = process_closures(tmp_path / "intercom.duckdb", workspaces, settings, now=now)
+        outcome = process_closures(warehouse, workspaces, settings, now=now)
         assert outcome.statuses == {"sent": 1, "do_not_send": 2}
 
         job = defs().resolve_job_def("intercom_build_all")

@@ -25,6 +25,7 @@ from intercom_pipeline.sources.intercom import connect
 from intercom_pipeline.sources.intercom.client import IntercomError
 from intercom_pipeline.surveys import log, run
 from intercom_pipeline.surveys.settings import SurveySettings, survey_settings
+from intercom_pipeline.warehouse import Warehouse
 
 BOT_ID = "9900001"  # the sandbox's Fin: an assignee that is not a teammate
 
@@ -99,7 +100,11 @@ class Scene:
     def process(self, minutes_later: float = 0, **kwargs: object) -> run.SurveyRun:
         settings = kwargs.pop("settings", self.settings)
         return run.process_closures(
-            self.warehouse, self.workspaces, settings, now=self.now(minutes_later), **kwargs
+            Warehouse.at(self.warehouse),
+            self.workspaces,
+            settings,
+            now=self.now(minutes_later),
+            **kwargs,
         )
 
     def requests(self) -> dict[str, tuple]:

@@ -13,14 +13,17 @@ from intercom_pipeline.settings import (
 
 
 def duckdb_path(env: dict[str, str]) -> Path:
+    """The warehouse file the resources read from `env` (DUCKDB_PATH)."""
     return resources_from_environment(env, resolved=True)["warehouse"].get().path
 
 
 def serving_path(env: dict[str, str]) -> Path:
+    """The BI copy the resources read from `env` (DUCKDB_SERVING_DIR and DUCKDB_PATH)."""
     return resources_from_environment(env, resolved=True)["warehouse"].get().settings.serving_path
 
 
 def intercom_workspaces(env: dict[str, str]) -> list[IntercomSettings]:
+    """The workspaces the Intercom resource reads from `env` (INTERCOM_WORKSPACES, ...)."""
     return resources_from_environment(env, resolved=True)["intercom"].settings()
 
 

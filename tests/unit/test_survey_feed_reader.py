@@ -182,6 +182,7 @@ def test_every_column_is_declared_text_except_lineage() -> None:
 
 
 def survey_feed_dir(env: dict[str, str]) -> Path:
+    """The feed folder the survey feed resource reads from `env` (SURVEY_FEED_DIR)."""
     return resources_from_environment(env, resolved=True)["survey_feed"].path()
 
 
