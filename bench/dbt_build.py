@@ -34,6 +34,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import dlt
 from sandbox_process import start_sandbox
 
 TARGET_SECONDS = 60.0
@@ -306,7 +307,7 @@ def main() -> int:
     if args.build_child:
         build_child(args.build_child)
         return 0
-    os.environ.setdefault("RUNTIME__LOG_LEVEL", "ERROR")
+    dlt.config["runtime.log_level"] = "ERROR"
     root = args.keep.resolve() if args.keep else Path(tempfile.mkdtemp(prefix="dbt-bench-"))
     try:
         scales = [s.strip() for s in args.scales.split(",") if s.strip()]

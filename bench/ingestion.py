@@ -14,13 +14,13 @@ and loads again. Prints:
 from __future__ import annotations
 
 import argparse
-import os
 import sys
 import tempfile
 import threading
 import time
 from pathlib import Path
 
+import dlt
 import requests
 from sandbox_process import start_sandbox
 
@@ -116,15 +116,14 @@ def main() -> int:
         str(args.rate_limit),
     )
     workdir = Path(tempfile.mkdtemp(prefix="intercom-bench-"))
-    os.environ.update(
-        INTERCOM_BASE_URL=base,
-        INTERCOM_ACCESS_TOKEN="sandbox-token",
-        DUCKDB_PATH=str(workdir / "warehouse.duckdb"),
-        DLT_DATA_DIR=str(workdir / "dlt"),
-        RUNTIME__LOG_LEVEL="ERROR",
-    )
+    dlt.config["runtime.log_level"] = "ERROR"
+    env = {
+        "INTERCOM_BASE_URL": base,
+        "INTERCOM_ACCESS_TOKEN": "sandbox-token",
+        "DUCKDB_PATH": str(workdir / "warehouse.duckdb"),
+    }
     try:
-        resources = resources_from_environment(resolved=True)
+        resources = resources_from_environment(env, resolved=True)
         warehouse, intercom = resources["warehouse"].get(), resources["intercom"]
         ceiling = status["rate_limit_per_minute"] / 60
 
