@@ -429,6 +429,7 @@ def _show_config() -> int:
     print(f"DUCKDB_LOCK_TIMEOUT_SECONDS {warehouse.lock_timeout_seconds:.0f}")
     print(f"DUCKDB_SERVING_STORAGE_VERSION {warehouse.serving_storage_version}")
     print(f"SURVEY_FEED_DIR        {resources['survey_feed'].path()}")
+    print(f"SURVEY_MATCH_BY_EMAIL  {str(resources['survey_feed'].match_by_email).lower()}")
     push, surveys = push_settings(), survey_settings()
     print(f"INTERCOM_PUSH_MODE     {push.mode}")
     print(f"SURVEY_MODE            {surveys.mode} (channels {', '.join(surveys.channels)})")

@@ -10,6 +10,7 @@ from __future__ import annotations
 import json
 import logging
 import re
+import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -40,9 +41,10 @@ class NotADatabase(WarehouseError):
 class Warehouse:
     """The DuckDB warehouse of one `WarehouseSettings`, shared by every writer in the process."""
 
-    # Path -> the connection open in this process: nested `connect` calls share it, since
-    # DuckDB refuses a second connection to one file with another configuration.
-    _open: ClassVar[dict[Path, duckdb.DuckDBPyConnection]] = {}
+    # (path, thread) -> the connection that thread opened: its nested `connect` calls share it
+    # (dlt's borrowed connection and a check run inside a load). Other threads open their own,
+    # which DuckDB serves from the same database instance.
+    _open: ClassVar[dict[tuple[Path, int], duckdb.DuckDBPyConnection]] = {}
 
     def __init__(self, settings: WarehouseSettings, log: Log | None = None) -> None:
         self.settings = settings
@@ -76,14 +78,15 @@ class Warehouse:
     def connect(
         self, purpose: str = "writing", *, memory_limit: str | None = None
     ) -> Iterator[duckdb.DuckDBPyConnection]:
-        """A connection under the writer lock; inside another one, a cursor of it.
+        """A connection under the writer lock; inside another in this thread, a cursor of it.
 
         Raises:
             WarehouseBusy: another process held the file longer than the configured wait.
             NotADatabase: the file is not a DuckDB database.
         """
         with self.lock.held(purpose):
-            shared = self._open.get(self.path)
+            key = (self.path, threading.get_ident())
+            shared = self._open.get(key)
             if shared is not None:
                 with shared.cursor() as cursor:
                     yield cursor
@@ -91,10 +94,10 @@ class Warehouse:
             conn = self._open_file()
             try:
                 conn.execute(f"set memory_limit = '{memory_limit or self.settings.memory_limit}'")
-                self._open[self.path] = conn
+                self._open[key] = conn
                 yield conn
             finally:
-                self._open.pop(self.path, None)
+                self._open.pop(key, None)
                 conn.close()
 
     @contextmanager

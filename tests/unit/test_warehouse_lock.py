@@ -10,6 +10,7 @@ import os
 import signal
 import subprocess
 import sys
+import threading
 import time
 from pathlib import Path
 
@@ -191,3 +192,24 @@ def test_the_holder_is_read_from_the_lock_file(warehouse_file: Path) -> None:
     assert "python" in found.command
     assert found.purpose.startswith("a test holding the warehouse since ")
     assert os.getpid() != found.pid
+
+
+def test_threads_of_one_process_each_get_a_connection_of_their_own(warehouse_file: Path) -> None:
+    warehouse = Warehouse.at(warehouse_file)
+    opened, release = threading.Event(), threading.Event()
+    seen: list[int] = []
+
+    def other_thread() -> None:
+        with warehouse.connect("another thread") as conn:
+            opened.set()
+            release.wait(10)
+            seen.append(conn.execute("select count(*) from t").fetchone()[0])
+
+    worker = threading.Thread(target=other_thread)
+    with warehouse.connect("the test") as conn:
+        worker.start()
+        assert opened.wait(10)
+        conn.execute("insert into t values (2)")
+    release.set()  # the first connection is closed: the other thread's still works
+    worker.join(10)
+    assert seen == [2]
