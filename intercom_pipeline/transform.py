@@ -1,29 +1,36 @@
-"""The dbt project: where it is, its manifest kept current, and its variables, without Dagster.
+"""The dbt project: where it is, its manifest kept current, and each warehouse's build folder.
 
 dagster-dbt reads `manifest.json` when the definitions load. `dbt parse` writes it without
 opening the warehouse; it runs here whenever a model, macro, test or seed is newer than the
 manifest, under a file lock because `dagster dev` loads the code in two processes at once.
-dbt's profile is written by the warehouse (`Warehouse.write_dbt_profile`), its variables come
-from the resources: the project holds no default of its own.
+dbt's profile is written by the warehouse (`Warehouse.write_dbt_profile`) and its variables come
+from the resources: the project holds no setting of its own.
 """
 
 from __future__ import annotations
 
 import fcntl
 import json
+import shutil
 import subprocess
 import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 from intercom_pipeline.settings import PROJECT_ROOT
+from intercom_pipeline.warehouse import Warehouse
 
 DBT_PROJECT_DIR = PROJECT_ROOT / "dbt_project"
 # The dbt installed beside this Python, found without relying on PATH (a venv need not be active).
 DBT_EXECUTABLE = Path(sys.executable).with_name("dbt")
 _SOURCES = ("models", "macros", "tests", "seeds", "dbt_project.yml")
-# What the manifest was parsed with: dbt parses everything again when the profile or the
-# variables change, so builds parse first with theirs (once) and then reuse that parse.
+# The manifest names the models, whatever the warehouse and variables: it is parsed with a
+# profile and variables of its own, the same in every process, so no process parses again
+# because another one runs with other settings.
 _PARSED_WITH = "parsed_with.json"
+_PARSE_VARS = {"survey_match_by_email": False}
+PARTIAL_PARSE = "partial_parse.msgpack"
 
 
 def dbt_vars(values: dict[str, object]) -> str:
@@ -50,9 +57,7 @@ def manifest_is_stale(project_dir: Path, parsed_with: str) -> bool:
     return False
 
 
-def prepare_manifest(
-    profiles_dir: Path, variables: dict[str, object], project_dir: Path = DBT_PROJECT_DIR
-) -> Path:
+def prepare_manifest(project_dir: Path = DBT_PROJECT_DIR) -> Path:
     """Run `dbt parse` when the manifest is stale; returns the manifest's path.
 
     Raises:
@@ -60,6 +65,10 @@ def prepare_manifest(
     """
     target = project_dir / "target"
     target.mkdir(exist_ok=True)
+    profiles_dir = Warehouse.at(target / "parse_only.duckdb").write_dbt_profile(
+        target / "parse_profile"
+    )
+    variables = _PARSE_VARS
     parsed_with = json.dumps(
         {"profile": (profiles_dir / "profiles.yml").read_text(), "vars": dbt_vars(variables)}
     )
@@ -87,3 +96,22 @@ def prepare_manifest(
                 )
             (target / _PARSED_WITH).write_text(parsed_with)
     return target / "manifest.json"
+
+
+@contextmanager
+def build_folder(warehouse: Warehouse) -> Iterator[Path]:
+    """The target folder of one dbt invocation on `warehouse`, with this warehouse's last parse.
+
+    dbt parses the whole project again when the profile changes, and the profile names the
+    warehouse, so each warehouse keeps its own parse (`partial_parse.msgpack`) in its working
+    folder; the folder keeps the last invocation's artifacts (logs, run results) to look at.
+    """
+    work = warehouse.settings.work_dir / "dbt"
+    folder = work / "last_build"
+    shutil.rmtree(folder, ignore_errors=True)
+    folder.mkdir(parents=True)
+    if (work / PARTIAL_PARSE).exists():
+        shutil.copy(work / PARTIAL_PARSE, folder / PARTIAL_PARSE)
+    yield folder
+    if (folder / PARTIAL_PARSE).exists():
+        shutil.copy(folder / PARTIAL_PARSE, work / PARTIAL_PARSE)

@@ -14,12 +14,14 @@ from dagster_dbt import (
 )
 
 from intercom_pipeline.defs.audiences import audience_asset_keys
-from intercom_pipeline.defs.resources import (
-    SurveyFeedResource,
-    WarehouseResource,
-    resources_from_environment,
+from intercom_pipeline.defs.resources import SurveyFeedResource, WarehouseResource
+from intercom_pipeline.transform import (
+    DBT_EXECUTABLE,
+    DBT_PROJECT_DIR,
+    build_folder,
+    dbt_vars,
+    prepare_manifest,
 )
-from intercom_pipeline.transform import DBT_EXECUTABLE, DBT_PROJECT_DIR, dbt_vars, prepare_manifest
 from intercom_pipeline.warehouse import Warehouse
 
 # dbt folder (models/<layer>/<area>/...) -> Dagster group
@@ -60,14 +62,8 @@ class IntercomDbtTranslator(DagsterDbtTranslator):
 
 @cache
 def dbt_project() -> DbtProject:
-    """The project, with its manifest parsed when stale (no warehouse connection).
-
-    Parsed with the profile and variables of the environment's resources, which runs use too.
-    """
-    resources = resources_from_environment(resolved=True)
-    prepare_manifest(
-        resources["warehouse"].get().write_dbt_profile(), resources["survey_feed"].dbt_vars()
-    )
+    """The project, with its manifest parsed when stale (no warehouse connection)."""
+    prepare_manifest()
     return DbtProject(project_dir=DBT_PROJECT_DIR)
 
 
@@ -88,16 +84,17 @@ def intercom_dbt_assets() -> dg.AssetsDefinition:
         survey_feed: SurveyFeedResource,
     ) -> Iterator[Any]:
         store = warehouse.get(context.log)
-        profiles = store.write_dbt_profile()
-        prepare_manifest(profiles, survey_feed.dbt_vars())
         dbt = DbtCliResource(
-            project_dir=project, dbt_executable=str(DBT_EXECUTABLE), profiles_dir=str(profiles)
+            project_dir=project,
+            dbt_executable=str(DBT_EXECUTABLE),
+            profiles_dir=str(store.write_dbt_profile()),
         )
-        with store.exclusive("building the dbt models"):
+        with store.exclusive("building the dbt models"), build_folder(store) as folder:
             build = dbt.cli(
                 ["build", "--vars", dbt_vars(survey_feed.dbt_vars())],
                 context=context,
                 raise_on_error=False,
+                target_path=folder,
             )
             yield from build.stream()
         if not build.is_successful():

@@ -62,7 +62,7 @@ def process_command(pid: int) -> str:
         raw = Path(f"/proc/{pid}/cmdline").read_bytes()
     except OSError:
         return "a process that has ended or is not visible from here"
-    return raw.replace(b"\0", b" ").decode(errors="replace").strip()[:200] or "unknown"
+    return " ".join(raw.replace(b"\0", b" ").decode(errors="replace").split())[:200] or "unknown"
 
 
 def wait_for(
@@ -84,7 +84,9 @@ def wait_for(
                 f"{what} is held by {holder().describe()}; gave up after {waited:.0f} s. {fix}"
             )
         if waited >= next_report:
-            log.info(f"Waiting for {what}: held by {holder().describe()} ({waited:.0f} s so far)")
+            log.warning(
+                f"Waiting for {what}: held by {holder().describe()} ({waited:.0f} s so far)"
+            )
             next_report = waited + REPORT_EVERY_SECONDS
         time.sleep(POLL_SECONDS)
     return result
