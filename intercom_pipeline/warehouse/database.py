@@ -121,7 +121,7 @@ class Warehouse:
                 if found is None:
                     raise self._unusable(exc) from None
                 pid = int(found["pid"])
-                holder = Holder(pid, process_command(pid) or found["command"], "reading it")
+                holder = Holder(pid, process_command(pid) or found["command"], "has it open")
                 return None
 
         return wait_for(

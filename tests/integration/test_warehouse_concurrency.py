@@ -56,7 +56,7 @@ def test_a_load_waits_for_a_reader_holding_the_warehouse(
     assert time.monotonic() - started >= 15
     assert result.rows_loaded["conversations"] == 300
     assert conversations(path) == 300
-    assert f"PID {reader.pid}" in log.lines[0] and "reading it" in log.lines[0]
+    assert f"PID {reader.pid}" in log.lines[0] and "has it open" in log.lines[0]
 
 
 def test_two_warehouses_load_at_once_on_one_host(

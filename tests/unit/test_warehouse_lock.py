@@ -137,7 +137,7 @@ def test_a_reader_of_another_process_is_waited_for(warehouse_file: Path) -> None
     with Warehouse.at(warehouse_file, log).connect("the test") as conn:
         conn.execute("insert into t values (2)")
     reader.wait(timeout=30)
-    assert any(f"PID {reader.pid}" in line and "reading it" in line for line in log.lines)
+    assert any(f"PID {reader.pid}" in line and "has it open" in line for line in log.lines)
 
 
 def test_a_waiting_writer_stops_on_sigterm(warehouse_file: Path) -> None:
