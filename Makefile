@@ -17,8 +17,8 @@ $(STAMP): pyproject.toml constraints.txt
 
 setup: $(STAMP)
 
-# The Dagster instance that demo and dev share (runs, schedules, check results), with the
-# project's pools; created once, never overwritten.
+# The Dagster instance that demo and dev share (runs, schedules, check results); created once,
+# never overwritten. It needs no concurrency settings: the warehouse serializes its writers.
 $(DAGSTER_HOME)/dagster.yaml: dagster.yaml
 	mkdir -p $(DAGSTER_HOME)
 	cp -n dagster.yaml $@ || true
