@@ -193,7 +193,7 @@ def _workspace(resources: dict[str, Any]) -> Iterator[tuple[str, dict[str, Any]]
         SurveyFeedResource,
     )
 
-    (settings,) = resources["intercom"].settings()[:1]
+    settings = resources["intercom"].settings()[0]
     if _is_configured(settings):
         yield f"{settings.base_url} (region {settings.region})", resources
         return

@@ -16,7 +16,7 @@ from typing import Any
 import yaml
 
 from intercom_pipeline.audiences.filters import FilterError, check_filter, check_name
-from intercom_pipeline.settings import PROJECT_ROOT, ConfigurationError
+from intercom_pipeline.settings import ConfigurationError, absolute_path
 
 DEFAULT_AUDIENCES_FILE = "audiences.yaml"
 KINDS = ("users", "leads", "intercom_segment", "custom")
@@ -74,8 +74,7 @@ class Audience:
 def audiences_file(environ: dict[str, str] | None = None) -> Path:
     env = os.environ if environ is None else environ
     raw = env.get("AUDIENCES_FILE", "").strip() or DEFAULT_AUDIENCES_FILE
-    path = Path(raw).expanduser()
-    return (path if path.is_absolute() else PROJECT_ROOT / path).resolve()
+    return absolute_path(raw)
 
 
 def load_audiences(path: Path | None = None) -> list[Audience]:

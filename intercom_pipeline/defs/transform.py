@@ -1,13 +1,14 @@
 """The dbt models as Dagster assets: sources are the raw assets, tests are asset checks."""
 
+import json
 from collections.abc import Iterator, Mapping
 from functools import cache
+from pathlib import Path
 from typing import Any
 
 import dagster as dg
 from dagster_dbt import (
     DagsterDbtTranslator,
-    DbtCliInvocation,
     DbtCliResource,
     DbtProject,
     dbt_assets,
@@ -98,14 +99,17 @@ def intercom_dbt_assets() -> dg.AssetsDefinition:
             )
             yield from build.stream()
         if not build.is_successful():
-            raise _out_of_memory(build, store) or build.get_error() or dg.Failure("dbt failed")
+            raise _out_of_memory(folder, store) or build.get_error() or dg.Failure("dbt failed")
 
     return _assets
 
 
-def _out_of_memory(build: DbtCliInvocation, store: Warehouse) -> dg.Failure | None:
+def _out_of_memory(folder: Path, store: Warehouse) -> dg.Failure | None:
     """A failure naming the setting to raise, when DuckDB ran out of its memory budget."""
-    results = build.get_artifact("run_results.json").get("results", [])
+    run_results = folder / "run_results.json"
+    if not run_results.exists():  # dbt stopped before building anything
+        return None
+    results = json.loads(run_results.read_text()).get("results", [])
     starved = [r["unique_id"] for r in results if "Out of Memory" in (r.get("message") or "")]
     if not starved:
         return None

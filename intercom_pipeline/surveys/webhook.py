@@ -27,7 +27,7 @@ from pathlib import Path
 from typing import Any, NamedTuple
 from urllib.parse import urlsplit
 
-from intercom_pipeline.settings import PROJECT_ROOT, ConfigurationError, Secret
+from intercom_pipeline.settings import ConfigurationError, Secret, absolute_path
 
 logger = logging.getLogger(__name__)
 
@@ -69,9 +69,7 @@ def webhook_spool_dir(environ: dict[str, str] | None = None) -> Path:
     """
     env = os.environ if environ is None else environ
     raw = env.get("SURVEY_WEBHOOK_SPOOL_DIR", "").strip() or DEFAULT_WEBHOOK_SPOOL_DIR
-    path = Path(raw).expanduser()
-    if not path.is_absolute():
-        path = PROJECT_ROOT / path
+    path = absolute_path(raw)
     if path.exists() and not path.is_dir():
         raise ConfigurationError(
             f"SURVEY_WEBHOOK_SPOOL_DIR={raw!r} is a file; point it at a folder such as {path.parent / 'webhook_spool'}"

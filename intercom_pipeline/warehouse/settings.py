@@ -12,7 +12,7 @@ import re
 from dataclasses import dataclass
 from pathlib import Path
 
-from intercom_pipeline.settings import PROJECT_ROOT, ConfigurationError
+from intercom_pipeline.settings import ConfigurationError, absolute_path
 
 DEFAULT_PATH = "data/intercom.duckdb"
 DEFAULT_SERVING_DIR = "data/serving"
@@ -73,11 +73,6 @@ def default_memory_limit() -> str:
     return f"{int(machine_memory_bytes() * DEFAULT_MEMORY_SHARE / 1_000_000)}MB"
 
 
-def _absolute(raw: str) -> Path:
-    path = Path(raw).expanduser()
-    return (path if path.is_absolute() else PROJECT_ROOT / path).resolve()
-
-
 def _memory(variable: str, value: str) -> str:
     if not _MEMORY.match(value.strip()):
         raise ConfigurationError(
@@ -96,13 +91,13 @@ def warehouse_settings(
     serving_storage_version: str = DEFAULT_SERVING_STORAGE_VERSION,
 ) -> WarehouseSettings:
     """Validated settings; each error names the variable and how to fix it."""
-    warehouse = _absolute(path.strip() or DEFAULT_PATH)
+    warehouse = absolute_path(path.strip() or DEFAULT_PATH)
     if warehouse.is_dir():
         raise ConfigurationError(
             f"DUCKDB_PATH={path!r} is a directory; point it at a file such as "
             f"{warehouse / 'intercom.duckdb'}"
         )
-    serving = _absolute(serving_dir.strip() or DEFAULT_SERVING_DIR)
+    serving = absolute_path(serving_dir.strip() or DEFAULT_SERVING_DIR)
     if serving == warehouse.parent:
         raise ConfigurationError(
             f"DUCKDB_SERVING_DIR={serving_dir!r} is the warehouse's own folder; the copy needs a "
