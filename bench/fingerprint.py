@@ -1,0 +1,89 @@
+"""Fingerprint every table of a warehouse, to show that a change kept the same rows.
+
+    python bench/fingerprint.py data/intercom.duckdb > before.json
+    ... change the code, rebuild the same sandbox seed ...
+    python bench/fingerprint.py data/intercom.duckdb --compare before.json
+
+Each table's fingerprint is its row count and an order-independent hash of its rows, leaving out
+the columns that differ on every run by design (dlt's load and row ids, run times).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+
+import duckdb
+
+VOLATILE = {"_dlt_load_id", "_dlt_id", "_dlt_parent_id"}
+# Columns that record when this run did something, or measure against the clock of the machine.
+RUN_TIMES = {
+    "analytics.conversations": {"conversation_age_days"},
+    "audiences.audience_definitions": {"updated_at"},
+    "audiences.audience_members": {"first_added_at", "updated_at"},
+    "audiences.audience_overview": {"last_sync_at"},
+    "audiences.audience_syncs": {"sync_id", "started_at", "finished_at"},
+    "reverse_etl.intercom_push_ledger": {"sent_at"},
+    "reverse_etl.intercom_push_runs": {"run_id", "started_at", "finished_at"},
+    "survey_feed_raw.responses": {"file_modified_at"},
+}
+
+
+def fingerprints(path: str) -> dict[str, dict[str, object]]:
+    conn = duckdb.connect(path, read_only=True)
+    tables = conn.execute(
+        "select table_schema, table_name from information_schema.tables "
+        "where table_schema not like '%staging' and table_name not like '\\_dlt%' escape '\\' "
+        "order by 1, 2"
+    ).fetchall()
+    result: dict[str, dict[str, object]] = {}
+    for schema, table in tables:
+        columns = [
+            name
+            for (name,) in conn.execute(
+                "select column_name from information_schema.columns "
+                "where table_schema = ? and table_name = ? order by ordinal_position",
+                [schema, table],
+            ).fetchall()
+            if name not in VOLATILE | RUN_TIMES.get(f"{schema}.{table}", set())
+        ]
+        quoted = ", ".join(f'"{c}"' for c in columns)
+        rows, digest = conn.execute(
+            f'select count(*), coalesce(sum(hash(struct_pack({quoted}))::hugeint), 0)::varchar '
+            f'from "{schema}"."{table}"'
+        ).fetchone()
+        result[f"{schema}.{table}"] = {"rows": rows, "hash": digest, "columns": columns}
+    return result
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("warehouse")
+    parser.add_argument("--compare", help="a fingerprint file written earlier")
+    args = parser.parse_args()
+    now = fingerprints(args.warehouse)
+    if not args.compare:
+        json.dump(now, sys.stdout, indent=1)
+        return 0
+    with open(args.compare) as file:
+        before = json.load(file)
+    differences = 0
+    for name in sorted(set(before) | set(now)):
+        old, new = before.get(name), now.get(name)
+        if old == new:
+            continue
+        differences += 1
+        print(f"{name}: before {_short(old)}, now {_short(new)}")
+    print(f"{len(now)} tables, {differences} differ")
+    return 1 if differences else 0
+
+
+def _short(fingerprint: dict[str, object] | None) -> str:
+    if fingerprint is None:
+        return "absent"
+    return f"{fingerprint['rows']} rows, hash {fingerprint['hash']}"
+
+
+if __name__ == "__main__":
+    sys.exit(main())
