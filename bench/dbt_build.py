@@ -89,11 +89,11 @@ def prepare(scale: str, folder: Path, rate_limit: int) -> Path:
 
 def load(warehouse_path: Path, feed_dir: Path, base_url: str) -> dict[str, int]:
     """Every raw table from the sandbox at `base_url`, and the (empty) survey feed."""
-    from intercom_pipeline.ingest import run_ingestion
     from intercom_pipeline.settings import intercom_settings
     from intercom_pipeline.sources.intercom import connect
-    from intercom_pipeline.survey_feed import load_survey_feed
     from intercom_pipeline.warehouse import Warehouse
+    from intercom_pipeline.warehouse.load import run_ingestion
+    from intercom_pipeline.warehouse.survey_feed import load_survey_feed
 
     warehouse = Warehouse.at(warehouse_path)
     workspaces = connect(

@@ -50,7 +50,7 @@ def fingerprints(path: str) -> dict[str, dict[str, object]]:
         ]
         quoted = ", ".join(f'"{c}"' for c in columns)
         rows, digest = conn.execute(
-            f'select count(*), coalesce(sum(hash(struct_pack({quoted}))::hugeint), 0)::varchar '
+            f"select count(*), coalesce(sum(hash(struct_pack({quoted}))::hugeint), 0)::varchar "
             f'from "{schema}"."{table}"'
         ).fetchone()
         result[f"{schema}.{table}"] = {"rows": rows, "hash": digest, "columns": columns}

@@ -25,8 +25,8 @@ import requests
 from sandbox_process import start_sandbox
 
 from intercom_pipeline.defs.resources import resources_from_environment
-from intercom_pipeline.ingest import IngestionResult, run_ingestion
 from intercom_pipeline.sources.intercom import RAW_TABLES
+from intercom_pipeline.warehouse.load import IngestionResult, run_ingestion
 
 DETAIL = "GET /conversations/{id}"
 PHASES = ("extract", "normalize", "load")

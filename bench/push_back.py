@@ -26,12 +26,12 @@ import duckdb
 import requests
 from sandbox_process import CallRate, start_sandbox
 
-from intercom_pipeline.reverse_etl.push import push_survey_results
-from intercom_pipeline.reverse_etl.settings import PushSettings
-from intercom_pipeline.sandbox.generator import build_workspace
+from intercom_pipeline.activation.push_back.push import push_survey_results
+from intercom_pipeline.activation.push_back.settings import PushSettings
 from intercom_pipeline.settings import intercom_settings
 from intercom_pipeline.sources.intercom import connect
 from intercom_pipeline.warehouse import Warehouse
+from intercom_sandbox.generator import build_workspace
 
 
 class WriteRate(CallRate):

@@ -19,11 +19,11 @@ from collections.abc import Iterator
 from contextlib import contextmanager, redirect_stdout
 from typing import TYPE_CHECKING, Any
 
-from intercom_pipeline.sandbox import DEFAULT_TOKEN, Faults, RunningSandbox, Sandbox, SandboxConfig
-from intercom_pipeline.sandbox.generator import SCALES
-from intercom_pipeline.sandbox.survey_feed import write_demo_survey_feed
 from intercom_pipeline.settings import ConfigurationError, IntercomSettings
 from intercom_pipeline.sources.intercom.client import IntercomError
+from intercom_sandbox import DEFAULT_TOKEN, Faults, RunningSandbox, Sandbox, SandboxConfig
+from intercom_sandbox.generator import SCALES
+from intercom_sandbox.survey_feed import write_demo_survey_feed
 
 if TYPE_CHECKING:
     import dagster as dg
@@ -157,7 +157,7 @@ def _serve(args: argparse.Namespace) -> int:
 
 def _webhook(args: argparse.Namespace) -> int:
     """Serve the webhook receiver until Ctrl-C or SIGTERM; the secret is never printed."""
-    from intercom_pipeline.surveys.webhook import (
+    from intercom_pipeline.activation.surveys.webhook import (
         WebhookSpool,
         make_server,
         webhook_secret,
@@ -248,8 +248,8 @@ def _demo(push: bool) -> int:
     from intercom_pipeline.definitions import build_definitions
     from intercom_pipeline.defs.resources import resources_from_environment
     from intercom_pipeline.defs.reverse_etl import PUSH_ASSET
-    from intercom_pipeline.ingest import table_counts
-    from intercom_pipeline.metrics import headline_metrics
+    from intercom_pipeline.warehouse.load import table_counts
+    from intercom_pipeline.warehouse.metrics import headline_metrics
 
     configured = resources_from_environment(resolved=True)
     warehouse = configured["warehouse"].get()
@@ -321,7 +321,7 @@ def _demo(push: bool) -> int:
 
 def _print_push_report(warehouse: Warehouse, pushed: dict[str, Any]) -> None:
     """The push's counts and notes (its metadata), and its first failures (from the warehouse)."""
-    from intercom_pipeline.reverse_etl.ledger import FAILURES, run_failures
+    from intercom_pipeline.activation.push_back.ledger import FAILURES, run_failures
 
     counts = ("sent", "unchanged", "skipped", "failed", "write_calls", "events_merged")
     sent, unchanged, skipped, failed, writes, merged = (pushed[k].value for k in counts)
@@ -347,10 +347,10 @@ def _ingest(tables: list[str], lookback: int | None, accept_mass_deletions: bool
     from dlt.pipeline.exceptions import PipelineStepFailed
 
     from intercom_pipeline.defs.resources import resources_from_environment
-    from intercom_pipeline.ingest import CoreTypeChanged, run_ingestion
-    from intercom_pipeline.quality import TypeChanged
     from intercom_pipeline.settings import lookback_seconds, stop_on_type_change
     from intercom_pipeline.sources.intercom import RAW_TABLES
+    from intercom_pipeline.warehouse.load import CoreTypeChanged, run_ingestion
+    from intercom_pipeline.warehouse.quality import TypeChanged
 
     unknown = sorted(set(tables) - set(RAW_TABLES))
     if unknown:
@@ -405,11 +405,11 @@ def _intercom_cause(exc: BaseException) -> IntercomError | None:
 
 def _show_config() -> int:
     """Print the effective settings (secrets hidden); a bad value exits 2 with the fix."""
-    from intercom_pipeline.audiences.config import audiences_file
+    from intercom_pipeline.activation.audiences.config import audiences_file
+    from intercom_pipeline.activation.push_back.settings import push_settings
+    from intercom_pipeline.activation.surveys.settings import survey_settings
     from intercom_pipeline.defs.resources import resources_from_environment
-    from intercom_pipeline.reverse_etl.settings import push_settings
     from intercom_pipeline.settings import lookback_seconds
-    from intercom_pipeline.surveys.settings import survey_settings
 
     resources = resources_from_environment(resolved=True)
     settings = resources["intercom"].settings()[0]

@@ -8,14 +8,14 @@ from typing import Any
 import pytest
 import requests
 
-from intercom_pipeline.sandbox import (
+from intercom_sandbox import (
     API_VERSION,
     DEFAULT_TOKEN,
     RunningSandbox,
     Sandbox,
     SandboxConfig,
 )
-from intercom_pipeline.sandbox.workspace import Workspace
+from intercom_sandbox.workspace import Workspace
 
 
 class SandboxClient:

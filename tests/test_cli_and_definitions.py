@@ -9,11 +9,11 @@ import pytest
 import requests
 
 from intercom_pipeline import cli
-from intercom_pipeline.reverse_etl import ledger
-from intercom_pipeline.sandbox import DEFAULT_TOKEN, RunningSandbox, Sandbox, SandboxConfig
-from intercom_pipeline.sandbox.generator import build_workspace
+from intercom_pipeline.activation.push_back import ledger
 from intercom_pipeline.settings import intercom_settings
 from intercom_pipeline.warehouse import Warehouse
+from intercom_sandbox import DEFAULT_TOKEN, RunningSandbox, Sandbox, SandboxConfig
+from intercom_sandbox.generator import build_workspace
 
 PUSH = dg.AssetKey("intercom_contact_survey_push")
 SURVEYS = dg.AssetKey(["surveys", "survey_requests"])

@@ -10,7 +10,7 @@ import pytest
 
 from intercom_pipeline.defs.audiences import audience_asset_keys
 from intercom_pipeline.sources.intercom import RAW_TABLES
-from intercom_pipeline.transform import prepare_manifest
+from intercom_pipeline.warehouse.transform import prepare_manifest
 
 
 @pytest.fixture(scope="module")

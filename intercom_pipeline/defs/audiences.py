@@ -7,8 +7,12 @@ write to Intercom (tags, events), so only a manual run or the auto-sync schedule
 
 import dagster as dg
 
-from intercom_pipeline.audiences.config import Audience, load_audiences
-from intercom_pipeline.audiences.sync import SyncReport, intercom_segment_audiences, sync_audience
+from intercom_pipeline.activation.audiences.config import Audience, load_audiences
+from intercom_pipeline.activation.audiences.sync import (
+    SyncReport,
+    intercom_segment_audiences,
+    sync_audience,
+)
 from intercom_pipeline.defs.resources import IntercomResource, WarehouseResource
 
 AUTO_SYNC_SCHEDULE = "audiences_auto_sync"

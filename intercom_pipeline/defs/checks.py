@@ -9,9 +9,9 @@ from collections.abc import Iterator
 
 import dagster as dg
 
-from intercom_pipeline import quality
 from intercom_pipeline.defs.resources import WarehouseResource
 from intercom_pipeline.sources.intercom import RAW_TABLES
+from intercom_pipeline.warehouse import quality
 
 PARTS_KEY = dg.AssetKey(["intercom", "conversation_parts"])
 

@@ -9,9 +9,11 @@ from dagster_dlt import DagsterDltResource, DagsterDltTranslator, dlt_assets
 from dagster_dlt.translator import DltResourceTranslatorData
 from pydantic import Field
 
-from intercom_pipeline import quality
 from intercom_pipeline.defs.resources import IntercomResource, WarehouseResource
-from intercom_pipeline.ingest import (
+from intercom_pipeline.settings import lookback_seconds, stop_on_type_change
+from intercom_pipeline.sources.intercom import Workspace, intercom_source
+from intercom_pipeline.warehouse import quality
+from intercom_pipeline.warehouse.load import (
     CoreTypeChanged,
     definition_pipeline,
     deletions_refused,
@@ -19,8 +21,6 @@ from intercom_pipeline.ingest import (
     run_ingestion,
     whole_families,
 )
-from intercom_pipeline.settings import lookback_seconds, stop_on_type_change
-from intercom_pipeline.sources.intercom import Workspace, intercom_source
 
 RAW_GROUP = "intercom_raw"
 

@@ -4,7 +4,7 @@ import dagster as dg
 
 from intercom_pipeline.defs.resources import WarehouseResource
 from intercom_pipeline.defs.transform import intercom_dbt_assets
-from intercom_pipeline.publish import publish_warehouse
+from intercom_pipeline.warehouse.publish import publish_warehouse
 
 MART_GROUPS = ("support", "customers", "feedback", "surveys", "audiences")
 

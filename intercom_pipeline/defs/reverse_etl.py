@@ -2,10 +2,10 @@
 
 import dagster as dg
 
+from intercom_pipeline.activation.push_back.push import PushRefused, push_survey_results
+from intercom_pipeline.activation.push_back.settings import push_settings
 from intercom_pipeline.defs.resources import IntercomResource, WarehouseResource
 from intercom_pipeline.defs.transform import intercom_dbt_assets
-from intercom_pipeline.reverse_etl.push import PushRefused, push_survey_results
-from intercom_pipeline.reverse_etl.settings import push_settings
 from intercom_pipeline.sources.intercom.client import IntercomAuthError, IntercomPermissionError
 
 PUSH_ASSET = "intercom_contact_survey_push"

@@ -3,7 +3,7 @@
 import dagster as dg
 
 from intercom_pipeline.defs.resources import SurveyFeedResource, WarehouseResource
-from intercom_pipeline.survey_feed import load_survey_feed
+from intercom_pipeline.warehouse.survey_feed import load_survey_feed
 
 
 @dg.asset(

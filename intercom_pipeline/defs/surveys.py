@@ -6,13 +6,13 @@ schedule that decides the closures whose channel delay has ended.
 
 import dagster as dg
 
+from intercom_pipeline.activation.surveys.run import Notified, process_closures
+from intercom_pipeline.activation.surveys.settings import SurveySettings, survey_settings
+from intercom_pipeline.activation.surveys.webhook import WebhookSpool, webhook_spool_dir
 from intercom_pipeline.defs.resources import IntercomResource, WarehouseResource
 from intercom_pipeline.settings import intercom_settings
 from intercom_pipeline.sources.intercom import Workspace
 from intercom_pipeline.sources.intercom.client import IntercomClient
-from intercom_pipeline.surveys.run import Notified, process_closures
-from intercom_pipeline.surveys.settings import SurveySettings, survey_settings
-from intercom_pipeline.surveys.webhook import WebhookSpool, webhook_spool_dir
 
 SURVEY_JOB = "surveys_on_close_job"
 

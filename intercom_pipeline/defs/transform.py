@@ -16,14 +16,14 @@ from dagster_dbt import (
 
 from intercom_pipeline.defs.audiences import audience_asset_keys
 from intercom_pipeline.defs.resources import SurveyFeedResource, WarehouseResource
-from intercom_pipeline.transform import (
+from intercom_pipeline.warehouse import Warehouse
+from intercom_pipeline.warehouse.transform import (
     DBT_EXECUTABLE,
     DBT_PROJECT_DIR,
     build_folder,
     dbt_vars,
     prepare_manifest,
 )
-from intercom_pipeline.warehouse import Warehouse
 
 # dbt folder (models/<layer>/<area>/...) -> Dagster group
 _LAYER_GROUPS = {"staging": "staging", "intermediate": "staging"}

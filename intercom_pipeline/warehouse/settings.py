@@ -14,6 +14,9 @@ from pathlib import Path
 
 from intercom_pipeline.settings import ConfigurationError, absolute_path
 
+# The dlt datasets (schemas) the raw data loads into; dbt declares them as its sources.
+RAW_DATASET = "intercom_raw"
+SURVEY_FEED_DATASET = "survey_feed_raw"
 DEFAULT_PATH = "data/intercom.duckdb"
 DEFAULT_SERVING_DIR = "data/serving"
 # DuckDB spills merges to disk beyond its budget, and the budget adds to the process's peak: at

@@ -17,16 +17,16 @@ import pytest
 import requests
 import yaml
 
-from intercom_pipeline.audiences import store
-from intercom_pipeline.audiences.config import Audience, load_audiences
-from intercom_pipeline.audiences.filters import FilterError
-from intercom_pipeline.audiences.sync import segment_audience_id, sync_audience
+from intercom_pipeline.activation.audiences import store
+from intercom_pipeline.activation.audiences.config import Audience, load_audiences
+from intercom_pipeline.activation.audiences.filters import FilterError
+from intercom_pipeline.activation.audiences.sync import segment_audience_id, sync_audience
 from intercom_pipeline.defs.audiences import SEGMENTS_KEY
-from intercom_pipeline.sandbox import DEFAULT_TOKEN, RunningSandbox, Sandbox, SandboxConfig
-from intercom_pipeline.sandbox.model import Contact
 from intercom_pipeline.settings import intercom_settings
 from intercom_pipeline.sources.intercom import connect
 from intercom_pipeline.warehouse import Warehouse
+from intercom_sandbox import DEFAULT_TOKEN, RunningSandbox, Sandbox, SandboxConfig
+from intercom_sandbox.model import Contact
 
 AUDIENCES = """
 audiences:

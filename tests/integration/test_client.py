@@ -6,7 +6,6 @@ import time
 
 import pytest
 
-from intercom_pipeline.sandbox import DEFAULT_TOKEN, RunningSandbox, SandboxConfig
 from intercom_pipeline.settings import Secret, intercom_settings
 from intercom_pipeline.sources.intercom.client import (
     NOT_SENT,
@@ -15,6 +14,7 @@ from intercom_pipeline.sources.intercom.client import (
     IntercomError,
     IntercomPermissionError,
 )
+from intercom_sandbox import DEFAULT_TOKEN, RunningSandbox, SandboxConfig
 from tests.conftest import SandboxClient
 
 

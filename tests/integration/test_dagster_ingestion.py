@@ -9,9 +9,9 @@ import duckdb
 import pytest
 
 from intercom_pipeline.defs import schedules
-from intercom_pipeline.ingest import RAW_DATASET
-from intercom_pipeline.sandbox import RunningSandbox, SandboxConfig
 from intercom_pipeline.sources.intercom import RAW_TABLES
+from intercom_pipeline.warehouse.load import RAW_DATASET
+from intercom_sandbox import RunningSandbox, SandboxConfig
 from tests.conftest import SandboxClient
 
 
@@ -239,7 +239,7 @@ def test_type_change_can_stop_the_sync(
     selection = [dg.AssetKey(["intercom", t]) for t in ("data_attributes", "contacts", "tickets")]
     with dg.instance_for_test() as instance:
         assert job.execute_in_process(instance=instance, asset_selection=selection).success
-        from intercom_pipeline.sandbox import activity
+        from intercom_sandbox import activity
 
         with running_sandbox.sandbox.workspace.lock:
             activity.advance(

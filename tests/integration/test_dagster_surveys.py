@@ -15,11 +15,11 @@ import duckdb
 import pytest
 import requests
 
+from intercom_pipeline.activation.surveys import log
+from intercom_pipeline.activation.surveys.webhook import WebhookSpool, make_server
 from intercom_pipeline.defs.resources import resources_from_environment
-from intercom_pipeline.sandbox import DEFAULT_TOKEN, RunningSandbox, Sandbox, SandboxConfig
-from intercom_pipeline.sandbox.activity import close_conversation
-from intercom_pipeline.surveys import log
-from intercom_pipeline.surveys.webhook import WebhookSpool, make_server
+from intercom_sandbox import DEFAULT_TOKEN, RunningSandbox, Sandbox, SandboxConfig
+from intercom_sandbox.activity import close_conversation
 
 SECRET = "webhook-secret-for-tests"
 

@@ -8,14 +8,18 @@ import duckdb
 import pytest
 from dlt.pipeline.exceptions import PipelineStepFailed
 
-from intercom_pipeline import quality
-from intercom_pipeline.ingest import RAW_DATASET, CoreTypeChanged, run_ingestion, table_counts
-from intercom_pipeline.sandbox import RunningSandbox, SandboxConfig
-from intercom_pipeline.sandbox.workspace import Workspace
 from intercom_pipeline.settings import intercom_settings
 from intercom_pipeline.sources.intercom import RAW_TABLES, connect
 from intercom_pipeline.sources.intercom.client import IntercomAuthError
-from intercom_pipeline.warehouse import Warehouse
+from intercom_pipeline.warehouse import Warehouse, quality
+from intercom_pipeline.warehouse.load import (
+    RAW_DATASET,
+    CoreTypeChanged,
+    run_ingestion,
+    table_counts,
+)
+from intercom_sandbox import RunningSandbox, SandboxConfig
+from intercom_sandbox.workspace import Workspace
 from tests.conftest import SandboxClient
 
 # Intercom's one-minute scroll expiry and the 61-second conflict wait, compressed: a scroll broken
@@ -318,7 +322,7 @@ def test_a_429_storm_from_another_app_is_waited_out(
 
 
 def test_two_workspaces_load_side_by_side(tmp_path: Path) -> None:
-    from intercom_pipeline.sandbox import Sandbox
+    from intercom_sandbox import Sandbox
 
     with (
         RunningSandbox(Sandbox(SandboxConfig(seed=5, scale="tiny"))) as one,

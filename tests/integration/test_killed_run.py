@@ -9,13 +9,13 @@ from pathlib import Path
 
 import pytest
 
-from intercom_pipeline.sandbox import RunningSandbox, SandboxConfig
+from intercom_sandbox import RunningSandbox, SandboxConfig
 from tests.conftest import SandboxClient
 from tests.integration.test_ingestion import fingerprint, ingest
 
 CHILD = """
 from intercom_pipeline.defs.resources import resources_from_environment
-from intercom_pipeline.ingest import run_ingestion
+from intercom_pipeline.warehouse.load import run_ingestion
 resources = resources_from_environment(resolved=True)
 run_ingestion(resources["warehouse"].get(), resources["intercom"].connect(), part_fetch_workers=2)
 """

@@ -21,12 +21,12 @@ import pytest
 import requests
 
 from intercom_pipeline.defs.reverse_etl import PUSH_ASSET
-from intercom_pipeline.sandbox import DEFAULT_TOKEN, RunningSandbox, Sandbox, SandboxConfig
-from intercom_pipeline.sandbox.model import Conversation
-from intercom_pipeline.sandbox.render import BOT_NAMES
-from intercom_pipeline.sandbox.survey_feed import write_demo_survey_feed
-from intercom_pipeline.sandbox.workspace import DAY, Workspace
 from intercom_pipeline.sources.intercom.settings import MAX_CONVERSATION_PARTS
+from intercom_sandbox import DEFAULT_TOKEN, RunningSandbox, Sandbox, SandboxConfig
+from intercom_sandbox.model import Conversation
+from intercom_sandbox.render import BOT_NAMES
+from intercom_sandbox.survey_feed import write_demo_survey_feed
+from intercom_sandbox.workspace import DAY, Workspace
 
 CONTACT_AUTHORS = ("user", "lead")
 PUSH = dg.AssetKey(PUSH_ASSET)
@@ -228,7 +228,7 @@ def test_support_metrics_add_up_to_the_sandbox(build: Build) -> None:
 
 def test_the_demo_headline_metrics_follow_the_rate_rule(build: Build) -> None:
     """metrics.py writes the rate rule again in its SQL: its figures, from the rows."""
-    from intercom_pipeline.metrics import headline_metrics
+    from intercom_pipeline.warehouse.metrics import headline_metrics
 
     conversations = build.workspace.conversations
     rated = [c.rating.rating for c in conversations if c.rating]

@@ -14,15 +14,15 @@ import duckdb
 import pytest
 import requests
 
-from intercom_pipeline.reverse_etl import ledger
-from intercom_pipeline.reverse_etl.push import PushRefused, push_survey_results
-from intercom_pipeline.reverse_etl.settings import PushSettings
-from intercom_pipeline.sandbox import DEFAULT_TOKEN, RunningSandbox, Sandbox, SandboxConfig
-from intercom_pipeline.sandbox.survey_feed import write_demo_survey_feed
+from intercom_pipeline.activation.push_back import ledger
+from intercom_pipeline.activation.push_back.push import PushRefused, push_survey_results
+from intercom_pipeline.activation.push_back.settings import PushSettings
 from intercom_pipeline.settings import intercom_settings
 from intercom_pipeline.sources.intercom import Workspace, connect
 from intercom_pipeline.sources.intercom.client import IntercomAuthError, IntercomError
 from intercom_pipeline.warehouse import Warehouse
+from intercom_sandbox import DEFAULT_TOKEN, RunningSandbox, Sandbox, SandboxConfig
+from intercom_sandbox.survey_feed import write_demo_survey_feed
 
 SEED = 3
 PUSH = dg.AssetKey("intercom_contact_survey_push")

@@ -9,10 +9,10 @@ import duckdb
 import pytest
 import requests
 
+from intercom_pipeline.activation.push_back import ledger
 from intercom_pipeline.defs.reverse_etl import EXPORT_ALL_JOB, PUSH_ASSET
 from intercom_pipeline.defs.schedules import SCHEDULES
-from intercom_pipeline.reverse_etl import ledger
-from intercom_pipeline.sandbox import DEFAULT_TOKEN, RunningSandbox, SandboxConfig
+from intercom_sandbox import DEFAULT_TOKEN, RunningSandbox, SandboxConfig
 from tests.integration.test_push_killed import write_marts
 
 PUSH = dg.AssetKey(PUSH_ASSET)

@@ -18,16 +18,16 @@ from pathlib import Path
 import duckdb
 import pytest
 
-from intercom_pipeline.reverse_etl import ledger
-from intercom_pipeline.sandbox import DEFAULT_TOKEN, RunningSandbox, SandboxConfig
-from intercom_pipeline.sandbox.workspace import Workspace
+from intercom_pipeline.activation.push_back import ledger
+from intercom_sandbox import DEFAULT_TOKEN, RunningSandbox, SandboxConfig
+from intercom_sandbox.workspace import Workspace
 from tests.conftest import SandboxClient
 
 WORKERS = 4
 CHILD = f"""
 from intercom_pipeline.defs.resources import resources_from_environment
-from intercom_pipeline.reverse_etl.push import push_survey_results
-from intercom_pipeline.reverse_etl.settings import PushSettings
+from intercom_pipeline.activation.push_back.push import push_survey_results
+from intercom_pipeline.activation.push_back.settings import PushSettings
 resources = resources_from_environment(resolved=True)
 push_survey_results(
     resources["warehouse"].get(), resources["intercom"].connect(), PushSettings(workers={WORKERS})

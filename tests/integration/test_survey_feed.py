@@ -12,17 +12,17 @@ import duckdb
 import pytest
 
 from intercom_pipeline.defs.resources import resources_from_environment
-from intercom_pipeline.sandbox import Sandbox, SandboxConfig
-from intercom_pipeline.sandbox.survey_feed import (
+from intercom_pipeline.sources.survey_feed import COLUMN_TYPES
+from intercom_pipeline.warehouse import Warehouse
+from intercom_pipeline.warehouse.survey_feed import load_survey_feed
+from intercom_sandbox import Sandbox, SandboxConfig
+from intercom_sandbox.survey_feed import (
     CSAT_CES_FILE,
     NPS_FILE,
     WINDOW_DAYS,
     write_demo_survey_feed,
 )
-from intercom_pipeline.sandbox.workspace import DAY, Workspace
-from intercom_pipeline.sources.survey_feed import COLUMN_TYPES
-from intercom_pipeline.survey_feed import load_survey_feed
-from intercom_pipeline.warehouse import Warehouse
+from intercom_sandbox.workspace import DAY, Workspace
 
 DECLARED_TYPES = {
     **{name: "VARCHAR" for name, kind in COLUMN_TYPES.items() if kind == "text"},

@@ -10,13 +10,13 @@ import dagster as dg
 import duckdb
 import pytest
 
+from intercom_pipeline.activation.surveys.run import process_closures
+from intercom_pipeline.activation.surveys.settings import survey_settings
 from intercom_pipeline.defs.resources import resources_from_environment
-from intercom_pipeline.sandbox import DEFAULT_TOKEN, RunningSandbox, Sandbox, SandboxConfig
-from intercom_pipeline.sandbox.activity import close_conversation
-from intercom_pipeline.sandbox.model import AppliedTag, Conversation
-from intercom_pipeline.sandbox.workspace import Workspace
-from intercom_pipeline.surveys.run import process_closures
-from intercom_pipeline.surveys.settings import survey_settings
+from intercom_sandbox import DEFAULT_TOKEN, RunningSandbox, Sandbox, SandboxConfig
+from intercom_sandbox.activity import close_conversation
+from intercom_sandbox.model import AppliedTag, Conversation
+from intercom_sandbox.workspace import Workspace
 
 BOT_ID = 9900001  # the sandbox's Fin
 

@@ -15,17 +15,17 @@ import duckdb
 import pytest
 import requests
 
-from intercom_pipeline.audiences import store as audiences
-from intercom_pipeline.sandbox import DEFAULT_TOKEN, RunningSandbox, Sandbox, SandboxConfig
-from intercom_pipeline.sandbox.activity import close_conversation, reopen_conversation
-from intercom_pipeline.sandbox.model import AppliedTag, Conversation, Tag
-from intercom_pipeline.sandbox.workspace import Workspace
+from intercom_pipeline.activation.audiences import store as audiences
+from intercom_pipeline.activation.surveys import log, run
+from intercom_pipeline.activation.surveys.settings import SurveySettings, survey_settings
 from intercom_pipeline.settings import intercom_settings
 from intercom_pipeline.sources.intercom import connect
 from intercom_pipeline.sources.intercom.client import IntercomError
-from intercom_pipeline.surveys import log, run
-from intercom_pipeline.surveys.settings import SurveySettings, survey_settings
 from intercom_pipeline.warehouse import Warehouse
+from intercom_sandbox import DEFAULT_TOKEN, RunningSandbox, Sandbox, SandboxConfig
+from intercom_sandbox.activity import close_conversation, reopen_conversation
+from intercom_sandbox.model import AppliedTag, Conversation, Tag
+from intercom_sandbox.workspace import Workspace
 
 BOT_ID = "9900001"  # the sandbox's Fin: an assignee that is not a teammate
 
@@ -331,7 +331,7 @@ def test_test_mode_sends_to_the_projects_sandbox(scene: Scene) -> None:
 
 
 def test_the_sandbox_probe_needs_the_sandboxs_own_answer(scene: Scene) -> None:
-    from intercom_pipeline.surveys.destination import is_project_sandbox
+    from intercom_pipeline.activation.surveys.destination import is_project_sandbox
 
     assert is_project_sandbox(scene.running.base_url) is True
     with EgressProxy(scene.running.base_url) as proxy:

@@ -11,11 +11,11 @@ from pathlib import Path
 import duckdb
 import pytest
 
-from intercom_pipeline.ingest import run_ingestion
-from intercom_pipeline.sandbox import DEFAULT_TOKEN, RunningSandbox, SandboxConfig
 from intercom_pipeline.settings import intercom_settings
 from intercom_pipeline.sources.intercom import connect
 from intercom_pipeline.warehouse import Warehouse
+from intercom_pipeline.warehouse.load import run_ingestion
+from intercom_sandbox import DEFAULT_TOKEN, RunningSandbox, SandboxConfig
 from tests.unit.test_warehouse_lock import HOLD_AS_READER, Recorded, start
 
 CLI = [sys.executable, "-m", "intercom_pipeline.cli"]

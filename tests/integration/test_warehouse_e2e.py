@@ -18,9 +18,9 @@ from pathlib import Path
 import duckdb
 import pytest
 
-from intercom_pipeline.sandbox import DEFAULT_TOKEN, RunningSandbox, Sandbox, SandboxConfig
-from intercom_pipeline.sandbox.survey_feed import write_demo_survey_feed
 from intercom_pipeline.settings import PROJECT_ROOT
+from intercom_sandbox import DEFAULT_TOKEN, RunningSandbox, Sandbox, SandboxConfig
+from intercom_sandbox.survey_feed import write_demo_survey_feed
 
 BIN = Path(sys.executable).parent
 NODE_CLIENT = PROJECT_ROOT / "tests" / "bi_clients"

@@ -13,8 +13,8 @@ from pathlib import Path
 
 import duckdb
 
-from intercom_pipeline.publish import publish_warehouse
 from intercom_pipeline.warehouse import Warehouse
+from intercom_pipeline.warehouse.publish import publish_warehouse
 
 POOLED_READER = """
 import sys, duckdb

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from intercom_pipeline.sandbox.workspace import Workspace
+from intercom_sandbox.workspace import Workspace
 from tests.conftest import SandboxClient
 
 MAX_PAGES = 500  # a walk that needs more than this is looping

@@ -7,8 +7,8 @@ from typing import Any
 import pytest
 import requests
 
-from intercom_pipeline.sandbox import SandboxConfig
-from intercom_pipeline.sandbox.workspace import Workspace
+from intercom_sandbox import SandboxConfig
+from intercom_sandbox.workspace import Workspace
 from tests.conftest import SandboxClient
 from tests.sandbox.helpers import error_codes, ids, walk_search
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 import requests
 
-from intercom_pipeline.sandbox import RunningSandbox, SandboxConfig
+from intercom_sandbox import RunningSandbox, SandboxConfig
 from tests.conftest import SandboxClient
 from tests.sandbox.helpers import (
     assert_each_once,

@@ -8,7 +8,7 @@ from concurrent.futures import ThreadPoolExecutor
 import pytest
 import requests
 
-from intercom_pipeline.sandbox import RunningSandbox, SandboxConfig
+from intercom_sandbox import RunningSandbox, SandboxConfig
 from tests.conftest import SandboxClient
 from tests.sandbox.helpers import error_codes, ids
 

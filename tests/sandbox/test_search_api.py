@@ -7,9 +7,9 @@ from typing import Any
 
 import pytest
 
-from intercom_pipeline.sandbox import SandboxConfig
-from intercom_pipeline.sandbox.model import Contact, Conversation
-from intercom_pipeline.sandbox.workspace import DAY, Workspace
+from intercom_sandbox import SandboxConfig
+from intercom_sandbox.model import Contact, Conversation
+from intercom_sandbox.workspace import DAY, Workspace
 from tests.conftest import SandboxClient
 from tests.sandbox.helpers import error_codes, ids, walk_search
 

@@ -16,8 +16,8 @@ from typing import Any
 import pytest
 import requests
 
-from intercom_pipeline.sandbox import RunningSandbox, Sandbox, SandboxConfig
-from intercom_pipeline.sandbox.workspace import DAY, Workspace
+from intercom_sandbox import RunningSandbox, Sandbox, SandboxConfig
+from intercom_sandbox.workspace import DAY, Workspace
 from tests.conftest import SandboxClient
 from tests.sandbox.spec import (
     COMPANY_CUSTOM_ATTRIBUTES,

@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 import requests
 
-from intercom_pipeline.sandbox import API_VERSION, RunningSandbox, Sandbox, SandboxConfig
+from intercom_sandbox import API_VERSION, RunningSandbox, Sandbox, SandboxConfig
 from tests.conftest import SandboxClient
 from tests.sandbox.helpers import error_codes
 
@@ -228,8 +228,8 @@ def test_same_seed_gives_byte_identical_responses() -> None:
 
 EVENT_IDS_SCRIPT = """
 import json
-from intercom_pipeline.sandbox.api import Request
-from intercom_pipeline.sandbox import Sandbox, SandboxConfig
+from intercom_sandbox.api import Request
+from intercom_sandbox import Sandbox, SandboxConfig
 sandbox = Sandbox(SandboxConfig(seed=1, scale="tiny"))
 ws = sandbox.workspace
 recent = [e for events in ws.events.values() for e in events if e.created_at > ws.now - 80 * 86400]

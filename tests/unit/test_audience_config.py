@@ -7,10 +7,10 @@ from pathlib import Path
 
 import pytest
 
-from intercom_pipeline.audiences.config import DEFAULT_PROPERTIES, load_audiences
-from intercom_pipeline.audiences.sync import segment_audience_id
+from intercom_pipeline.activation.audiences.config import DEFAULT_PROPERTIES, load_audiences
+from intercom_pipeline.activation.audiences.sync import segment_audience_id
+from intercom_pipeline.activation.surveys.settings import survey_settings
 from intercom_pipeline.settings import ConfigurationError
-from intercom_pipeline.surveys.settings import survey_settings
 
 CUSTOM = """
   - type: custom

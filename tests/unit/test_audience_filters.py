@@ -9,7 +9,7 @@ from typing import Any
 import duckdb
 import pytest
 
-from intercom_pipeline.audiences.filters import (
+from intercom_pipeline.activation.audiences.filters import (
     MAX_CONDITIONS,
     MAX_DEPTH,
     OPERATORS,

@@ -11,10 +11,10 @@ from typing import Any
 import duckdb
 import pytest
 
-from intercom_pipeline.audiences import store
-from intercom_pipeline.audiences.config import DEFAULT_PROPERTIES, Audience
-from intercom_pipeline.audiences.filters import FilterError
-from intercom_pipeline.audiences.sync import SyncReport, sync_audience
+from intercom_pipeline.activation.audiences import store
+from intercom_pipeline.activation.audiences.config import DEFAULT_PROPERTIES, Audience
+from intercom_pipeline.activation.audiences.filters import FilterError
+from intercom_pipeline.activation.audiences.sync import SyncReport, sync_audience
 from intercom_pipeline.sources.intercom import Workspace
 from intercom_pipeline.sources.intercom.client import IntercomError
 from intercom_pipeline.warehouse import Warehouse

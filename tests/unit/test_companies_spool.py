@@ -118,9 +118,9 @@ def test_a_company_the_scroll_returns_twice_is_stored_once_with_its_latest_value
     """The merge keeps the row with the newest `updated_at`, whichever came first."""
     import duckdb
 
-    from intercom_pipeline.ingest import RAW_DATASET, loading_pipeline
     from intercom_pipeline.sources.intercom import Workspace, intercom_source
     from intercom_pipeline.warehouse import Warehouse
+    from intercom_pipeline.warehouse.load import RAW_DATASET, loading_pipeline
 
     client = ScriptedScroll(0, fail_after=[])
     client.companies = [

@@ -8,8 +8,8 @@ from pathlib import Path
 import duckdb
 import pytest
 
-from intercom_pipeline.publish import publish_warehouse
 from intercom_pipeline.warehouse import Warehouse
+from intercom_pipeline.warehouse.publish import publish_warehouse
 
 
 def _at(path: Path) -> Warehouse:

@@ -6,13 +6,13 @@ from datetime import datetime
 
 import pytest
 
-from intercom_pipeline.reverse_etl.payloads import (
+from intercom_pipeline.activation.push_back.payloads import (
     attribute_item,
     one_per_key,
     response_event_item,
     sent_event_item,
 )
-from intercom_pipeline.reverse_etl.settings import PushSettings, push_settings
+from intercom_pipeline.activation.push_back.settings import PushSettings, push_settings
 from intercom_pipeline.settings import ConfigurationError
 
 PROFILE = {

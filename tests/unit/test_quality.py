@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import duckdb
 
-from intercom_pipeline import quality
-from intercom_pipeline.ingest import RAW_DATASET
+from intercom_pipeline.warehouse import quality
+from intercom_pipeline.warehouse.load import RAW_DATASET
 
 
 def test_custom_attributes_are_checked_against_their_own_workspace() -> None:

@@ -4,7 +4,7 @@ from collections.abc import Callable
 
 import pytest
 
-from intercom_pipeline.sandbox.search import FieldType, SearchError, compile_query
+from intercom_sandbox.search import FieldType, SearchError, compile_query
 
 FIELD_TYPES: dict[str, FieldType] = {
     "id": "string",

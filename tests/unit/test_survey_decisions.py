@@ -9,15 +9,26 @@ from pathlib import Path
 import duckdb
 import pytest
 
-from intercom_pipeline.audiences import store as audiences
+from intercom_pipeline.activation.audiences import store as audiences
+from intercom_pipeline.activation.surveys import destination, log
+from intercom_pipeline.activation.surveys.conversations import (
+    Closure,
+    ConversationFacts,
+    facts_from,
+)
+from intercom_pipeline.activation.surveys.decide import (
+    DO_NOT_SEND,
+    SEND,
+    WAIT,
+    Decision,
+    History,
+    decide,
+)
+from intercom_pipeline.activation.surveys.messages import InvalidRequest, build_message
+from intercom_pipeline.activation.surveys.settings import SurveySettings, survey_settings
 from intercom_pipeline.settings import ConfigurationError, intercom_settings
 from intercom_pipeline.sources.intercom import Workspace
 from intercom_pipeline.sources.intercom.client import IntercomClient
-from intercom_pipeline.surveys import destination, log
-from intercom_pipeline.surveys.conversations import Closure, ConversationFacts, facts_from
-from intercom_pipeline.surveys.decide import DO_NOT_SEND, SEND, WAIT, Decision, History, decide
-from intercom_pipeline.surveys.messages import InvalidRequest, build_message
-from intercom_pipeline.surveys.settings import SurveySettings, survey_settings
 
 CLOSED_AT = 1_790_000_000
 CLOSED = datetime(2026, 9, 21, 14, 13, 20)  # CLOSED_AT in UTC

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import duckdb
 
-from intercom_pipeline.surveys import log
+from intercom_pipeline.activation.surveys import log
 
 
 def test_an_old_request_log_gains_the_reason_code_column() -> None:

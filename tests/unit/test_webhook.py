@@ -17,9 +17,8 @@ from typing import Any
 import pytest
 import requests
 
-from intercom_pipeline.settings import PROJECT_ROOT, ConfigurationError, Secret
-from intercom_pipeline.surveys import webhook
-from intercom_pipeline.surveys.webhook import (
+from intercom_pipeline.activation.surveys import webhook
+from intercom_pipeline.activation.surveys.webhook import (
     MAX_BODY_BYTES,
     WebhookSpool,
     make_server,
@@ -27,6 +26,7 @@ from intercom_pipeline.surveys.webhook import (
     webhook_secret,
     webhook_spool_dir,
 )
+from intercom_pipeline.settings import PROJECT_ROOT, ConfigurationError, Secret
 
 SECRET = "whsec-7f2a-unit-test-client-secret"
 
@@ -521,7 +521,7 @@ import hashlib, hmac, json, sys, threading, urllib.request
 from pathlib import Path
 
 import intercom_pipeline.cli  # the entry point `intercom-pipeline webhook` starts from
-from intercom_pipeline.surveys.webhook import WebhookSpool, make_server, webhook_spool_dir
+from intercom_pipeline.activation.surveys.webhook import WebhookSpool, make_server, webhook_spool_dir
 
 secret, body = sys.argv[1].encode(), sys.argv[2].encode()
 server = make_server("127.0.0.1", 0, sys.argv[1], WebhookSpool(webhook_spool_dir()))

@@ -1,6 +1,6 @@
 """The Intercom dlt source: one resource per raw table, for every configured workspace.
 
-Runs on its own, without Dagster (`intercom-pipeline ingest`, or `intercom_pipeline.ingest`).
+Runs on its own, without Dagster (`intercom-pipeline ingest`, or `intercom_pipeline.warehouse.load`).
 Every row carries its `workspace_id` (the Intercom app id)
 and every table is merged on keys that include it, so re-reading a record never duplicates it.
 """

@@ -1,6 +1,6 @@
 """The survey feed dlt source: survey answers from a folder of CSV / JSON Lines files.
 
-Runs on its own, without Dagster (`intercom_pipeline.survey_feed.load_survey_feed`). Every value
+Runs on its own, without Dagster (`intercom_pipeline.warehouse.survey_feed.load_survey_feed`). Every value
 is loaded as text, exactly as written: dbt validates the rows and quarantines the bad ones with a
 reason, so nothing may be coerced or dropped on the way in.
 """

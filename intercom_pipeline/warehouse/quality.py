@@ -10,8 +10,8 @@ from typing import Any
 
 import duckdb
 
-from intercom_pipeline.ingest import RAW_DATASET
 from intercom_pipeline.warehouse import Warehouse
+from intercom_pipeline.warehouse.settings import RAW_DATASET
 
 # The JSON types a custom attribute of each declared data type may hold.
 ACCEPTED_JSON_TYPES = {

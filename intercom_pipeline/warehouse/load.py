@@ -21,10 +21,10 @@ from dlt.pipeline.exceptions import PipelineStepFailed
 from intercom_pipeline.settings import lookback_seconds
 from intercom_pipeline.sources.intercom import RAW_TABLES, Workspace, intercom_source
 from intercom_pipeline.sources.intercom.settings import COLUMNS, TIMESTAMPS
-from intercom_pipeline.warehouse import Warehouse
+from intercom_pipeline.warehouse import Warehouse, quality
+from intercom_pipeline.warehouse.settings import RAW_DATASET
 
 PIPELINE_NAME = "intercom"
-RAW_DATASET = "intercom_raw"
 # Rows per table that extract and normalize hold before writing them out. dlt's 5,000 wide
 # conversations took 150 MB to read back in normalize; the count, not the workspace, sets memory.
 WRITER_BUFFER_ROWS = 1000
@@ -173,9 +173,6 @@ def run_ingestion(
     after the load (changes found before the run do not). `accept_mass_deletions` lets this
     run mark any share of contacts and companies deleted.
     """
-    # quality reads RAW_DATASET from this module.
-    from intercom_pipeline import quality
-
     started = time.monotonic()
     selected = whole_families(tables or RAW_TABLES)
     if tables and (added := sorted(set(selected) - set(tables))):

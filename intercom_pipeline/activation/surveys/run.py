@@ -19,6 +19,18 @@ from datetime import UTC, datetime
 
 import duckdb
 
+from intercom_pipeline.activation.surveys import log
+from intercom_pipeline.activation.surveys.conversations import (
+    Closure,
+    ConversationFacts,
+    conversation_facts,
+    recent_closures,
+    teammate_ids,
+)
+from intercom_pipeline.activation.surveys.decide import DO_NOT_SEND, WAIT, History, decide
+from intercom_pipeline.activation.surveys.destination import Destinations
+from intercom_pipeline.activation.surveys.messages import InvalidRequest, build_message
+from intercom_pipeline.activation.surveys.settings import SurveySettings
 from intercom_pipeline.sources.intercom import Workspace
 from intercom_pipeline.sources.intercom.client import (
     NOT_SENT,
@@ -27,18 +39,6 @@ from intercom_pipeline.sources.intercom.client import (
     IntercomError,
     IntercomPermissionError,
 )
-from intercom_pipeline.surveys import log
-from intercom_pipeline.surveys.conversations import (
-    Closure,
-    ConversationFacts,
-    conversation_facts,
-    recent_closures,
-    teammate_ids,
-)
-from intercom_pipeline.surveys.decide import DO_NOT_SEND, WAIT, History, decide
-from intercom_pipeline.surveys.destination import Destinations
-from intercom_pipeline.surveys.messages import InvalidRequest, build_message
-from intercom_pipeline.surveys.settings import SurveySettings
 from intercom_pipeline.warehouse import Warehouse
 
 SEARCH_OVERLAP_SECONDS = 120  # closures indexed late by the search are still found

@@ -15,7 +15,7 @@ from typing import Any
 
 import yaml
 
-from intercom_pipeline.audiences.filters import FilterError, check_filter, check_name
+from intercom_pipeline.activation.audiences.filters import FilterError, check_filter, check_name
 from intercom_pipeline.settings import ConfigurationError, absolute_path
 
 DEFAULT_AUDIENCES_FILE = "audiences.yaml"

@@ -12,9 +12,9 @@ import logging
 
 import requests
 
+from intercom_pipeline.activation.surveys.settings import SurveySettings
 from intercom_pipeline.sources.intercom import Workspace
 from intercom_pipeline.sources.intercom.client import IntercomClient
-from intercom_pipeline.surveys.settings import SurveySettings
 
 PROBE_TIMEOUT_SECONDS = 10
 # Keys of the sandbox's /_sandbox/status answer; a 200 without them is not the sandbox.

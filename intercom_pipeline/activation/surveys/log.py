@@ -15,8 +15,8 @@ from datetime import UTC, datetime
 
 import duckdb
 
-from intercom_pipeline.audiences import store as audiences
-from intercom_pipeline.surveys.conversations import Closure
+from intercom_pipeline.activation.audiences import store as audiences
+from intercom_pipeline.activation.surveys.conversations import Closure
 from intercom_pipeline.warehouse import first_row, write_rows
 
 SCHEMA = "surveys"

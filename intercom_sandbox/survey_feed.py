@@ -15,9 +15,9 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from intercom_pipeline.sandbox.generator import HOUR, MINUTE, RATING_WEIGHTS, hex_id
-from intercom_pipeline.sandbox.model import Contact, Conversation
-from intercom_pipeline.sandbox.workspace import DAY, Workspace
+from intercom_sandbox.generator import HOUR, MINUTE, RATING_WEIGHTS, hex_id
+from intercom_sandbox.model import Contact, Conversation
+from intercom_sandbox.workspace import DAY, Workspace
 
 NPS_FILE = "nps_2026.csv"
 CSAT_CES_FILE = "csat_ces.jsonl"

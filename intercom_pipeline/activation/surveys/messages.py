@@ -6,8 +6,8 @@ import html
 from typing import Any
 from urllib.parse import quote
 
-from intercom_pipeline.surveys.conversations import ConversationFacts
-from intercom_pipeline.surveys.settings import SurveySettings
+from intercom_pipeline.activation.surveys.conversations import ConversationFacts
+from intercom_pipeline.activation.surveys.settings import SurveySettings
 
 
 class InvalidRequest(ValueError):

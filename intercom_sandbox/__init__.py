@@ -6,7 +6,7 @@ Use it standalone (`intercom-pipeline sandbox`) or in-process:
         requests.get(f"{running.base_url}/admins", headers={"Authorization": "Bearer sandbox-token"})
 """
 
-from intercom_pipeline.sandbox.server import (
+from intercom_sandbox.server import (
     API_VERSION,
     DEFAULT_TOKEN,
     Faults,

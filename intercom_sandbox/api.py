@@ -19,24 +19,24 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
-from intercom_pipeline.sandbox import render
-from intercom_pipeline.sandbox.errors import ApiError, not_found
-from intercom_pipeline.sandbox.fields import (
+from intercom_sandbox import render
+from intercom_sandbox.errors import ApiError, not_found
+from intercom_sandbox.fields import (
     CONVERSATION_FIELDS,
     contact_fields,
     sort_value,
     ticket_fields,
 )
-from intercom_pipeline.sandbox.model import AppliedTag, Contact, DataAttribute, Event, Message, Tag
-from intercom_pipeline.sandbox.paging import (
+from intercom_sandbox.model import AppliedTag, Contact, DataAttribute, Event, Message, Tag
+from intercom_sandbox.paging import (
     SortedResult,
     number_page,
     page_param,
     per_page_param,
     sort_result,
 )
-from intercom_pipeline.sandbox.search import SearchError, compile_query
-from intercom_pipeline.sandbox.workspace import DAY, Workspace
+from intercom_sandbox.search import SearchError, compile_query
+from intercom_sandbox.workspace import DAY, Workspace
 
 MAX_PER_PAGE = 150
 COMPANIES_LIST_REACH = 10_000  # POST /companies/list cannot page past this many companies

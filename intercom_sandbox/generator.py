@@ -11,8 +11,8 @@ import random
 from dataclasses import dataclass
 from typing import Any
 
-from intercom_pipeline.sandbox import text
-from intercom_pipeline.sandbox.model import (
+from intercom_sandbox import text
+from intercom_sandbox.model import (
     Admin,
     AppliedTag,
     Article,
@@ -33,7 +33,7 @@ from intercom_pipeline.sandbox.model import (
     TicketState,
     TicketType,
 )
-from intercom_pipeline.sandbox.workspace import DAY, Workspace
+from intercom_sandbox.workspace import DAY, Workspace
 
 HOUR = 3_600
 MINUTE = 60

@@ -10,12 +10,12 @@ from pathlib import Path
 
 import dlt
 
-from intercom_pipeline.ingest import LOAD_FORMAT, create_missing_tables, loading_pipeline
 from intercom_pipeline.sources.survey_feed import COLUMN_TYPES, TABLE, survey_feed_source
 from intercom_pipeline.warehouse import Warehouse
+from intercom_pipeline.warehouse.load import LOAD_FORMAT, create_missing_tables, loading_pipeline
+from intercom_pipeline.warehouse.settings import SURVEY_FEED_DATASET
 
 PIPELINE_NAME = "survey_feed"
-RAW_DATASET = "survey_feed_raw"
 
 
 def load_survey_feed(warehouse: Warehouse, folder: Path) -> dict[str, int]:
@@ -25,7 +25,7 @@ def load_survey_feed(warehouse: Warehouse, folder: Path) -> dict[str, int]:
         FileNotFoundError: The feed folder does not exist.
     """
     source = survey_feed_source(folder)
-    with loading_pipeline(warehouse, PIPELINE_NAME, RAW_DATASET) as pipeline:
+    with loading_pipeline(warehouse, PIPELINE_NAME, SURVEY_FEED_DATASET) as pipeline:
         pipeline.run(source, loader_file_format=LOAD_FORMAT).raise_on_failed_jobs()
         # dbt reads the table as a source, so it must exist before the first file arrives.
         create_missing_tables(pipeline, {TABLE: COLUMN_TYPES})

@@ -11,16 +11,16 @@ import random
 from dataclasses import dataclass, field
 from typing import Any
 
-from intercom_pipeline.sandbox import text
-from intercom_pipeline.sandbox.generator import custom_attribute_value, hex_id
-from intercom_pipeline.sandbox.model import (
+from intercom_sandbox import text
+from intercom_sandbox.generator import custom_attribute_value, hex_id
+from intercom_sandbox.model import (
     AppliedTag,
     Contact,
     Conversation,
     DataAttribute,
     Part,
 )
-from intercom_pipeline.sandbox.workspace import Workspace
+from intercom_sandbox.workspace import Workspace
 
 
 @dataclass

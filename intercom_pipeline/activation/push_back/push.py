@@ -18,15 +18,15 @@ from typing import Any
 
 import duckdb
 
-from intercom_pipeline.reverse_etl import ledger
-from intercom_pipeline.reverse_etl.payloads import (
+from intercom_pipeline.activation.push_back import ledger
+from intercom_pipeline.activation.push_back.payloads import (
     PushItem,
     attribute_item,
     one_per_key,
     response_event_item,
     sent_event_item,
 )
-from intercom_pipeline.reverse_etl.settings import PushSettings
+from intercom_pipeline.activation.push_back.settings import PushSettings
 from intercom_pipeline.sources.intercom import Workspace
 from intercom_pipeline.sources.intercom.client import (
     IntercomAuthError,

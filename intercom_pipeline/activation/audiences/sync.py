@@ -16,9 +16,9 @@ from typing import Any
 
 import duckdb
 
-from intercom_pipeline.audiences import store
-from intercom_pipeline.audiences.config import Audience
-from intercom_pipeline.audiences.filters import compile_filter, property_sql
+from intercom_pipeline.activation.audiences import store
+from intercom_pipeline.activation.audiences.config import Audience
+from intercom_pipeline.activation.audiences.filters import compile_filter, property_sql
 from intercom_pipeline.settings import ConfigurationError
 from intercom_pipeline.sources.intercom import Workspace
 from intercom_pipeline.sources.intercom.client import IntercomError

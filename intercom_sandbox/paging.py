@@ -14,7 +14,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from intercom_pipeline.sandbox.errors import ApiError
+from intercom_sandbox.errors import ApiError
 
 SortKey = tuple[Any, str]
 

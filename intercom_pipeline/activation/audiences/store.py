@@ -13,7 +13,7 @@ from typing import Any, NamedTuple
 
 import duckdb
 
-from intercom_pipeline.audiences.config import Audience
+from intercom_pipeline.activation.audiences.config import Audience
 
 SCHEMA = "audiences"
 DEFINITIONS = f"{SCHEMA}.audience_definitions"

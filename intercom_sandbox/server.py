@@ -22,10 +22,10 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 from urllib.parse import parse_qsl, urlsplit
 
-from intercom_pipeline.sandbox import activity, render
-from intercom_pipeline.sandbox.api import IntercomApi, Request, Response
-from intercom_pipeline.sandbox.errors import ApiError
-from intercom_pipeline.sandbox.generator import DEFAULT_NOW, build_workspace
+from intercom_sandbox import activity, render
+from intercom_sandbox.api import IntercomApi, Request, Response
+from intercom_sandbox.errors import ApiError
+from intercom_sandbox.generator import DEFAULT_NOW, build_workspace
 
 API_VERSION = "2.16"
 KNOWN_VERSIONS = {"1.0", "1.1", "1.2", "1.3", "1.4", *(f"2.{n}" for n in range(17)), "Unstable"}

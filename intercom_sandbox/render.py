@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from intercom_pipeline.sandbox.model import (
+from intercom_sandbox.model import (
     Admin,
     AppliedTag,
     Article,
@@ -26,7 +26,7 @@ from intercom_pipeline.sandbox.model import (
     Ticket,
     TicketPart,
 )
-from intercom_pipeline.sandbox.workspace import Workspace
+from intercom_sandbox.workspace import Workspace
 
 EMBEDDED_LIST_LIMIT = 10  # contact tags, companies and notes embed at most 10 items
 MAX_CONVERSATION_PARTS = 500  # GET /conversations/{id} returns the 500 most recent parts

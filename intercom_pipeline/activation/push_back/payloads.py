@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from intercom_pipeline.reverse_etl.settings import PushSettings
+from intercom_pipeline.activation.push_back.settings import PushSettings
 
 COMMENT_LIMIT = 255  # Intercom truncates longer string attributes and event metadata
 

@@ -8,9 +8,9 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
-from intercom_pipeline.sandbox.model import Contact, Conversation, Ticket
-from intercom_pipeline.sandbox.search import FieldType
-from intercom_pipeline.sandbox.workspace import Workspace
+from intercom_sandbox.model import Contact, Conversation, Ticket
+from intercom_sandbox.search import FieldType
+from intercom_sandbox.workspace import Workspace
 
 Reader = Callable[[Any], object]
 

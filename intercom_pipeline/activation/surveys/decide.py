@@ -5,8 +5,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
-from intercom_pipeline.surveys.conversations import Closure, ConversationFacts
-from intercom_pipeline.surveys.settings import SurveySettings
+from intercom_pipeline.activation.surveys.conversations import Closure, ConversationFacts
+from intercom_pipeline.activation.surveys.settings import SurveySettings
 
 SEND, WAIT, DO_NOT_SEND = "send", "wait", "do_not_send"
 

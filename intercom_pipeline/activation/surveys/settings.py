@@ -5,7 +5,11 @@ from __future__ import annotations
 import os
 from dataclasses import dataclass, field
 
-from intercom_pipeline.audiences.config import SEGMENT_AUDIENCE_ID, audiences_file, load_audiences
+from intercom_pipeline.activation.audiences.config import (
+    SEGMENT_AUDIENCE_ID,
+    audiences_file,
+    load_audiences,
+)
 from intercom_pipeline.settings import ConfigurationError, Secret
 
 CHANNELS = ("email", "chat")

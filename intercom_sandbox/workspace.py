@@ -11,7 +11,7 @@ from collections import defaultdict
 from dataclasses import dataclass, field
 from typing import Any
 
-from intercom_pipeline.sandbox.model import (
+from intercom_sandbox.model import (
     Admin,
     Article,
     Collection,

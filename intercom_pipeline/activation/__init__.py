@@ -1,0 +1,1 @@
+"""Activation: what the warehouse sends back to Intercom (push back, surveys, audiences)."""
