@@ -8,8 +8,9 @@ through, so an incremental sync sees them exactly as it would see a live workspa
 from __future__ import annotations
 
 import random
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, TypeVar
 
 from intercom_sandbox import text
 from intercom_sandbox.generator import custom_attribute_value, hex_id
@@ -21,6 +22,8 @@ from intercom_sandbox.model import (
     Part,
 )
 from intercom_sandbox.workspace import Workspace
+
+T = TypeVar("T")
 
 
 @dataclass
@@ -95,30 +98,73 @@ class Changes:
     retyped_attribute: dict[str, Any] | None = None
 
 
+@dataclass
+class _Interval:
+    """The span the clock moved through, and the random moments of changes inside it."""
+
+    rng: random.Random
+    start: int
+    end: int
+
+    def moment(self) -> int:
+        return self.rng.randint(self.start + 1, self.end)
+
+    def moment_after(self, updated_at: int) -> int:
+        """A moment after the last change, but never past the new clock."""
+        return min(self.end, max(self.moment(), updated_at + 1))
+
+    def pick(self, candidates: list[T], count: int) -> list[T]:
+        """Up to `count` distinct candidates, at random."""
+        return self.rng.sample(candidates, min(count, len(candidates)))
+
+
 def advance(ws: Workspace, seconds: int, activity: Activity, rng: random.Random) -> Changes:
-    """Move the clock forward by `seconds` and apply `activity` inside that interval."""
+    """Move the clock forward by `seconds` and apply `activity` inside that interval.
+
+    The steps run in a fixed order, each drawing from `rng`, so a seed replays the same changes.
+    """
     if seconds < 1:
         raise ValueError("seconds must be at least 1")
     if activity.attribute_type_change:  # refuse a bad request before anything changes
         _check_retype(ws, activity.attribute_type_change)
-    start, end = ws.now, ws.now + seconds
-    ws.now = end
+    interval = _Interval(rng, ws.now, ws.now + seconds)
+    ws.now = interval.end
     changes = Changes()
-
-    def moment() -> int:
-        return rng.randint(start + 1, end)
-
-    def moment_after(updated_at: int) -> int:
-        """A moment after the last change, but never past the new clock."""
-        return min(end, max(moment(), updated_at + 1))
-
+    # Candidates for replies, closes and reopens are the conversations as they were before.
     open_ones = [c for c in ws.conversations if c.state != "closed" and c.admin_assignee_id]
     closed_ones = [c for c in ws.conversations if c.state == "closed" and c.parts]
     visible = ws.visible_contacts()
-    admins = ws.admins
+    changes.new_contacts = _new_contacts(ws, activity.new_contacts, interval, visible)
+    changes.new_conversations = _new_conversations(
+        ws, activity.new_conversations, interval, visible
+    )
+    changes.replied = _replies(ws, open_ones, activity.replies, interval)
+    changes.closed = _closes(ws, open_ones, activity.closes, interval)
+    changes.reopened = _reopens(ws, closed_ones, activity.reopens, interval)
+    changes.tagged = _tag_conversations(ws, activity.tags, interval)
+    changes.updated_contacts = _update_contacts(visible, activity.contact_updates, interval)
+    changes.updated_companies = _update_companies(ws, activity.company_updates, interval)
+    changes.deleted_contacts, changes.deleted_companies = _deletions(
+        ws, activity, interval, changes
+    )
+    changes.merged_contacts = _merges(ws, activity.merges, interval)
+    if activity.attribute_type_change:
+        changes.retyped_attribute = _retype_attribute(
+            ws, activity.attribute_type_change, interval.moment, rng
+        )
+    ws.recount_company_users()
+    ws.changed()
+    return changes
 
-    for _ in range(activity.new_contacts):
-        at = moment()
+
+def _new_contacts(
+    ws: Workspace, count: int, interval: _Interval, visible: list[Contact]
+) -> list[str]:
+    """Sign-ups, users or leads; each joins `visible`, so later steps may pick it."""
+    rng = interval.rng
+    added = []
+    for _ in range(count):
+        at = interval.moment()
         name = f"{rng.choice(text.FIRST_NAMES)} {rng.choice(text.LAST_NAMES)}"
         contact = Contact(
             id=hex_id(rng),
@@ -136,87 +182,125 @@ def advance(ws: Workspace, seconds: int, activity: Activity, rng: random.Random)
             contact.custom_attributes = {"plan": "Free Trial", "subscription_status": "Free Trial"}
         ws.add_contact(contact)
         visible.append(contact)
-        changes.new_contacts.append(contact.id)
+        added.append(contact.id)
+    return added
 
-    for i in range(activity.new_conversations):
-        contact = rng.choice(visible)
-        at = moment()
-        conversation = _new_conversation(ws, contact, at, rng, i)
+
+def _new_conversations(
+    ws: Workspace, count: int, interval: _Interval, visible: list[Contact]
+) -> list[str]:
+    added = []
+    for i in range(count):
+        contact = interval.rng.choice(visible)
+        conversation = _new_conversation(ws, contact, interval.moment(), interval.rng, i)
         ws.add_conversation(conversation)
-        changes.new_conversations.append(conversation.id)
+        added.append(conversation.id)
+    return added
 
-    for conversation in rng.sample(open_ones, min(activity.replies, len(open_ones))):
-        at = moment_after(conversation.updated_at)
+
+def _replies(
+    ws: Workspace, open_ones: list[Conversation], count: int, interval: _Interval
+) -> list[str]:
+    """The assignee (a teammate, else a bot) replies to open conversations."""
+    replied = []
+    for conversation in interval.pick(open_ones, count):
+        at = interval.moment_after(conversation.updated_at)
         admin_id = str(conversation.admin_assignee_id)
         author = ("admin", admin_id) if admin_id in ws.admin_by_id else ("bot", admin_id)
-        _append(ws, conversation, "comment", at, *author, "open", rng.choice(text.ADMIN_REPLIES))
-        changes.replied.append(conversation.id)
+        reply = interval.rng.choice(text.ADMIN_REPLIES)
+        _append(ws, conversation, "comment", at, *author, "open", reply)
+        replied.append(conversation.id)
+    return replied
 
+
+def _closes(
+    ws: Workspace, open_ones: list[Conversation], count: int, interval: _Interval
+) -> list[str]:
     remaining_open = [c for c in open_ones if c.state != "closed"]
-    for conversation in rng.sample(remaining_open, min(activity.closes, len(remaining_open))):
-        close_conversation(ws, conversation, moment_after(conversation.updated_at))
-        changes.closed.append(conversation.id)
+    closed = []
+    for conversation in interval.pick(remaining_open, count):
+        close_conversation(ws, conversation, interval.moment_after(conversation.updated_at))
+        closed.append(conversation.id)
+    return closed
 
-    for conversation in rng.sample(closed_ones, min(activity.reopens, len(closed_ones))):
-        reopen_conversation(
-            ws,
-            conversation,
-            moment_after(conversation.updated_at),
-            rng.choice(text.CUSTOMER_REPLIES),
-        )
-        changes.reopened.append(conversation.id)
 
-    for conversation in rng.sample(ws.conversations, min(activity.tags, len(ws.conversations))):
-        at = moment_after(conversation.updated_at)
+def _reopens(
+    ws: Workspace, closed_ones: list[Conversation], count: int, interval: _Interval
+) -> list[str]:
+    reopened = []
+    for conversation in interval.pick(closed_ones, count):
+        at = interval.moment_after(conversation.updated_at)
+        reopen_conversation(ws, conversation, at, interval.rng.choice(text.CUSTOMER_REPLIES))
+        reopened.append(conversation.id)
+    return reopened
+
+
+def _tag_conversations(ws: Workspace, count: int, interval: _Interval) -> list[str]:
+    """A teammate tags conversations; one drawn with a tag it already has stays unchanged."""
+    rng = interval.rng
+    tagged = []
+    for conversation in interval.pick(ws.conversations, count):
+        at = interval.moment_after(conversation.updated_at)
         tag = rng.choice(ws.tags)
         if all(t.tag_id != tag.id for t in conversation.tags):
-            conversation.tags.append(AppliedTag(tag.id, at, rng.choice(admins).id))
+            conversation.tags.append(AppliedTag(tag.id, at, rng.choice(ws.admins).id))
             conversation.touch(at)
-            changes.tagged.append(conversation.id)
+            tagged.append(conversation.id)
+    return tagged
 
-    for contact in rng.sample(visible, min(activity.contact_updates, len(visible))):
-        at = moment()
+
+def _update_contacts(visible: list[Contact], count: int, interval: _Interval) -> list[str]:
+    """Contacts are seen again; users also change their seat count."""
+    updated = []
+    for contact in interval.pick(visible, count):
+        at = interval.moment()
         contact.last_seen_at = at
         contact.updated_at = max(contact.updated_at, at)
         if contact.role == "user":
-            contact.custom_attributes["seats"] = rng.randint(1, 300)
-        changes.updated_contacts.append(contact.id)
+            contact.custom_attributes["seats"] = interval.rng.randint(1, 300)
+        updated.append(contact.id)
+    return updated
 
-    companies = ws.visible_companies()
-    for company in rng.sample(companies, min(activity.company_updates, len(companies))):
-        at = moment()
-        company.monthly_spend = rng.randint(0, 25_000)
+
+def _update_companies(ws: Workspace, count: int, interval: _Interval) -> list[str]:
+    updated = []
+    for company in interval.pick(ws.visible_companies(), count):
+        at = interval.moment()
+        company.monthly_spend = interval.rng.randint(0, 25_000)
         company.last_request_at = at
         company.updated_at = max(company.updated_at, at)
-        changes.updated_companies.append(company.id)
+        updated.append(company.id)
+    return updated
 
-    candidates = [c for c in ws.visible_contacts() if c.id not in changes.updated_contacts]
-    for contact in rng.sample(candidates, min(activity.contact_deletions, len(candidates))):
-        contact.deleted_at = moment()
-        changes.deleted_contacts.append(contact.id)
 
+def _deletions(
+    ws: Workspace, activity: Activity, interval: _Interval, changes: Changes
+) -> tuple[list[str], list[str]]:
+    """Deleted contacts and companies, never ones this move updated."""
+    contacts = [c for c in ws.visible_contacts() if c.id not in changes.updated_contacts]
+    deleted_contacts = []
+    for contact in interval.pick(contacts, activity.contact_deletions):
+        contact.deleted_at = interval.moment()
+        deleted_contacts.append(contact.id)
     companies = [c for c in ws.visible_companies() if c.id not in changes.updated_companies]
-    for company in rng.sample(companies, min(activity.company_deletions, len(companies))):
-        company.deleted_at = moment()
-        changes.deleted_companies.append(company.id)
+    deleted_companies = []
+    for company in interval.pick(companies, activity.company_deletions):
+        company.deleted_at = interval.moment()
+        deleted_companies.append(company.id)
+    return deleted_contacts, deleted_companies
 
+
+def _merges(ws: Workspace, count: int, interval: _Interval) -> list[str]:
+    """Leads merge into users (none when there is no user)."""
     leads = [c for c in ws.visible_contacts() if c.role == "lead"]
     users = [c for c in ws.visible_contacts() if c.role == "user"]
-    merges = min(activity.merges, len(leads)) if users else 0  # a lead merges into a user
-    for lead in rng.sample(leads, merges):
-        target = rng.choice(users)
+    merged = []
+    for lead in interval.pick(leads, count if users else 0):
+        target = interval.rng.choice(users)
         lead.merged_into = target.id
-        target.updated_at = max(target.updated_at, moment())
-        changes.merged_contacts.append(lead.id)
-
-    if activity.attribute_type_change:
-        changes.retyped_attribute = _retype_attribute(
-            ws, activity.attribute_type_change, moment, rng
-        )
-
-    ws.recount_company_users()
-    ws.changed()
-    return changes
+        target.updated_at = max(target.updated_at, interval.moment())
+        merged.append(lead.id)
+    return merged
 
 
 def _check_retype(ws: Workspace, spec: dict[str, Any]) -> DataAttribute:
@@ -230,7 +314,7 @@ def _check_retype(ws: Workspace, spec: dict[str, Any]) -> DataAttribute:
 
 
 def _retype_attribute(
-    ws: Workspace, spec: dict[str, Any], moment: Any, rng: random.Random
+    ws: Workspace, spec: dict[str, Any], moment: Callable[[], int], rng: random.Random
 ) -> dict[str, Any]:
     attribute = _check_retype(ws, spec)
     name, new_type = spec.get("name"), spec.get("to")

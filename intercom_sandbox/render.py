@@ -340,19 +340,7 @@ def part(p: Part, ws: Workspace) -> dict[str, Any]:
 
 def conversation(c: Conversation, ws: Workspace, with_parts: bool = False) -> dict[str, Any]:
     """A conversation; `with_parts` adds the 500 most recent parts as GET /conversations/{id}."""
-    author = _author(ws, c.source_author_type, c.source_author_id)
-    teammates = sorted(
-        {p.author_id for p in c.parts if p.author_type == "admin"}
-        | ({str(c.admin_assignee_id)} if c.admin_assignee_id else set())
-    )
     stats = c.statistics()
-    first_contact_reply = None
-    if "first_contact_reply_at" in stats:
-        first_contact_reply = {
-            "created_at": stats["first_contact_reply_at"],
-            "type": c.source_type,
-            "url": None,
-        }
     body: dict[str, Any] = {
         "type": "conversation",
         "id": c.id,
@@ -369,41 +357,21 @@ def conversation(c: Conversation, ws: Workspace, with_parts: bool = False) -> di
         "team_assignee_id": c.team_assignee_id,
         "tags": tag_list(ws, c.tags),
         "conversation_rating": _rating(c, ws),
-        "source": {
-            "type": c.source_type,
-            "id": str(int(c.id) * 10 + 1),
-            "delivered_as": c.delivered_as,
-            "subject": c.subject,
-            "body": c.body,
-            "author": author,
-            "attachments": [],
-            "url": None,
-            "redacted": False,
-        },
+        "source": _source(c, ws),
         "contacts": {
             "type": "contact.list",
             "contacts": [contact_reference(ws, i) for i in c.contact_ids],
         },
-        "teammates": {
-            "type": "admin.list",
-            "teammates": [{"type": "admin", "id": i} for i in teammates],
-        },
+        "teammates": {"type": "admin.list", "teammates": _teammates(c)},
         "custom_attributes": c.custom_attributes,
-        "first_contact_reply": first_contact_reply,
+        "first_contact_reply": _first_contact_reply(c, stats),
         "sla_applied": (
             {"type": "conversation_sla_summary", "sla_name": c.sla[0], "sla_status": c.sla[1]}
             if c.sla
             else None
         ),
         "statistics": stats,
-        "linked_objects": {
-            "type": "list",
-            "total_count": 1 if c.ticket_id else 0,
-            "has_more": False,
-            "data": [{"type": "ticket", "id": c.ticket_id, "category": "Customer"}]
-            if c.ticket_id
-            else [],
-        },
+        "linked_objects": _linked_objects(c),
         "ai_agent_participated": c.ai_agent_participated,
         "channel": {"initial": c.channel_initial, "current": c.channel_current},
         "external_references": [],
@@ -418,6 +386,47 @@ def conversation(c: Conversation, ws: Workspace, with_parts: bool = False) -> di
             "total_count": len(recent),
         }
     return body
+
+
+def _source(c: Conversation, ws: Workspace) -> dict[str, Any]:
+    """The message that started the conversation."""
+    return {
+        "type": c.source_type,
+        "id": str(int(c.id) * 10 + 1),
+        "delivered_as": c.delivered_as,
+        "subject": c.subject,
+        "body": c.body,
+        "author": _author(ws, c.source_author_type, c.source_author_id),
+        "attachments": [],
+        "url": None,
+        "redacted": False,
+    }
+
+
+def _teammates(c: Conversation) -> list[dict[str, Any]]:
+    """Every admin who wrote a part, and the assignee."""
+    ids = {p.author_id for p in c.parts if p.author_type == "admin"}
+    if c.admin_assignee_id:
+        ids.add(str(c.admin_assignee_id))
+    return [{"type": "admin", "id": i} for i in sorted(ids)]
+
+
+def _first_contact_reply(c: Conversation, stats: dict[str, Any]) -> dict[str, Any] | None:
+    if "first_contact_reply_at" not in stats:
+        return None
+    return {"created_at": stats["first_contact_reply_at"], "type": c.source_type, "url": None}
+
+
+def _linked_objects(c: Conversation) -> dict[str, Any]:
+    """The conversation's ticket, if it became one."""
+    return {
+        "type": "list",
+        "total_count": 1 if c.ticket_id else 0,
+        "has_more": False,
+        "data": [{"type": "ticket", "id": c.ticket_id, "category": "Customer"}]
+        if c.ticket_id
+        else [],
+    }
 
 
 def _rating(c: Conversation, ws: Workspace) -> dict[str, Any] | None:

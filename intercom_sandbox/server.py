@@ -1,4 +1,4 @@
-"""The sandbox's HTTP server: Intercom's transport rules around `IntercomApi`.
+"""The sandbox's HTTP server: Intercom's transport rules around the operations' `Router`.
 
 Per request, in order: the control API (`/_sandbox/...`, no token), injected dropped connections,
 Bearer authentication (401), the Accept and Intercom-Version headers, the 10-second rate-limit
@@ -23,9 +23,10 @@ from typing import Any
 from urllib.parse import parse_qsl, urlsplit
 
 from intercom_sandbox import activity, render
-from intercom_sandbox.api import IntercomApi, Request, Response
 from intercom_sandbox.errors import ApiError
 from intercom_sandbox.generator import DEFAULT_NOW, build_workspace
+from intercom_sandbox.http_types import Request, Response
+from intercom_sandbox.router import Router
 
 API_VERSION = "2.16"
 KNOWN_VERSIONS = {"1.0", "1.1", "1.2", "1.3", "1.4", *(f"2.{n}" for n in range(17)), "Unstable"}
@@ -134,7 +135,7 @@ class Sandbox:
     def __init__(self, config: SandboxConfig | None = None) -> None:
         self.config = config or SandboxConfig()
         self.workspace = build_workspace(self.config.seed, self.config.scale, self.config.now)
-        self.api = IntercomApi(self.workspace, self.config.scroll_expiry_seconds)
+        self.router = Router(self.workspace, self.config.scroll_expiry_seconds)
         self.faults = self.config.faults
         self.rate_limiter = RateLimiter(self.config.rate_limit_per_minute)
         self.stats = Stats()
@@ -156,7 +157,7 @@ class Sandbox:
         if fault_roll < self.faults.drop_rate:
             return Response(0), "drop"
         try:
-            response = self._serve(request, headers, request_id)
+            response = self._serve(request, headers)
         except ApiError as exc:
             response = Response(
                 exc.status, render.error(exc.code, exc.message, request_id), exc.headers
@@ -177,7 +178,30 @@ class Sandbox:
             self.faults.truncate_scroll_pages -= 1
             return True
 
-    def _serve(self, request: Request, headers: dict[str, str], request_id: str) -> Response:
+    def _serve(self, request: Request, headers: dict[str, str]) -> Response:
+        """The transport checks, the injected faults, then the operation itself."""
+        self._check_headers(headers)
+        limit_headers = self._count_call(request)
+        is_scroll = request.path == "/companies/scroll"
+        with self._in_flight(is_scroll):
+            self._sleep_latency()
+            self._maybe_fail(limit_headers)
+            if is_scroll and not request.query.get("scroll_param"):
+                self._maybe_refuse_scroll(limit_headers)
+            self._record_write(request)
+            try:
+                response = self.router.handle(request)
+            except ApiError as exc:
+                if exc.code == "scroll_exists":
+                    with self.stats_lock:
+                        self.stats.scroll_conflicts += 1
+                exc.headers = {**limit_headers, **exc.headers}
+                raise
+        response.headers = {**limit_headers, **response.headers}
+        return response
+
+    def _check_headers(self, headers: dict[str, str]) -> None:
+        """The Bearer token (401), the Accept header (406) and the Intercom-Version (400)."""
         auth = headers.get("authorization", "")
         if auth != f"Bearer {self.config.token}":
             raise ApiError(401, "unauthorized", "Access Token Invalid")
@@ -197,11 +221,18 @@ class Sandbox:
                 "intercom_version_invalid",
                 f"This sandbox implements API version {API_VERSION} only; send Intercom-Version: {API_VERSION}",
             )
-        found = self.api.route(request.method, request.path)
-        operation = f"{request.method} {found[0][:-2].replace('(?P<id>[^/]+)', '{id}') if found else request.path}"
+
+    def _count_call(self, request: Request) -> dict[str, str]:
+        """Count the call per operation and against the rate limit (429 past it).
+
+        Returns the X-RateLimit-* headers every answer from here on carries.
+        """
+        found = self.router.route(request.method, request.path)
+        # Stats name an operation by its route pattern, `(?P<id>[^/]+)` shown as {id}.
+        name = found[0].path.replace("(?P<id>[^/]+)", "{id}") if found else request.path
         allowed, limit_headers = self.rate_limiter.take()
         with self.stats_lock:
-            self.stats.calls[operation] += 1
+            self.stats.calls[f"{request.method} {name}"] += 1
             if not allowed:
                 self.stats.rate_limited += 1
         if not allowed:
@@ -211,43 +242,36 @@ class Sandbox:
                 f"Exceeded rate limit of {self.rate_limiter.per_window} in 10_seconds",
                 limit_headers,
             )
-        is_scroll = request.path == "/companies/scroll"
-        with self._in_flight(is_scroll):
-            self._sleep_latency()
-            with self.stats_lock:
-                roll = self.rng.random()
-                status = self.rng.choice((500, 502, 503))
-            if roll < self.faults.error_rate:
-                raise ApiError(
-                    status,
-                    "server_error",
-                    "Request failed due to an internal error. Please retry.",
-                    limit_headers,
-                )
-            if is_scroll and not request.query.get("scroll_param"):
-                self._maybe_refuse_scroll(limit_headers)
-            if request.method in ("POST", "PUT", "DELETE") and not request.path.endswith(
-                ("/search", "/list")
-            ):
-                with self.stats_lock:
-                    self.stats.writes.append(
-                        {
-                            "method": request.method,
-                            "path": request.path,
-                            "body": _json_or_text(request.body),
-                            "at": self.workspace.now,
-                        }
-                    )
-            try:
-                response = self.api.handle(request)
-            except ApiError as exc:
-                if exc.code == "scroll_exists":
-                    with self.stats_lock:
-                        self.stats.scroll_conflicts += 1
-                exc.headers = {**limit_headers, **exc.headers}
-                raise
-        response.headers = {**limit_headers, **response.headers}
-        return response
+        return limit_headers
+
+    def _maybe_fail(self, headers: dict[str, str]) -> None:
+        """An injected 5xx, at `error_rate`; both draws happen on every call, failing or not."""
+        with self.stats_lock:
+            roll = self.rng.random()
+            status = self.rng.choice((500, 502, 503))
+        if roll < self.faults.error_rate:
+            raise ApiError(
+                status,
+                "server_error",
+                "Request failed due to an internal error. Please retry.",
+                headers,
+            )
+
+    def _record_write(self, request: Request) -> None:
+        """Keep every write (searches and POST lists are reads) for tests and benchmarks."""
+        if request.method not in ("POST", "PUT", "DELETE") or request.path.endswith(
+            ("/search", "/list")
+        ):
+            return
+        with self.stats_lock:
+            self.stats.writes.append(
+                {
+                    "method": request.method,
+                    "path": request.path,
+                    "body": _json_or_text(request.body),
+                    "at": self.workspace.now,
+                }
+            )
 
     def _maybe_refuse_scroll(self, headers: dict[str, str]) -> None:
         with self.stats_lock:
@@ -309,8 +333,8 @@ class Sandbox:
                     "scale": self.config.scale,
                     "rate_limit_per_minute": self.rate_limiter.per_minute,
                     "faults": asdict(self.faults),
-                    "restricted_modules": sorted(self.api.restricted_modules),
-                    "scroll_open": self.api.scroll_is_open(),
+                    "restricted_modules": sorted(self.router.state.restricted_modules),
+                    "scroll_open": self.router.state.scroll_is_open(),
                 },
             )
         if (method, path) == ("GET", "/stats"):
@@ -349,10 +373,10 @@ class Sandbox:
             )
         if (method, path) == ("PUT", "/restrictions"):
             modules = payload.get("modules", [])
-            known = {route[2] for route in self.api.routes}
+            known = self.router.modules()
             if not isinstance(modules, list) or not set(modules) <= known:
                 raise ValueError(f"modules must be a list drawn from {sorted(known)}")
-            self.api.restricted_modules = set(modules)
+            self.router.state.restricted_modules = set(modules)
             return Response(200, {"restricted_modules": sorted(modules)})
         return Response(404, {"error": f"no control operation {method} {CONTROL_PREFIX}{path}"})
 

@@ -228,14 +228,14 @@ def test_same_seed_gives_byte_identical_responses() -> None:
 
 EVENT_IDS_SCRIPT = """
 import json
-from intercom_sandbox.api import Request
+from intercom_sandbox.http_types import Request
 from intercom_sandbox import Sandbox, SandboxConfig
 sandbox = Sandbox(SandboxConfig(seed=1, scale="tiny"))
 ws = sandbox.workspace
 recent = [e for events in ws.events.values() for e in events if e.created_at > ws.now - 80 * 86400]
 contact_id = recent[0].contact_id
 query = {"type": "user", "intercom_user_id": contact_id}
-body = sandbox.api.handle(Request("GET", "/events", query)).body
+body = sandbox.router.handle(Request("GET", "/events", query)).body
 print(json.dumps([e["id"] for e in body["events"]]))
 """
 
