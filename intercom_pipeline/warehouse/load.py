@@ -8,7 +8,7 @@ from __future__ import annotations
 import logging
 import time
 from collections import Counter
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any
@@ -19,7 +19,13 @@ from dlt.common.schema.exceptions import DataValidationError
 from dlt.pipeline.exceptions import PipelineStepFailed
 
 from intercom_pipeline.settings import lookback_seconds
-from intercom_pipeline.sources.intercom import RAW_TABLES, Workspace, intercom_source
+from intercom_pipeline.sources.intercom import (
+    RAW_TABLES,
+    SOURCE_DLT_SETTINGS,
+    Workspace,
+    intercom_source,
+    whole_families,
+)
 from intercom_pipeline.sources.intercom.settings import COLUMNS, TIMESTAMPS
 from intercom_pipeline.warehouse import Warehouse, quality
 from intercom_pipeline.warehouse.settings import RAW_DATASET
@@ -31,36 +37,16 @@ WRITER_BUFFER_ROWS = 1000
 # Parquet load files: DuckDB reads them in bounded memory, where INSERT statements of a big
 # batch (the dlt default for DuckDB) took gigabytes to parse.
 LOAD_FORMAT = "parquet"
-# A transformer reads what its parent yields, and the parent's cursor moves with that read: a
-# parent loaded without its children would never fetch their rows again, and children loaded
-# alone would move the parent's cursor past rows never stored. Each family loads whole.
-FAMILIES = (
-    ("teams", "team_admins"),
-    ("conversations", "conversation_parts", "conversation_contacts"),
-    ("tickets", "ticket_parts"),
-    ("contacts", "contact_tags", "contact_companies"),
-)
 
 log = logging.getLogger(__name__)
 
-
-def whole_families(tables: Iterable[str]) -> list[str]:
-    """The tables with every other member of their families, in `RAW_TABLES` order."""
-    wanted = set(tables)
-    for family in FAMILIES:
-        if wanted & set(family):
-            wanted |= set(family)
-    return [t for t in RAW_TABLES if t in wanted]
-
-
 # dlt settings the loads need, set once in dlt's own configuration (a variable of the same name
-# in the environment still wins). One resource at a time (with its transformers), not
-# round-robin: a slow sequential read (the companies scroll, the contact listing) then never
-# stalls the concurrent detail fetches, and the scroll is read in one go. Load jobs share one
-# DuckDB budget: side by side they only compete for it, so they run one at a time.
+# in the environment still wins): those the source needs, with their reasons there (it is read
+# one resource at a time), and the loading's own. Load jobs share one DuckDB budget: side by
+# side they only compete for it, so they run one at a time.
 DLT_SETTINGS = {
     "runtime.dlthub_telemetry": False,
-    "extract.next_item_mode": "fifo",
+    **SOURCE_DLT_SETTINGS,
     "data_writer.buffer_max_items": WRITER_BUFFER_ROWS,
     "load.workers": 1,
 }
@@ -167,11 +153,11 @@ def run_ingestion(
 ) -> IngestionResult:
     """Extract and load the given raw tables (default: all) for every configured workspace.
 
-    A table loads with its whole family (see `FAMILIES`); `IngestionResult.tables` lists what
-    was loaded. With `stop_on_type_change`, a type change this run brought raises: a core
-    column's `CoreTypeChanged` before anything is stored, a custom attribute's `TypeChanged`
-    after the load (changes found before the run do not). `accept_mass_deletions` lets this
-    run mark any share of contacts and companies deleted.
+    A table loads with its whole family (as `sources.intercom.tables` declares them);
+    `IngestionResult.tables` lists what was loaded. With `stop_on_type_change`, a type change
+    this run brought raises: a core column's `CoreTypeChanged` before anything is stored, a
+    custom attribute's `TypeChanged` after the load (changes found before the run do not).
+    `accept_mass_deletions` lets this run mark any share of contacts and companies deleted.
     """
     started = time.monotonic()
     selected = whole_families(tables or RAW_TABLES)
@@ -241,13 +227,15 @@ def ensure_raw_tables(pipeline: dlt.Pipeline) -> None:
     """Create, empty, every raw table that has never received a row.
 
     dlt creates a table with its first row; dbt sources and checks expect every table to exist
-    (e.g. `deletions` before anything was ever deleted).
+    (e.g. `deletions` before anything was ever deleted), and source freshness reads each one's
+    `_dlt_load_id`.
     """
     schema = pipeline.default_schema
     create_missing_tables(
         pipeline,
         {
             table: {
+                "_dlt_load_id": "text",
                 "workspace_id": "text",
                 **{c: "timestamp" for c in TIMESTAMPS.get(table, ())},
                 **{c: h["data_type"] for c, h in COLUMNS.get(table, {}).items()},

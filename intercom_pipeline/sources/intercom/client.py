@@ -5,6 +5,9 @@
   limit, then fails naming the endpoint.
 - Turns 401 and 403 into messages that say what to do; never puts the token in a message.
 - Walks every pagination style Intercom uses, and refuses a cursor that does not advance.
+
+What happens on each kind of failure is one table, the retry policy below: `classify` maps an
+answer or an exception to a row, and `IntercomClient.request` does what the row says.
 """
 
 from __future__ import annotations
@@ -13,7 +16,9 @@ import logging
 import threading
 import time
 from collections.abc import Callable, Iterator
-from typing import Any
+from dataclasses import dataclass
+from enum import Enum
+from typing import Any, overload
 
 import requests
 from urllib3.exceptions import NewConnectionError
@@ -54,6 +59,118 @@ class IntercomAuthError(IntercomError):
 
 class IntercomPermissionError(IntercomError):
     """403: the token lacks a permission or the workspace's plan lacks the module."""
+
+
+# --- the retry policy ----------------------------------------------------------------------
+
+
+class Wait(Enum):
+    """How the client waits before sending a failed request again, and how many times."""
+
+    NEVER = "not retried: the error is raised at once"
+    RESET = "until X-RateLimit-Reset, at most max_rate_limit_wait; max_rate_limit_waits times"
+    BACKOFF = "backoff_seconds * 2**retries; max_retries times"
+
+
+@dataclass(frozen=True)
+class Failure:
+    """One kind of failure and what the client does about it.
+
+    `may_have_acted`: Intercom may have acted on the request. Then a request that acts
+    (`idempotent=False`) is not sent again, and the error raised on giving up has no code;
+    otherwise it has code NOT_SENT, so a caller knows it may send the request later.
+    `error` is the type raised on giving up; `hint` (403 only) says what the refusal means.
+    """
+
+    kind: str
+    wait: Wait
+    may_have_acted: bool
+    error: type[IntercomError]
+    hint: str = ""
+
+
+_PLAN_HINT = "the workspace's plan does not include the module behind {path}"
+_PERMISSION_HINT = "the token lacks the permission {path} needs; grant it in the app's settings"
+
+# fmt: off
+# name          = Failure(kind,             wait,         acted?, error on giving up[, hint])                 # when
+RATE_LIMITED    = Failure("rate_limited",    Wait.RESET,   False, IntercomError)                              # 429
+SERVER_ERROR    = Failure("server_error",    Wait.BACKOFF, True,  IntercomError)                              # 500 502 503 504
+NOT_CONNECTED   = Failure("not_connected",   Wait.BACKOFF, False, IntercomError)                              # never connected: refused, no DNS, connect timeout
+CONNECTION_LOST = Failure("connection_lost", Wait.BACKOFF, True,  IntercomError)                              # dropped or reset once connected
+TIMED_OUT       = Failure("timed_out",       Wait.BACKOFF, True,  IntercomError)                              # no answer within timeout_seconds
+TRUNCATED_BODY  = Failure("truncated_body",  Wait.BACKOFF, True,  IntercomError)                              # body cut short
+MALFORMED_BODY  = Failure("malformed_body",  Wait.BACKOFF, True,  IntercomError)                              # a ValueError: a body not JSON, a bad header...
+UNAUTHORIZED    = Failure("unauthorized",    Wait.NEVER,   False, IntercomAuthError)                          # 401
+PLAN_RESTRICTED = Failure("plan_restricted", Wait.NEVER,   False, IntercomPermissionError, _PLAN_HINT)        # 403 api_plan_restricted
+FORBIDDEN       = Failure("forbidden",       Wait.NEVER,   False, IntercomPermissionError, _PERMISSION_HINT)  # any other 403
+NOT_FOUND       = Failure("not_found",       Wait.NEVER,   False, IntercomError)                              # 404
+REJECTED        = Failure("rejected",        Wait.NEVER,   False, IntercomError)                              # any other status >= 400
+# fmt: on
+
+POLICY = (
+    RATE_LIMITED,
+    SERVER_ERROR,
+    NOT_CONNECTED,
+    CONNECTION_LOST,
+    TIMED_OUT,
+    TRUNCATED_BODY,
+    MALFORMED_BODY,
+    UNAUTHORIZED,
+    PLAN_RESTRICTED,
+    FORBIDDEN,
+    NOT_FOUND,
+    REJECTED,
+)
+
+# Which answer is which failure; a status under 400 is a success, any other one is REJECTED.
+# A 403 whose error code is api_plan_restricted is PLAN_RESTRICTED (see classify).
+_BY_STATUS: dict[int, Failure] = {
+    429: RATE_LIMITED,
+    **dict.fromkeys(RETRY_STATUSES, SERVER_ERROR),
+    401: UNAUTHORIZED,
+    403: FORBIDDEN,
+    404: NOT_FOUND,
+}
+
+# Which exception is which failure, first match wins; any other exception propagates as is.
+# A ConnectionError whose connection was never made is NOT_CONNECTED (see classify).
+_BY_EXCEPTION: tuple[tuple[type[Exception], Failure], ...] = (
+    (requests.ConnectTimeout, NOT_CONNECTED),  # also a ConnectionError and a Timeout
+    (requests.ConnectionError, CONNECTION_LOST),
+    (requests.Timeout, TIMED_OUT),
+    (requests.exceptions.ChunkedEncodingError, TRUNCATED_BODY),
+    (ValueError, MALFORMED_BODY),
+)
+RETRIED_EXCEPTIONS = tuple(kind for kind, _ in _BY_EXCEPTION)
+
+
+@overload
+def classify(outcome: requests.Response) -> Failure | None: ...
+@overload
+def classify(outcome: Exception) -> Failure: ...
+def classify(outcome: requests.Response | Exception) -> Failure | None:
+    """The policy's row for one attempt's outcome, an answer or an exception.
+
+    None for an answer that succeeded. An exception must be one of RETRIED_EXCEPTIONS: the client
+    lets any other propagate unclassified, so here it is a TypeError. Pure: it reads only what was
+    already received, so the table can be tested without a server.
+    """
+    if isinstance(outcome, requests.Response):
+        if outcome.status_code < 400:
+            return None
+        if outcome.status_code == 403 and _first_error(outcome)[0] == "api_plan_restricted":
+            return PLAN_RESTRICTED
+        return _BY_STATUS.get(outcome.status_code, REJECTED)
+    if isinstance(outcome, requests.ConnectionError) and _never_made(outcome):
+        return NOT_CONNECTED
+    for kind, failure in _BY_EXCEPTION:
+        if isinstance(outcome, kind):
+            return failure
+    raise TypeError(f"{type(outcome).__name__} is not a failure the retry policy handles")
+
+
+# --- the client ----------------------------------------------------------------------------
 
 
 class IntercomClient:
@@ -109,64 +226,94 @@ class IntercomClient:
     ) -> Any:
         """Send one request and return its decoded JSON (None for an empty body).
 
-        With `idempotent=False` (a POST that acts, such as POST /messages), a failure after the
-        request may have reached Intercom (5xx, timeout, dropped connection, truncated body) is
-        raised at once: a retry could act twice. Only a connection never made is retried.
+        Each failure is handled as its row in the retry policy says. With `idempotent=False` (a
+        POST that acts, such as POST /messages), a failure after the request may have reached
+        Intercom (5xx, timeout, dropped connection, truncated body) is raised at once: a retry
+        could act twice. Only a connection never made, or a 429, is retried.
+
+        The whole attempt sits in the `try`, decoding included: a body or a rate-limit header
+        that does not parse is a ValueError, retried like a truncated body.
         """
         url = f"{self.settings.base_url}{path}"
         failures = waits = 0
         while True:
-            self._wait_for_budget()
-            self._count("api_calls")
             try:
-                try:
-                    response = self.session.request(
-                        method, url, params=params, json=json, timeout=self.timeout_seconds
-                    )
-                finally:
-                    self._answered()
-                self._note_limits(response)
-                if response.status_code == 429:
-                    # A 429 is not a failure: wait for the window to reset, within a bound.
+                response = self._send(method, url, params, json)
+                failure = classify(response)
+                if failure is None:
+                    return response.json() if response.content else None
+                if failure.wait is Wait.RESET:
                     waits += 1
-                    self._count("rate_limited")
-                    if waits > self.max_rate_limit_waits:
-                        raise IntercomError(
-                            f"{method} {path}: still rate limited after {waits} waits for the "
-                            "window to reset; another app may be using this workspace's budget",
-                            429,
-                            NOT_SENT,
-                        )
-                    self._wait_for_reset(response)
+                    self._wait_out_rate_limit(method, path, failure, response, waits)
                     continue
-                if response.status_code in RETRY_STATUSES:
-                    raise _Retryable(f"HTTP {response.status_code}")
-                if response.status_code >= 400:
-                    raise self._error(method, path, response)
-                return response.json() if response.content else None
-            except (
-                requests.ConnectionError,
-                requests.Timeout,
-                requests.exceptions.ChunkedEncodingError,
-                ValueError,
-                _Retryable,
-            ) as exc:
-                if not idempotent and not _never_sent(exc):
-                    raise IntercomError(
-                        f"{method} {path}: {_describe(exc)}. Intercom may have acted on it, so it "
-                        "was not sent again."
-                    ) from None
-                if failures == self.max_retries:
-                    raise IntercomError(
-                        f"{method} {path} failed {failures + 1} times, last: {_describe(exc)}. "
-                        "Intercom or the network is unavailable; the run can be retried safely.",
-                        code=NOT_SENT if _never_sent(exc) else None,
-                    ) from None
-                self._count("retries")
-                delay = self.backoff_seconds * 2**failures
-                failures += 1
-                log.warning("%s %s: %s; retrying in %.1fs", method, path, _describe(exc), delay)
-                self.sleep(delay)
+                if failure.wait is Wait.NEVER:
+                    raise self._refusal(method, path, failure, response)
+                outcome: requests.Response | Exception = response
+            except RETRIED_EXCEPTIONS as exc:
+                failure, outcome = classify(exc), exc
+            self._back_off(method, path, failure, outcome, failures, idempotent)
+            failures += 1
+
+    def _send(
+        self, method: str, url: str, params: dict[str, Any] | None, json: Any
+    ) -> requests.Response:
+        """One call, once the window's budget allows it; its answer's headers pace later calls."""
+        self._wait_for_budget()
+        self._count("api_calls")
+        try:
+            response = self.session.request(
+                method, url, params=params, json=json, timeout=self.timeout_seconds
+            )
+        finally:
+            self._answered()
+        self._note_limits(response)
+        return response
+
+    def _wait_out_rate_limit(
+        self, method: str, path: str, failure: Failure, response: requests.Response, waits: int
+    ) -> None:
+        """A 429 is not a failure: Intercom did not act, so wait for the reset, within a bound."""
+        self._count("rate_limited")
+        if waits > self.max_rate_limit_waits:
+            raise failure.error(
+                f"{method} {path}: still rate limited after {waits} waits for the "
+                "window to reset; another app may be using this workspace's budget",
+                response.status_code,
+                _code(failure),
+            )
+        self._wait_for_reset(response)
+
+    def _back_off(
+        self,
+        method: str,
+        path: str,
+        failure: Failure,
+        outcome: requests.Response | Exception,
+        failures: int,
+        idempotent: bool,
+    ) -> None:
+        """Sleep before sending the request again, or raise if the policy says to stop.
+
+        A request that acts is not sent again once Intercom may have seen it; any request gives
+        up after max_retries retries, naming the endpoint. The token travels only in a header, so
+        no exception text quoted here can hold it.
+        """
+        described = _describe(outcome)
+        if failure.may_have_acted and not idempotent:
+            raise failure.error(
+                f"{method} {path}: {described}. Intercom may have acted on it, so it "
+                "was not sent again."
+            )
+        if failures == self.max_retries:
+            raise failure.error(
+                f"{method} {path} failed {failures + 1} times, last: {described}. "
+                "Intercom or the network is unavailable; the run can be retried safely.",
+                code=_code(failure),
+            )
+        self._count("retries")
+        delay = self.backoff_seconds * 2**failures
+        log.warning("%s %s: %s; retrying in %.1fs", method, path, described, delay)
+        self.sleep(delay)
 
     def _count(self, what: str) -> None:
         with self._pace_lock:
@@ -209,11 +356,14 @@ class IntercomClient:
         log.info("rate limited by Intercom; waiting %.1fs for the window to reset", max(wait, 0))
         self.sleep(min(max(wait, 0.05), self.max_rate_limit_wait))
 
-    def _error(self, method: str, path: str, response: requests.Response) -> IntercomError:
+    def _refusal(
+        self, method: str, path: str, failure: Failure, response: requests.Response
+    ) -> IntercomError:
+        """The error for an answer not worth retrying, saying what to do; never the token."""
         code, message = _first_error(response)
         status = response.status_code
-        if status == 401:
-            return IntercomAuthError(
+        if failure is UNAUTHORIZED:
+            return failure.error(
                 f"Intercom rejected the access token (401 {code or 'unauthorized'}): it is missing, "
                 "invalid or revoked, or the workspace is hosted in another region. Create a token in "
                 "Intercom's Developer Hub, set INTERCOM_ACCESS_TOKEN, and check INTERCOM_REGION "
@@ -221,17 +371,10 @@ class IntercomClient:
                 status,
                 code,
             )
-        if status == 403:
-            if code == "api_plan_restricted":
-                hint = f"the workspace's plan does not include the module behind {path}"
-            else:
-                hint = (
-                    f"the token lacks the permission {path} needs; grant it in the app's settings"
-                )
-            return IntercomPermissionError(
-                f"{method} {path}: 403 {code}: {message} ({hint}).", status, code
-            )
-        return IntercomError(
+        if failure.hint:
+            hint = failure.hint.format(path=path)
+            return failure.error(f"{method} {path}: 403 {code}: {message} ({hint}).", status, code)
+        return failure.error(
             f"{method} {path}: {status} {code}: {message}",
             status,
             code,
@@ -322,10 +465,6 @@ class IntercomClient:
             params = {"scroll_param": page["scroll_param"]}
 
 
-class _Retryable(Exception):
-    """An answer worth trying again (5xx)."""
-
-
 def _next_cursor(page: dict[str, Any]) -> str | None:
     following = (page.get("pages") or {}).get("next")
     if isinstance(following, dict):
@@ -350,15 +489,24 @@ def _first_error(response: requests.Response) -> tuple[str | None, str]:
         return None, response.text[:200]
 
 
-def _never_sent(exc: BaseException) -> bool:
+def _never_made(exc: requests.ConnectionError) -> bool:
     """The connection was refused or never made, so Intercom cannot have seen the request."""
-    if isinstance(exc, requests.ConnectTimeout):
-        return True
     reason = getattr(exc.args[0], "reason", None) if exc.args else None
-    return isinstance(exc, requests.ConnectionError) and isinstance(reason, NewConnectionError)
+    return isinstance(reason, NewConnectionError)
 
 
-def _describe(exc: BaseException) -> str:
-    if isinstance(exc, ValueError):
+def _code(failure: Failure) -> str | None:
+    """The IntercomError.code on giving up: NOT_SENT when Intercom cannot have acted."""
+    return None if failure.may_have_acted else NOT_SENT
+
+
+def _describe(outcome: requests.Response | Exception) -> str:
+    """The failure, for messages and logs: its type and text, which never hold the token."""
+    if isinstance(outcome, requests.Response):
+        # A retried 5xx: the wording when it was raised as a `_Retryable`, kept for log searches.
+        return f"_Retryable: HTTP {outcome.status_code}"
+    if isinstance(outcome, ValueError):
         return "a truncated or malformed response body"
-    return type(exc).__name__ if not str(exc) else f"{type(exc).__name__}: {str(exc)[:200]}"
+    if not str(outcome):
+        return type(outcome).__name__
+    return f"{type(outcome).__name__}: {str(outcome)[:200]}"

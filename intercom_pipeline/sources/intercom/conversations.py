@@ -1,0 +1,120 @@
+"""Conversations, their parts and their contacts, read incrementally.
+
+The search answers conversations without their parts: each changed conversation's parts are
+fetched (GET /conversations/{id}) by a transformer fed with the pages the search yields.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
+from typing import Any
+
+import dlt
+from dlt.extract.resource import DltResource
+
+from intercom_pipeline.sources.intercom import helpers
+from intercom_pipeline.sources.intercom.hints import merged, replace_children
+from intercom_pipeline.sources.intercom.reading import (
+    ASCENDING,
+    per_workspace,
+    remember,
+    resume_from,
+    updated_after,
+    with_markers,
+)
+from intercom_pipeline.sources.intercom.settings import PAGE_SIZE
+from intercom_pipeline.sources.intercom.workspace import Workspace, workspace_of
+
+
+def resources(
+    connected: list[Workspace], lookback_seconds: int, part_fetch_workers: int
+) -> list[DltResource]:
+    """The conversations family's resources, transformers unbound (`source.linked` feeds them)."""
+
+    def conversations(ws: Workspace) -> Iterator[list[dict[str, Any]]]:
+        """Conversations changed since the last run (POST /conversations/search), without parts."""
+        yield from changed_pages(ws, lookback_seconds)
+
+    @dlt.transformer(**replace_children("conversation_contacts", "conversation_id", "contact_id"))
+    def conversation_contacts(rows: list[dict[str, Any]]) -> Iterator[list[dict[str, Any]]]:
+        """Which contact is in which conversation."""
+        yield contact_links(connected, rows)
+
+    @dlt.transformer(**merged("conversation_parts", "id"))
+    def conversation_parts(rows: list[dict[str, Any]]) -> Iterator[list[dict[str, Any]]]:
+        """Parts of each new or changed conversation (GET /conversations/{id}, fetched concurrently).
+
+        Intercom returns the 500 most recent parts; conversations with more are flagged on the
+        conversations table (`parts_truncated_by_api`, `count_parts_total`).
+        """
+        yield from fetched_parts(connected, rows, part_fetch_workers)
+
+    return [
+        dlt.resource(per_workspace(connected, conversations), **merged("conversations", "id")),
+        conversation_contacts,
+        conversation_parts,
+    ]
+
+
+def changed_pages(ws: Workspace, lookback_seconds: int) -> Iterator[list[dict[str, Any]]]:
+    """Conversation rows changed since the resource's mark, a page at a time; moves the mark."""
+    start = resume_from("updated_at", ws.workspace_id, lookback_seconds)
+    page: list[dict[str, Any]] = []
+    for conversation in ws.client.search(
+        "/conversations/search", updated_after(start), "conversations", sort=ASCENDING
+    ):
+        page.append(helpers.conversation_row(conversation, ws.workspace_id))
+        remember("updated_at", ws.workspace_id, conversation["updated_at"])
+        if len(page) == PAGE_SIZE:
+            yield page
+            page = []
+    if page:
+        yield page
+
+
+def contact_links(connected: list[Workspace], rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """The conversation_contacts rows of a page of conversations, with their parents' markers."""
+    return with_markers(
+        connected,
+        "conversation_contacts",
+        [
+            link
+            for row in rows
+            for link in helpers.conversation_contact_rows(row, row["workspace_id"])
+        ],
+        ({"workspace_id": r["workspace_id"], "conversation_id": str(r["id"])} for r in rows),
+        "contact_id",
+    )
+
+
+def fetched_parts(
+    connected: list[Workspace], rows: list[dict[str, Any]], workers: int
+) -> Iterator[list[dict[str, Any]]]:
+    """The parts of a page of conversations (of one workspace), `workers` calls at a time."""
+    if not rows:
+        return
+    workspace = workspace_of(connected, rows[0]["workspace_id"])
+
+    def fetch(row: dict[str, Any]) -> list[dict[str, Any]]:
+        detail = workspace.client.request("GET", f"/conversations/{row['id']}")
+        return helpers.part_rows(detail, row["workspace_id"])
+
+    with ThreadPoolExecutor(max_workers=workers) as pool:
+        yield [part for parts in pool.map(fetch, rows) for part in parts]
+
+
+def recent_conversations(ws: Workspace, lookback_seconds: int) -> Iterator[dict[str, Any]]:
+    """Conversations changed since the calling resource last asked (the hourly contacts/companies).
+
+    The mark is the calling resource's own (`related_since`); the first time, "since" is that
+    resource's last full read (its newest updated_at).
+    """
+    marks = dlt.current.resource_state()
+    key = "related_since" if ws.workspace_id in marks.get("related_since", {}) else "updated_at"
+    start = resume_from(key, ws.workspace_id, lookback_seconds)
+    for conversation in ws.client.search(
+        "/conversations/search", updated_after(start), "conversations", sort=ASCENDING
+    ):
+        remember("related_since", ws.workspace_id, conversation["updated_at"])
+        yield conversation

@@ -1,0 +1,100 @@
+"""`intercom_source`: every family's resources in one dlt source, and the dlt settings it needs."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from typing import Any
+
+import dlt
+from dlt.extract.resource import DltResource
+
+from intercom_pipeline.settings import DEFAULT_LOOKBACK_SECONDS
+from intercom_pipeline.sources.intercom import (
+    companies,
+    contacts,
+    conversations,
+    deletions,
+    help_center,
+    settings_tables,
+    tickets,
+)
+from intercom_pipeline.sources.intercom.hints import SECTION
+from intercom_pipeline.sources.intercom.settings import (
+    DEFAULT_PART_FETCH_WORKERS,
+    MAX_DELETION_SHARE,
+    SCROLL_CONFLICT_WAIT_SECONDS,
+)
+from intercom_pipeline.sources.intercom.tables import RAW_TABLES, parent_of
+from intercom_pipeline.sources.intercom.workspace import Workspace
+
+# The dlt settings this source needs. dlt reads them from its configuration, not from the
+# source, so whoever runs the source applies them (`intercom_pipeline.warehouse.load` does).
+# "fifo": dlt reads one resource at a time, with its transformers, in the order the source lists
+# them, instead of round-robin across resources. Each resource's API calls then come together and
+# in a fixed order, a slow sequential read (the companies scroll, the contact listing) never
+# stalls the concurrent fetches of conversation parts, and the scroll is read in one go.
+SOURCE_DLT_SETTINGS: dict[str, Any] = {"extract.next_item_mode": "fifo"}
+
+
+@dlt.source(name="intercom", section=SECTION, max_table_nesting=0)
+def intercom_source(
+    workspaces: list[Any] | None = None,
+    lookback_seconds: int = DEFAULT_LOOKBACK_SECONDS,
+    part_fetch_workers: int = DEFAULT_PART_FETCH_WORKERS,
+    related_only: bool = False,
+    reconcile_deletions: bool = True,
+    scroll_conflict_wait: float = SCROLL_CONFLICT_WAIT_SECONDS,
+    max_deletion_share: float = MAX_DELETION_SHARE,
+) -> Iterable[DltResource]:
+    """Every Intercom module as a table.
+
+    Args:
+        workspaces: connected workspaces (`connect(...)`); none: the source only names its
+            tables (as the Dagster definitions need).
+        lookback_seconds: overlap of incremental conversation and ticket reads (contacts keep
+            at least a day: a smaller value is raised to a day for them).
+        part_fetch_workers: concurrent GET /conversations/{id} calls for parts.
+        related_only: contacts and companies read only those of recently changed
+            conversations (the hourly run) instead of every changed contact and company.
+        reconcile_deletions: compare every contact and company id with the warehouse.
+        scroll_conflict_wait: seconds to wait when another client holds the companies scroll.
+        max_deletion_share: the largest share of a table's stored ids that one reconciliation
+            may mark deleted; beyond it (and beyond a handful) that table's deletions are
+            refused with a warning, marking none, and named in `Workspace.deletions_refused`.
+    """
+    connected: list[Workspace] = list(workspaces or [])
+    # The order dlt reads them in (see SOURCE_DLT_SETTINGS). The hourly run (related_only)
+    # never reconciles deletions.
+    return linked(
+        *settings_tables.resources(connected),
+        *help_center.resources(connected),
+        *conversations.resources(connected, lookback_seconds, part_fetch_workers),
+        *tickets.resources(connected, lookback_seconds),
+        *contacts.resources(connected, lookback_seconds, related_only),
+        *companies.resources(connected, lookback_seconds, related_only, scroll_conflict_wait),
+        *deletions.resources(
+            connected,
+            reconcile_deletions and not related_only,
+            scroll_conflict_wait,
+            max_deletion_share,
+        ),
+    )
+
+
+def linked(*resources: DltResource) -> tuple[DltResource, ...]:
+    """The resources, each transformer fed by its family's parent as `tables.FAMILIES` declares.
+
+    Raises:
+        ValueError: the resources are not one per raw table, or a resource is a transformer
+            without a declared parent (or a declared child is not a transformer).
+    """
+    by_name = {resource.name: resource for resource in resources}
+    if len(by_name) != len(resources) or set(by_name) != set(RAW_TABLES):
+        raise ValueError(f"resources {list(by_name)} are not one per raw table {RAW_TABLES}")
+    for resource in resources:
+        parent = parent_of(resource.name)
+        if resource.is_transformer != (parent is not None):
+            raise ValueError(f"{resource.name}: a transformer exactly when its family says so")
+        if parent is not None:
+            resource.pipe_data_from(by_name[parent])
+    return resources

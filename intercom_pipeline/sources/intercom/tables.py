@@ -1,0 +1,86 @@
+"""The raw tables, family by family: the one declaration of which tables load together.
+
+A family is a parent table and its children, the transformers fed by what the parent's resource
+yields. The parent's cursor moves with that read: a parent loaded without its children would
+never fetch their rows again, and children loaded alone would move the parent's cursor past rows
+never stored. So a family always loads whole (`whole_families`), the source feeds each child from
+the parent named here, and the schedules sync whole families.
+
+No dlt and no Dagster here: the CLI and the definitions import it cheaply.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True)
+class Family:
+    """A parent table and the tables read from what its resource yields."""
+
+    parent: str
+    children: tuple[str, ...] = ()
+
+    @property
+    def tables(self) -> tuple[str, ...]:
+        return (self.parent, *self.children)
+
+
+# Grouped as the modules that read them (and the schedules that sync them).
+SETTINGS = (
+    Family("admins"),
+    Family("teams", ("team_admins",)),
+    Family("tags"),
+    Family("segments"),
+    Family("data_attributes"),
+)
+HELP_CENTER = (Family("help_centers"), Family("collections"), Family("articles"))
+COMPANIES = Family("companies")
+CONTACTS = Family("contacts", ("contact_tags", "contact_companies"))
+CONVERSATIONS = Family("conversations", ("conversation_parts", "conversation_contacts"))
+TICKETS = Family("tickets", ("ticket_parts",))
+DELETIONS = Family("deletions")
+
+FAMILIES: tuple[Family, ...] = (
+    *SETTINGS,
+    *HELP_CENTER,
+    COMPANIES,
+    CONTACTS,
+    CONVERSATIONS,
+    TICKETS,
+    DELETIONS,
+)
+
+
+def tables_of(*families: Family) -> tuple[str, ...]:
+    """The tables of these families, family by family, each parent first."""
+    return tuple(table for family in families for table in family.tables)
+
+
+RAW_TABLES = tables_of(*FAMILIES)
+
+_FAMILY_OF = {table: family for family in FAMILIES for table in family.tables}
+
+
+def family_of(table: str) -> Family:
+    """The family `table` belongs to (KeyError for a table that is not raw)."""
+    return _FAMILY_OF[table]
+
+
+def parent_of(table: str) -> str | None:
+    """The table whose resource feeds `table`'s transformer; None for a parent."""
+    family = _FAMILY_OF[table]
+    return None if table == family.parent else family.parent
+
+
+def whole_families(tables: Iterable[str]) -> list[str]:
+    """The tables with every other member of their families, in `RAW_TABLES` order.
+
+    A name that is no raw table is left out.
+    """
+    wanted = set(tables)
+    for family in FAMILIES:
+        if wanted & set(family.tables):
+            wanted |= set(family.tables)
+    return [t for t in RAW_TABLES if t in wanted]
