@@ -8,12 +8,12 @@
         {{ key_column }} as performance_key,
         count(*) as conversations_handled,
         count(*) filter (where state = 'closed') as conversations_closed,
-        round(median(time_to_first_admin_reply_minutes), 2) as median_time_to_first_response_minutes,
-        round(avg(time_to_first_admin_reply_minutes), 2) as mean_time_to_first_response_minutes,
+        round(median(time_to_first_response_minutes), 2) as median_time_to_first_response_minutes,
+        round(avg(time_to_first_response_minutes), 2) as average_time_to_first_response_minutes,
         round(median(time_to_last_close_minutes) filter (where state = 'closed'), 2)
-            as median_time_to_close_minutes,
+            as median_time_to_last_close_minutes,
         round(avg(time_to_last_close_minutes) filter (where state = 'closed'), 2)
-            as mean_time_to_close_minutes,
+            as average_time_to_last_close_minutes,
         count(rating) as rated_conversations,
         round(avg(rating), 2) as average_rating,
         {%- for score in range(1, 6) %}
@@ -35,9 +35,9 @@
         coalesce({{ alias }}.conversations_handled, 0) as conversations_handled,
         coalesce({{ alias }}.conversations_closed, 0) as conversations_closed,
         {{ alias }}.median_time_to_first_response_minutes,
-        {{ alias }}.mean_time_to_first_response_minutes,
-        {{ alias }}.median_time_to_close_minutes,
-        {{ alias }}.mean_time_to_close_minutes,
+        {{ alias }}.average_time_to_first_response_minutes,
+        {{ alias }}.median_time_to_last_close_minutes,
+        {{ alias }}.average_time_to_last_close_minutes,
         coalesce({{ alias }}.rated_conversations, 0) as rated_conversations,
         {{ alias }}.average_rating,
         {%- for score in range(1, 6) %}

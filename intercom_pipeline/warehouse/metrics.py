@@ -40,7 +40,7 @@ _METRICS: dict[str, tuple[str, str]] = {
     ),
     "conversation-to-ticket rate %": (_rate("tickets", "conversations"), _SUPPORT),
     "median time to first response (minutes)": (
-        "round(median(time_to_first_admin_reply_minutes), 2)",
+        "round(median(time_to_first_response_minutes), 2)",
         "analytics.conversations",
     ),
     "feedback documents": ("count(*)", "analytics.feedback_documents"),

@@ -66,7 +66,7 @@ joined as (
         coalesce(conversations.stat_first_assignment_at, part_events.first_assignment_at)
             as first_assignment_at,
         coalesce(conversations.stat_first_admin_reply_at, part_events.first_admin_reply_at)
-            as first_admin_reply_at,
+            as first_admin_response_at,
         coalesce(conversations.stat_first_contact_reply_at, part_events.first_contact_reply_at)
             as first_contact_reply_at,
         coalesce(conversations.stat_first_close_at, part_events.first_close_at) as first_close_at,
@@ -117,11 +117,11 @@ final as (
         count_contact_replies > 0 or first_contact_reply_at is not null as has_customer_replied,
         {{ minutes_between('created_at', 'first_assignment_at') }}
             as time_to_first_assignment_minutes,
-        {{ minutes_between('created_at', 'first_admin_reply_at') }}
-            as time_to_first_admin_reply_minutes,
+        {{ minutes_between('created_at', 'first_admin_response_at') }}
+            as time_to_first_response_minutes,
         {{ minutes_between('created_at', 'first_close_at') }} as time_to_first_close_minutes,
         {{ minutes_between('created_at', 'last_close_at') }} as time_to_last_close_minutes,
-        round(stat_median_time_to_reply_seconds / 60.0, 2) as median_time_to_reply_minutes,
+        round(stat_median_time_to_reply_seconds / 60.0, 2) as median_response_time_minutes,
         case
             when state = 'closed'
                 then {{ days_between('created_at', 'coalesce(last_close_at, updated_at)') }}

@@ -7,12 +7,12 @@ renamed as (
         {{ typed_columns(source('intercom', 'admins'), [
             ['workspace_id', 'varchar'],
             ['id', 'varchar', 'admin_id'],
-            ['name', 'varchar', 'admin_name'],
-            ['email', 'varchar'],
-            ['job_title', 'varchar'],
-            ['away_mode_enabled', 'boolean', 'is_away'],
-            ['has_inbox_seat', 'boolean'],
-            ['_dlt_load_id', 'varchar'],
+            ['name', 'varchar', 'admin_name', 'optional'],
+            ['email', 'varchar', 'optional'],
+            ['job_title', 'varchar', 'optional'],
+            ['away_mode_enabled', 'boolean', 'is_away', 'optional'],
+            ['has_inbox_seat', 'boolean', 'optional'],
+            ['_dlt_load_id', 'varchar', 'optional'],
         ]) }}
     from source
 )

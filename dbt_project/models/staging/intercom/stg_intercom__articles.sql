@@ -8,15 +8,15 @@ renamed as (
             ['workspace_id', 'varchar'],
             ['id', 'varchar', 'article_id'],
             ['author_id', 'varchar'],
-            ['title', 'varchar'],
-            ['description', 'varchar'],
+            ['title', 'varchar', 'optional'],
+            ['description', 'varchar', 'optional'],
             ['body', 'varchar'],
-            ['state', 'varchar'],
-            ['url', 'varchar'],
-            ['default_locale', 'varchar'],
+            ['state', 'varchar', 'optional'],
+            ['url', 'varchar', 'optional'],
+            ['default_locale', 'varchar', 'optional'],
             ['parent_ids', 'json'],
-            ['created_at', 'utc'],
-            ['updated_at', 'utc'],
+            ['created_at', 'utc', 'optional'],
+            ['updated_at', 'utc', 'optional'],
         ]) }}
     from source
 )

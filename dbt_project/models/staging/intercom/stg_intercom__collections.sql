@@ -9,13 +9,13 @@ renamed as (
             ['id', 'varchar', 'collection_id'],
             ['parent_id', 'varchar', 'parent_collection_id'],
             ['help_center_id', 'varchar'],
-            ['name', 'varchar', 'collection_name'],
-            ['description', 'varchar'],
-            ['url', 'varchar'],
-            ['order', 'bigint', 'sort_order'],
-            ['default_locale', 'varchar'],
-            ['created_at', 'utc'],
-            ['updated_at', 'utc'],
+            ['name', 'varchar', 'collection_name', 'optional'],
+            ['description', 'varchar', 'optional'],
+            ['url', 'varchar', 'optional'],
+            ['order', 'bigint', 'sort_order', 'optional'],
+            ['default_locale', 'varchar', 'optional'],
+            ['created_at', 'utc', 'optional'],
+            ['updated_at', 'utc', 'optional'],
         ]) }}
     from source
 )

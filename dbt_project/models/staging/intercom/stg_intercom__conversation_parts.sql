@@ -8,14 +8,14 @@ renamed as (
             ['workspace_id', 'varchar'],
             ['id', 'varchar', 'part_id'],
             ['conversation_id', 'varchar'],
-            ['part_type', 'varchar'],
+            ['part_type', 'varchar', 'optional'],
             ['body', 'varchar'],
             ['author', 'json'],
             ['assigned_to', 'json'],
             ['attachments', 'json'],
-            ['redacted', 'boolean', 'is_redacted'],
-            ['created_at', 'utc'],
-            ['updated_at', 'utc'],
+            ['redacted', 'boolean', 'is_redacted', 'optional'],
+            ['created_at', 'utc', 'optional'],
+            ['updated_at', 'utc', 'optional'],
         ]) }}
     from source
 ),

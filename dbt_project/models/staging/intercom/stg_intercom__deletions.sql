@@ -8,7 +8,7 @@ renamed as (
             ['workspace_id', 'varchar'],
             ['object_type', 'varchar'],
             ['id', 'varchar', 'object_id'],
-            ['deleted_at', 'utc'],
+            ['deleted_at', 'utc', 'optional'],
         ]) }}
     from source
 )

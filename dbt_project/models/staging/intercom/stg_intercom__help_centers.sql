@@ -7,12 +7,12 @@ renamed as (
         {{ typed_columns(source('intercom', 'help_centers'), [
             ['workspace_id', 'varchar'],
             ['id', 'varchar', 'help_center_id'],
-            ['display_name', 'varchar'],
-            ['identifier', 'varchar'],
-            ['url', 'varchar'],
-            ['website_turned_on', 'boolean', 'is_website_turned_on'],
-            ['created_at', 'utc'],
-            ['updated_at', 'utc'],
+            ['display_name', 'varchar', 'optional'],
+            ['identifier', 'varchar', 'optional'],
+            ['url', 'varchar', 'optional'],
+            ['website_turned_on', 'boolean', 'is_website_turned_on', 'optional'],
+            ['created_at', 'utc', 'optional'],
+            ['updated_at', 'utc', 'optional'],
         ]) }}
     from source
 )

@@ -7,11 +7,11 @@ renamed as (
         {{ typed_columns(source('intercom', 'segments'), [
             ['workspace_id', 'varchar'],
             ['id', 'varchar', 'segment_id'],
-            ['name', 'varchar', 'segment_name'],
-            ['person_type', 'varchar'],
+            ['name', 'varchar', 'segment_name', 'optional'],
+            ['person_type', 'varchar', 'optional'],
             ['count', 'bigint', 'contact_count'],
-            ['created_at', 'utc'],
-            ['updated_at', 'utc'],
+            ['created_at', 'utc', 'optional'],
+            ['updated_at', 'utc', 'optional'],
         ]) }}
     from source
 )

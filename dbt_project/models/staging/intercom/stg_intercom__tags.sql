@@ -7,8 +7,8 @@ renamed as (
         {{ typed_columns(source('intercom', 'tags'), [
             ['workspace_id', 'varchar'],
             ['id', 'varchar', 'tag_id'],
-            ['name', 'varchar', 'tag_name'],
-            ['_dlt_load_id', 'varchar'],
+            ['name', 'varchar', 'tag_name', 'optional'],
+            ['_dlt_load_id', 'varchar', 'optional'],
         ]) }}
     from source
 )

@@ -7,9 +7,9 @@ renamed as (
         {{ typed_columns(source('intercom', 'teams'), [
             ['workspace_id', 'varchar'],
             ['id', 'varchar', 'team_id'],
-            ['name', 'varchar', 'team_name'],
-            ['distribution_method', 'varchar'],
-            ['_dlt_load_id', 'varchar'],
+            ['name', 'varchar', 'team_name', 'optional'],
+            ['distribution_method', 'varchar', 'optional'],
+            ['_dlt_load_id', 'varchar', 'optional'],
         ]) }}
     from source
 )

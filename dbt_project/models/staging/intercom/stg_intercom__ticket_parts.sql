@@ -8,13 +8,13 @@ renamed as (
             ['workspace_id', 'varchar'],
             ['id', 'varchar', 'part_id'],
             ['ticket_id', 'varchar'],
-            ['part_type', 'varchar'],
+            ['part_type', 'varchar', 'optional'],
             ['body', 'varchar'],
             ['author', 'json'],
-            ['previous_ticket_state', 'varchar'],
-            ['ticket_state', 'varchar'],
-            ['created_at', 'utc'],
-            ['updated_at', 'utc'],
+            ['previous_ticket_state', 'varchar', 'optional'],
+            ['ticket_state', 'varchar', 'optional'],
+            ['created_at', 'utc', 'optional'],
+            ['updated_at', 'utc', 'optional'],
         ]) }}
     from source
 ),

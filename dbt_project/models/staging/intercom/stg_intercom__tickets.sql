@@ -8,7 +8,7 @@ renamed as (
             ['workspace_id', 'varchar'],
             ['id', 'varchar', 'ticket_id'],
             ['ticket_id', 'varchar', 'ticket_number'],
-            ['category', 'varchar', 'ticket_category'],
+            ['category', 'varchar', 'ticket_category', 'optional'],
             ['ticket_type', 'json'],
             ['ticket_state', 'json'],
             ['ticket_attributes', 'json'],
@@ -16,10 +16,10 @@ renamed as (
             ['contacts', 'json'],
             ['admin_assignee_id', 'varchar'],
             ['team_assignee_id', 'varchar'],
-            ['open', 'boolean', 'is_open'],
-            ['is_shared', 'boolean'],
-            ['created_at', 'utc'],
-            ['updated_at', 'utc'],
+            ['open', 'boolean', 'is_open', 'optional'],
+            ['is_shared', 'boolean', 'optional'],
+            ['created_at', 'utc', 'optional'],
+            ['updated_at', 'utc', 'optional'],
         ]) }}
     from source
 ),

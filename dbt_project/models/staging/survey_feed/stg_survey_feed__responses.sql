@@ -24,7 +24,7 @@ renamed as (
             ['responded_at', 'varchar'],
             ['parse_error', 'varchar'],
             ['file_modified_at', 'timestamp'],
-            ['_dlt_load_id', 'varchar'],
+            ['_dlt_load_id', 'varchar', 'optional'],
         ]) }}
     from source
 ),
