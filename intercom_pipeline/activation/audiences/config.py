@@ -1,7 +1,8 @@
 """The audiences file (AUDIENCES_FILE, YAML): which audiences exist and how each one syncs.
 
-Read and validated once, without touching the warehouse or Intercom, so a mistake (hostile text
-included) is reported when the definitions load, naming the audience, the key and the fix. Only
+Read and validated once, without touching the warehouse or Intercom, so a mistake (a malformed
+property name included) is reported when the definitions load, naming the audience, the key and
+the fix. Filter values and mapping names are bound parameters, so any text is accepted. Only
 whether a property exists needs the warehouse: the sync reports that.
 """
 
@@ -15,7 +16,11 @@ from typing import Any
 
 import yaml
 
-from intercom_pipeline.activation.audiences.filters import FilterError, check_filter, check_name
+from intercom_pipeline.activation.audiences.filters import (
+    FilterError,
+    check_filter,
+    check_property,
+)
 from intercom_pipeline.settings import ConfigurationError, absolute_path
 
 DEFAULT_AUDIENCES_FILE = "audiences.yaml"
@@ -107,57 +112,20 @@ def load_audiences(path: Path | None = None) -> list[Audience]:
 
 
 def _audience(entry: Any, path: Path, n: int) -> Audience:
+    """One entry of the file, every key checked in turn, so the first mistake is the one reported.
+
+    Errors start with the file and the audience's position (`audiences.yaml, audience 2`), since
+    an entry with a mistake may have no valid id to name it by.
+    """
     where = f"{path}, audience {n}"
-    if not isinstance(entry, dict):
-        raise ConfigurationError(f"{where}: expected a mapping with at least `type`")
-    unknown = sorted(set(entry) - _KEYS)
-    if unknown:
-        raise ConfigurationError(f"{where}: unknown keys {unknown}; known: {sorted(_KEYS)}")
+    _check_keys(entry, where)
     kind = _choice(entry, "type", KINDS, None, where)
-    name = entry.get("name")
-    if kind in ("users", "leads"):
-        if name is not None:
-            raise ConfigurationError(
-                f"{where}: the name of a list comes from Intercom; remove `name`"
-            )
-        name, default_id = kind.capitalize(), kind
-    elif kind == "intercom_segment":
-        if name is not None:
-            raise ConfigurationError(
-                f"{where}: the name of an Intercom segment comes from Intercom; remove `name`"
-            )
-        segment = entry.get("segment")
-        if not isinstance(segment, str | int) or not str(segment).strip():
-            raise ConfigurationError(f"{where}: `segment` must be the segment's name or id")
-        name, default_id = str(segment), None
-    else:
-        if not isinstance(name, str) or not name.strip():
-            raise ConfigurationError(f"{where}: a custom audience needs a `name`")
-        if not isinstance(entry.get("filter"), dict):
-            raise ConfigurationError(f"{where}: a custom audience needs a `filter`")
-        default_id = None
-    audience_id = str(entry.get("id") or default_id or "")
-    if not _ID.match(audience_id):
-        raise ConfigurationError(
-            f"{where}: `id` must be lower-case letters, digits and underscores, starting with a "
-            "letter (it names the Dagster asset and never changes; the name may)"
-        )
-    events = entry.get("events") or {}
-    if not isinstance(events, dict) or set(events) - {"unsubscribed", "removed"}:
-        raise ConfigurationError(f"{where}: `events` maps unsubscribed and/or removed to names")
-    properties = entry.get("properties") or {}
-    if not isinstance(properties, dict) or not all(
-        isinstance(k, str) and isinstance(v, str) for k, v in properties.items()
-    ):
-        raise ConfigurationError(f"{where}: `properties` maps your names to contact properties")
-    for label, prop in properties.items():
-        check_name(label, f"{where}, properties")
-        check_name(prop, f"{where}, properties[{label!r}]")
+    name, default_id = _name(entry, kind, where)
+    audience_id = _audience_id(entry, default_id, where)
+    events = _events(entry, where)
+    properties = _properties(entry, where)
     if kind == "custom":
-        try:
-            check_filter(entry["filter"])
-        except FilterError as exc:
-            raise FilterError(f"{where}: {exc}") from None
+        _check_filter(entry["filter"], where)
     return Audience(
         id=audience_id,
         name=name.strip(),
@@ -176,9 +144,92 @@ def _audience(entry: Any, path: Path, n: int) -> Audience:
     )
 
 
+def _check_keys(entry: Any, where: str) -> None:
+    """An entry is a mapping of known keys: a misspelt key would otherwise be silently ignored."""
+    if not isinstance(entry, dict):
+        raise ConfigurationError(f"{where}: expected a mapping with at least `type`")
+    unknown = sorted(set(entry) - _KEYS)
+    if unknown:
+        raise ConfigurationError(f"{where}: unknown keys {unknown}; known: {sorted(_KEYS)}")
+
+
+def _name(entry: dict[str, Any], kind: str, where: str) -> tuple[str, str | None]:
+    """The audience's name and the id it gets without `id`; Intercom names lists and segments.
+
+    Users and Leads have a fixed id (their kind); a segment or a custom audience has none, so
+    its `id` is required.
+    """
+    name = entry.get("name")
+    if kind in ("users", "leads"):
+        if name is not None:
+            raise ConfigurationError(
+                f"{where}: the name of a list comes from Intercom; remove `name`"
+            )
+        return kind.capitalize(), kind
+    if kind == "intercom_segment":
+        if name is not None:
+            raise ConfigurationError(
+                f"{where}: the name of an Intercom segment comes from Intercom; remove `name`"
+            )
+        segment = entry.get("segment")
+        if not isinstance(segment, str | int) or not str(segment).strip():
+            raise ConfigurationError(f"{where}: `segment` must be the segment's name or id")
+        return str(segment), None
+    if not isinstance(name, str) or not name.strip():
+        raise ConfigurationError(f"{where}: a custom audience needs a `name`")
+    if not isinstance(entry.get("filter"), dict):
+        raise ConfigurationError(f"{where}: a custom audience needs a `filter`")
+    return name, None
+
+
+def _audience_id(entry: dict[str, Any], default_id: str | None, where: str) -> str:
+    """The id, which names the Dagster asset and the warehouse rows, so it is a plain key."""
+    audience_id = str(entry.get("id") or default_id or "")
+    if not _ID.match(audience_id):
+        raise ConfigurationError(
+            f"{where}: `id` must be lower-case letters, digits and underscores, starting with a "
+            "letter (it names the Dagster asset and never changes; the name may)"
+        )
+    return audience_id
+
+
+def _events(entry: dict[str, Any], where: str) -> dict[str, Any]:
+    """The Intercom events to send, by the two moments the sync knows (unsubscribed, removed)."""
+    events = entry.get("events") or {}
+    if not isinstance(events, dict) or set(events) - {"unsubscribed", "removed"}:
+        raise ConfigurationError(f"{where}: `events` maps unsubscribed and/or removed to names")
+    return events
+
+
+def _properties(entry: dict[str, Any], where: str) -> dict[str, str]:
+    """The extra properties carried, under the user's names, each a well-formed property.
+
+    The names (keys) are free text: they reach the SQL only as bound parameters, so `Plan
+    "Select"` is a fine name. The properties (values) become SQL names, so each is checked to
+    be a column name or `custom_attributes.<name>`; whether it exists needs the warehouse.
+    """
+    properties = entry.get("properties") or {}
+    if not isinstance(properties, dict) or not all(
+        isinstance(k, str) and isinstance(v, str) for k, v in properties.items()
+    ):
+        raise ConfigurationError(f"{where}: `properties` maps your names to contact properties")
+    for label, prop in properties.items():
+        check_property(prop, f"{where}, properties[{label!r}]")
+    return properties
+
+
+def _check_filter(node: dict[str, Any], where: str) -> None:
+    """A custom audience's filter, checked without the warehouse; its errors also name the file."""
+    try:
+        check_filter(node)
+    except FilterError as exc:
+        raise FilterError(f"{where}: {exc}") from None
+
+
 def _choice(
     entry: dict[str, Any], key: str, choices: tuple[str, ...], default: str | None, where: str
 ) -> str:
+    """The key's value, one of a fixed list: a typo fails with the choices rather than a default."""
     value = entry.get(key, default)
     if value not in choices:
         raise ConfigurationError(

@@ -2,11 +2,19 @@
 
 A custom audience is written as conditions on contact properties ("subscription status is Free
 Trial OR country is USA") and evaluated against `analytics.contacts`. The file is user input, so
-no text from it ever reaches the SQL: values and custom-attribute JSON paths travel as bound
-parameters, and the only names pasted into the statement are columns from the caller's whitelist,
-quoted. Text that looks like an injection attempt (see `check_name` and `check_value`) is rejected
-with an error naming it, so an attack is visible instead of silently matching no one. Everything
-here is pure Python, so a filter can be checked before any warehouse exists.
+it reaches the SQL in two ways only, and each is safe by construction rather than by spotting
+"suspicious" text:
+
+- Values are bound parameters, never spliced into the statement, so they are accepted whatever
+  they contain (`Plan "Select"`, `Bed & Table's`, `'; drop table x; --`, newlines, unicode) and
+  match exactly that text. Only their type, emptiness and length are checked.
+- Names are checked against what exists: an operator against `OPERATORS`, a property against the
+  table's actual columns (pasted into the SQL quoted, and only when it is one of them) or as
+  `custom_attributes.<name>`, whose JSON path is a bound parameter too. Before the table is known
+  (when the file loads) a property must at least look like one (`check_property`), so a typo or an
+  injection attempt through a name fails early, with an error naming it and the fix.
+
+Everything here is pure Python, so a filter can be checked before any warehouse exists.
 """
 
 from __future__ import annotations
@@ -14,7 +22,6 @@ from __future__ import annotations
 import json
 import math
 import re
-import unicodedata
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
@@ -43,22 +50,12 @@ _PRESENCE_OPERATORS = frozenset({"is_set", "is_unset"})
 # Negated operators are true when the property is missing: a contact without a country "is not
 # USA", which is what someone excluding USA from a campaign means.
 _NEGATED = frozenset({"is_not", "not_contains", "is_unset"})
-# Intercom custom attribute names: letters, digits, spaces, underscores and hyphens. No quote or
-# backslash can get in, so the JSON path built from a name is always well formed.
+# The shape of a column of analytics.contacts (dbt models name them in snake case). Only a name
+# that is also one of the table's actual columns is ever pasted into the SQL.
+_COLUMN_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
+# Intercom custom attribute names: letters, digits, spaces, underscores and hyphens. The name
+# travels as a bound JSON path, and no quote or backslash can get in, so the path is well formed.
 _ATTRIBUTE_NAME = re.compile(r"[\w -]{1,100}")
-# Hostile text. A property name may hold none of: quotes, backticks, backslashes, semicolons, SQL
-# comment markers. A value may hold no statement separator or comment marker, and no quote
-# followed by a boolean operator or next to an SQL keyword (`' or 1=1`, `x'); drop table`).
-# Neither may hold control characters or be longer than MAX_VALUE_LENGTH.
-_NAME_METACHARACTERS = re.compile(r"['\"`;\\]|--|/\*|\*/")
-_VALUE_METACHARACTERS = re.compile(r";|--|/\*|\*/")
-_SQL_KEYWORDS = (
-    r"select|insert|update|delete|drop|union|alter|create|truncate|attach|detach|copy|pragma"
-    r"|exec|execute|grant|call|install|load|from|where|table"
-)
-_QUOTED_SQL = re.compile(
-    rf"['\"`]\W*(?:or|and|{_SQL_KEYWORDS})\b|\b(?:{_SQL_KEYWORDS})\W*['\"`]", re.IGNORECASE
-)
 
 # What kind of value each operator compares against, and how it is described in errors.
 _KINDS = {
@@ -143,19 +140,22 @@ def compile_filter(node: Any, columns: frozenset[str] | set[str]) -> tuple[str, 
 
 
 def check_filter(node: Any) -> None:
-    """Validate a filter's structure and values, without the table (its properties need it).
+    """Validate a filter's structure, operators, property names and values, without the table.
+
+    The audiences file is checked when it loads, before any warehouse exists; only whether a
+    well-formed property is one of the table's columns waits for `compile_filter`.
 
     Raises:
-        FilterError: the filter is malformed or hostile.
+        FilterError: the filter is malformed.
     """
     _Parser().node(node, "filter", 1)
 
 
 def property_sql(prop: str, columns: frozenset[str] | set[str]) -> tuple[str, list[Any]]:
-    """The SQL that reads one contact property: a whitelisted column or a custom attribute.
+    """The SQL that reads one contact property: one of the table's columns or a custom attribute.
 
-    A custom attribute's JSON path is a parameter too, so the attribute name is never pasted into
-    the SQL.
+    The column must be one of `columns` (the allow-list), so no other name reaches the SQL; a
+    custom attribute's JSON path is a bound parameter.
 
     Returns:
         The SQL expression and the parameters for its `?` placeholders, in order.
@@ -166,6 +166,28 @@ def property_sql(prop: str, columns: frozenset[str] | set[str]) -> tuple[str, li
     return _property_sql(prop, columns, "property")
 
 
+def check_property(prop: str, where: str) -> None:
+    """Check that a property (of a filter or a mapping) is shaped like one, before the table.
+
+    A column name is an identifier, a custom attribute `custom_attributes.<name>` with an
+    Intercom attribute name. Anything else (a typo like `plan seats`, or SQL such as
+    `email; drop table x`) can never be a property, so it is refused when the file loads rather
+    than at the first sync.
+
+    Raises:
+        FilterError: the name is not a property name; the message names it and the valid forms.
+    """
+    prefix, dot, name = prop.partition(".")
+    if dot and prefix == CUSTOM_ATTRIBUTES:
+        _check_attribute_name(name, where)
+    elif not _COLUMN_NAME.fullmatch(prop):
+        raise FilterError(
+            f"{where}: {_show(prop)} is rejected: a property name must be a column of "
+            "analytics.contacts (letters, digits and underscores, as in country or signed_up_at) "
+            "or custom_attributes.<name> for a custom attribute"
+        )
+
+
 class _Parser:
     """Validates a raw filter tree into nodes, counting conditions so a huge filter fails fast."""
 
@@ -173,6 +195,7 @@ class _Parser:
         self.conditions = 0
 
     def node(self, raw: Any, where: str, depth: int) -> _Node:
+        """A condition or one group, never both, so what a node means is never a guess."""
         if not isinstance(raw, dict):
             raise FilterError(
                 f"{where}: expected a mapping, got {type(raw).__name__}: write a condition "
@@ -189,6 +212,7 @@ class _Parser:
         return self.condition(raw, where)
 
     def group(self, raw: dict[Any, Any], joiner: str, where: str, depth: int) -> _Group:
+        """An `all` / `any` group, nested at most MAX_DEPTH deep so the SQL stays bounded."""
         if depth > MAX_DEPTH:
             raise FilterError(
                 f"{where}: groups are nested more than {MAX_DEPTH} levels deep: flatten the filter"
@@ -209,6 +233,7 @@ class _Parser:
         return _Group(joiner, children)
 
     def condition(self, raw: dict[Any, Any], where: str) -> _Condition:
+        """One condition: property and operator checked as names, the value typed for binding."""
         self.conditions += 1
         if self.conditions > MAX_CONDITIONS:
             raise FilterError(
@@ -224,7 +249,7 @@ class _Parser:
         prop = raw["property"]
         if not isinstance(prop, str):
             raise FilterError(f"{where}: `property` must be a text, got {type(prop).__name__}")
-        check_name(prop, f"{where}.property")
+        check_property(prop, f"{where}.property")
         operator = _operator(raw.get("operator"), where)
         if operator in _PRESENCE_OPERATORS:
             if "value" in raw:
@@ -249,7 +274,11 @@ def _operator(raw: Any, where: str) -> str:
 
 
 def _operand(operator: str, value: Any, where: str) -> tuple[str, Any]:
-    """The kind of comparison a value asks for, and the value to bind for it."""
+    """The kind of comparison a value asks for, and the value to bind for it.
+
+    A text is bound exactly as written: its content is never inspected, since it never becomes
+    SQL, and any character may be part of a real contact property.
+    """
     if value is None or value == "":
         raise FilterError(
             f"{where}: the value is empty: use `is_set` or `is_unset` to test for a missing value"
@@ -259,8 +288,7 @@ def _operand(operator: str, value: Any, where: str) -> tuple[str, Any]:
     elif isinstance(value, int | float):
         kind, param = "number", _number(value, where)
     elif isinstance(value, str):
-        check_value(value, where)
-        kind, param = "text", value
+        kind, param = "text", _text(value, where)
     else:
         raise FilterError(
             f"{where}: expected a text, a number or true/false, got {type(value).__name__}: "
@@ -286,6 +314,19 @@ def _number(value: int | float, where: str) -> float:
     return number
 
 
+def _text(value: str, where: str) -> str:
+    """The text unchanged, unless it is longer than MAX_VALUE_LENGTH.
+
+    No contact property is that long, so such a value is a paste mistake (a whole file, a list),
+    not something to look for; the length is the only limit, not a safety check.
+    """
+    if len(value) > MAX_VALUE_LENGTH:
+        raise FilterError(
+            f"{where}: {len(value)} characters, more than {MAX_VALUE_LENGTH}: shorten it"
+        )
+    return value
+
+
 def _timestamp(text: str) -> datetime | None:
     """An ISO date or datetime as a naive UTC datetime, like every *_at column; None if not one."""
     try:
@@ -297,47 +338,8 @@ def _timestamp(text: str) -> datetime | None:
     return moment
 
 
-def check_name(name: str, where: str) -> None:
-    """Reject a property name (in a filter or a mapping) that carries SQL metacharacters.
-
-    Raises:
-        FilterError: the name is hostile; the message says which characters are not allowed.
-    """
-    _check_text(name, where)
-    if _NAME_METACHARACTERS.search(name):
-        raise FilterError(
-            f"{where}: {_show(name)} is rejected: a property name cannot contain quotes, "
-            "backticks, backslashes, semicolons or SQL comment markers (--, /*, */)"
-        )
-
-
-def check_value(value: str, where: str) -> None:
-    """Reject a filter value that reads as an SQL injection attempt (it is bound either way).
-
-    Raises:
-        FilterError: the value is hostile; the message says what is not allowed.
-    """
-    _check_text(value, where)
-    if _VALUE_METACHARACTERS.search(value) or _QUOTED_SQL.search(value):
-        raise FilterError(
-            f"{where}: {_show(value)} is rejected: a value cannot contain semicolons, SQL "
-            "comment markers (--, /*, */) or quotes next to SQL keywords"
-        )
-
-
-def _check_text(text: str, where: str) -> None:
-    """Reject text no one types on purpose: very long, or with control characters."""
-    if len(text) > MAX_VALUE_LENGTH:
-        raise FilterError(
-            f"{where}: {len(text)} characters, more than {MAX_VALUE_LENGTH}: shorten it"
-        )
-    if any(unicodedata.category(char) == "Cc" for char in text):
-        raise FilterError(
-            f"{where}: {_show(text)} contains control characters (newline, tab, ...): remove them"
-        )
-
-
 def _compile(node: _Node, columns: frozenset[str] | set[str]) -> tuple[str, list[Any]]:
+    """The SQL of a node and its parameters, children's parameters in placeholder order."""
     if isinstance(node, _Condition):
         return _condition_sql(node, columns)
     parts, params = [], []
@@ -349,6 +351,7 @@ def _compile(node: _Node, columns: frozenset[str] | set[str]) -> tuple[str, list
 
 
 def _condition_sql(node: _Condition, columns: frozenset[str] | set[str]) -> tuple[str, list[Any]]:
+    """One condition as SQL that is never null, so negating it keeps missing properties in."""
     column, params = _property_sql(node.property, columns, f"{node.where}.property")
     if node.kind is None:
         test = _PRESENCE.format(x=column)
@@ -363,6 +366,7 @@ def _condition_sql(node: _Condition, columns: frozenset[str] | set[str]) -> tupl
 def _property_sql(
     prop: str, columns: frozenset[str] | set[str], where: str
 ) -> tuple[str, list[Any]]:
+    """A property as SQL: a column of the allow-list, quoted, or a custom attribute's bound path."""
     if prop in columns:
         return _quote(prop), []
     prefix, dot, name = prop.partition(".")
@@ -372,17 +376,22 @@ def _property_sql(
             f"{where}: unknown property {_show(prop)}: use one of "
             f"{', '.join(sorted(columns))}{custom}"
         )
+    _check_attribute_name(name, where)
+    path = "$." + json.dumps(name, ensure_ascii=False)
+    return f"json_extract_string({_quote(CUSTOM_ATTRIBUTES)}, ?)", [path]
+
+
+def _check_attribute_name(name: str, where: str) -> None:
+    """Refuse a custom attribute name Intercom could not have, so the JSON path is well formed."""
     if not _ATTRIBUTE_NAME.fullmatch(name) or not name.strip():
         raise FilterError(
             f"{where}: {_show(name)} is not a custom attribute name: use its name as in Intercom, "
             "1-100 letters, digits, spaces, underscores or hyphens"
         )
-    path = "$." + json.dumps(name, ensure_ascii=False)
-    return f"json_extract_string({_quote(CUSTOM_ATTRIBUTES)}, ?)", [path]
 
 
 def _quote(column: str) -> str:
-    """A whitelisted column name as a quoted identifier, safe whatever characters it has."""
+    """An allow-listed column name as a quoted identifier, safe whatever characters it has."""
     return '"' + column.replace('"', '""') + '"'
 
 
