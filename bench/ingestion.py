@@ -101,6 +101,40 @@ def _high_water_mb() -> float:
     raise RuntimeError("VmHWM not found in /proc/self/status")
 
 
+def _report(
+    args: argparse.Namespace,
+    ceiling: float,
+    full: IngestionResult,
+    incremental: IngestionResult,
+    detail_rate: float,
+    memory: PeakMemory,
+) -> None:
+    full_rows = sum(full.rows_loaded.values())
+    print(
+        f"scale={args.scale} latency={args.latency_ms:.0f} ms rate limit={args.rate_limit}/min "
+        f"(ceiling {ceiling:.1f} calls/s)"
+    )
+    print(
+        f"full run: {full.api['api_calls']:,} calls, {full_rows:,} rows in {full.seconds:.0f} s "
+        f"= {full_rows / full.seconds:,.0f} rows/s; 429s {full.api['rate_limited']}, "
+        f"retries {full.api['retries']}"
+    )
+    print(
+        f"conversation details: {detail_rate:.1f} calls/s = {detail_rate / ceiling:.2f} of the "
+        "ceiling (target >= 0.9)"
+    )
+    print(
+        f"incremental run after 1% changed: {incremental.api['api_calls']:,} calls "
+        f"({incremental.api['api_calls'] / full.api['api_calls']:.4f} of the full run, target "
+        f"<= 0.02), {incremental.seconds:.1f} s ({incremental.seconds / full.seconds:.4f} of "
+        "the full run's time)"
+    )
+    print(
+        f"peak memory of the extracting process: {memory.peak():,.0f} MB (MB per phase, full run: "
+        f"{memory.phases(full)}; incremental run: {memory.phases(incremental)})"
+    )
+
+
 def main() -> int:
     parser = argparse.ArgumentParser()
     parser.add_argument("--scale", default="bench")
@@ -134,7 +168,6 @@ def main() -> int:
         full = run_ingestion(warehouse, intercom.connect())
         sampler.stop.set()
         sampler.thread.join()
-        full_rows = sum(full.rows_loaded.values())
 
         ws = status["workspace"]
         one_percent = {
@@ -159,30 +192,7 @@ def main() -> int:
         sandbox.terminate()
         sandbox.wait(timeout=30)
 
-    detail_rate = sampler.rate()
-    print(
-        f"scale={args.scale} latency={args.latency_ms:.0f} ms rate limit={args.rate_limit}/min "
-        f"(ceiling {ceiling:.1f} calls/s)"
-    )
-    print(
-        f"full run: {full.api['api_calls']:,} calls, {full_rows:,} rows in {full.seconds:.0f} s "
-        f"= {full_rows / full.seconds:,.0f} rows/s; 429s {full.api['rate_limited']}, "
-        f"retries {full.api['retries']}"
-    )
-    print(
-        f"conversation details: {detail_rate:.1f} calls/s = {detail_rate / ceiling:.2f} of the "
-        "ceiling (target >= 0.9)"
-    )
-    print(
-        f"incremental run after 1% changed: {incremental.api['api_calls']:,} calls "
-        f"({incremental.api['api_calls'] / full.api['api_calls']:.4f} of the full run, target "
-        f"<= 0.02), {incremental.seconds:.1f} s ({incremental.seconds / full.seconds:.4f} of "
-        "the full run's time)"
-    )
-    print(
-        f"peak memory of the extracting process: {memory.peak():,.0f} MB (MB per phase, full run: "
-        f"{memory.phases(full)}; incremental run: {memory.phases(incremental)})"
-    )
+    _report(args, ceiling, full, incremental, sampler.rate(), memory)
     return 0
 
 

@@ -8,7 +8,7 @@ import dagster as dg
 import pytest
 import requests
 
-from intercom_pipeline import cli
+from intercom_pipeline import cli, demo
 from intercom_pipeline.activation.push_back import ledger
 from intercom_pipeline.settings import intercom_settings
 from intercom_pipeline.warehouse import Warehouse
@@ -79,11 +79,11 @@ def test_the_demo_writes_to_a_configured_workspace_only_when_asked() -> None:
         {"INTERCOM_ACCESS_TOKEN": "tok"},
         {"INTERCOM_BASE_URL": "https://intercom-proxy.example"},
     ):
-        left_out = cli.demo_left_out(intercom_settings(configured), push=False)
+        left_out = demo.demo_left_out(intercom_settings(configured), push=False)
         assert left_out is not None
         assert left_out.resolve(graph) == {PUSH, SURVEYS, *audiences}
-        assert cli.demo_left_out(intercom_settings(configured), push=True) is None
-    assert cli.demo_left_out(intercom_settings({}), push=False) is None  # the embedded sandbox
+        assert demo.demo_left_out(intercom_settings(configured), push=True) is None
+    assert demo.demo_left_out(intercom_settings({}), push=False) is None  # the embedded sandbox
 
 
 def test_the_demo_on_a_configured_workspace_writes_nothing_to_it(
@@ -128,7 +128,7 @@ def test_the_push_report_reads_the_run_s_failures_from_the_warehouse(
         "notes": dg.MetadataValue.md("- a note"),
         "run_id": dg.MetadataValue.text("run-1"),
     }
-    cli._print_push_report(warehouse, pushed)
+    demo.print_push_report(warehouse, pushed)
     assert capsys.readouterr().out.splitlines() == [
         "Pushed to Intercom (mode score_only): 3 sent, 2 unchanged, 0 skipped, 7 failed, in 3 "
         "write calls; 1 events merged into another of the same contact, name and second",

@@ -13,6 +13,7 @@ from intercom_pipeline.activation.audiences.sync import (
     intercom_segment_audiences,
     sync_audience,
 )
+from intercom_pipeline.defs.keys import mart_key, raw_key
 from intercom_pipeline.defs.resources import IntercomResource, WarehouseResource
 
 AUTO_SYNC_SCHEDULE = "audiences_auto_sync"
@@ -40,9 +41,9 @@ def report_metadata(report: SyncReport) -> dict[str, dg.MetadataValue]:
 
 
 def audience_asset(audience: Audience) -> dg.AssetsDefinition:
-    deps = [dg.AssetKey("contacts")]
+    deps = [mart_key("contacts")]
     if audience.kind == "intercom_segment":
-        deps.append(dg.AssetKey(["intercom", "segments"]))
+        deps.append(raw_key("segments"))
 
     @dg.asset(
         key=["audiences", audience.id],
@@ -78,7 +79,7 @@ def segments_asset(configured: list[Audience]) -> dg.AssetsDefinition:
     @dg.asset(
         key=SEGMENTS_KEY,
         group_name="audiences",
-        deps=[dg.AssetKey("contacts"), dg.AssetKey(["intercom", "segments"])],
+        deps=[mart_key("contacts"), raw_key("segments")],
         kinds={"duckdb", "intercom"},
         description="Every segment saved in Intercom and not in the audiences file, each an "
         "audience `segment_<id>` with the defaults; auto-sync off.",

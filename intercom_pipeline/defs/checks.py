@@ -9,18 +9,19 @@ from collections.abc import Iterator
 
 import dagster as dg
 
+from intercom_pipeline.defs.keys import raw_key
 from intercom_pipeline.defs.resources import WarehouseResource
 from intercom_pipeline.sources.intercom import RAW_TABLES
 from intercom_pipeline.warehouse import quality
 
-PARTS_KEY = dg.AssetKey(["intercom", "conversation_parts"])
+PARTS_KEY = raw_key("conversation_parts")
 
 
 @dg.multi_asset_check(
     specs=[
         dg.AssetCheckSpec(
             "types_unchanged",
-            asset=dg.AssetKey(["intercom", table]),
+            asset=raw_key(table),
             description="No column or custom attribute received a value of another type.",
         )
         for table in RAW_TABLES

@@ -7,34 +7,38 @@ from typing import Any
 import dagster as dg
 from dagster_dlt import DagsterDltResource, DagsterDltTranslator, dlt_assets
 from dagster_dlt.translator import DltResourceTranslatorData
+from dlt.extract.resource import DltResource
 from pydantic import Field
 
+from intercom_pipeline.defs.keys import raw_key
 from intercom_pipeline.defs.resources import IntercomResource, WarehouseResource
+from intercom_pipeline.defs.schedules import raw_freshness
 from intercom_pipeline.settings import lookback_seconds, stop_on_type_change
-from intercom_pipeline.sources.intercom import Workspace, intercom_source
+from intercom_pipeline.sources.intercom import Workspace, intercom_source, whole_families
 from intercom_pipeline.warehouse import quality
 from intercom_pipeline.warehouse.load import (
     CoreTypeChanged,
+    IngestionResult,
     definition_pipeline,
     deletions_refused,
     modules_unavailable,
     run_ingestion,
-    whole_families,
 )
 
 RAW_GROUP = "intercom_raw"
 
 
 class IntercomDltTranslator(DagsterDltTranslator):
-    """Keys equal to the dbt source `intercom`'s tables, and no phantom upstream asset."""
+    """Keys equal to the dbt source's tables, no phantom upstream, its schedule's freshness."""
 
     def get_asset_spec(self, data: DltResourceTranslatorData) -> dg.AssetSpec:
         spec = super().get_asset_spec(data)
         return spec.replace_attributes(
-            key=dg.AssetKey(["intercom", data.resource.name]),
+            key=raw_key(data.resource.name),
             deps=[],
             group_name=RAW_GROUP,
             kinds={"dlt", "duckdb"},
+            freshness_policy=raw_freshness().get(data.resource.name),
         )
 
 
@@ -85,56 +89,73 @@ def intercom_raw_assets() -> dg.AssetsDefinition:
                 "children), so no cursor moves past rows left unread; each is recorded as "
                 "materialized too."
             )
-        workspaces = intercom.connect()
-        try:
-            result = run_ingestion(
-                warehouse.get(context.log),
-                workspaces,
-                tables,
-                stop_on_type_change=stop_on_type_change(),
-                accept_mass_deletions=config.accept_mass_deletions,
-                related_only=config.related_only,
-                reconcile_deletions=config.reconcile_deletions,
-                lookback_seconds=(
-                    lookback_seconds()
-                    if config.lookback_seconds is None
-                    else config.lookback_seconds
-                ),
-            )
-        except (quality.TypeChanged, CoreTypeChanged) as exc:
-            raise dg.Failure(str(exc)) from exc
-        finally:  # also when the run stops on a type change: what it skipped is still news
-            _warn_about_skips(context, workspaces)
-        pipeline = result.load_info.pipeline
-
-        def metadata(table: str) -> dict[str, Any]:
-            values = dict(
-                dlt.extract_resource_metadata(
-                    context, definition_source.resources[table], result.load_info, pipeline
-                )
-            )
-            values.update(
-                {
-                    "rows_loaded": dg.MetadataValue.int(result.rows_loaded.get(table, 0)),
-                    "loaded_with_family": dg.MetadataValue.text(family or "nothing else"),
-                    "modules_unavailable": dg.MetadataValue.json(result.modules_unavailable),
-                    "deletions_refused": dg.MetadataValue.json(result.deletions_refused),
-                    "run_api_calls": dg.MetadataValue.int(result.api.get("api_calls", 0)),
-                    "run_rate_limited_429": dg.MetadataValue.int(result.api.get("rate_limited", 0)),
-                    "run_retries": dg.MetadataValue.int(result.api.get("retries", 0)),
-                    "run_duration_seconds": dg.MetadataValue.float(round(result.seconds, 3)),
-                }
-            )
-            return values
-
+        result = _ingest(context, config, warehouse, intercom, tables)
         for table in tables:
-            key = dg.AssetKey(["intercom", table])
+            key = raw_key(table)
+            resource = definition_source.resources[table]
+            metadata = _table_metadata(context, dlt, resource, result, family)
             if table in selected:
-                yield dg.MaterializeResult(asset_key=key, metadata=metadata(table))
+                yield dg.MaterializeResult(asset_key=key, metadata=metadata)
             else:  # loaded with its family: Dagster must know this table changed too
-                context.log_event(dg.AssetMaterialization(asset_key=key, metadata=metadata(table)))
+                context.log_event(dg.AssetMaterialization(asset_key=key, metadata=metadata))
 
     return _assets
+
+
+def _ingest(
+    context: dg.AssetExecutionContext,
+    config: IntercomSyncConfig,
+    warehouse: WarehouseResource,
+    intercom: IntercomResource,
+    tables: list[str],
+) -> IngestionResult:
+    """Load the tables (whole families) as the run config says; a type change fails the run."""
+    workspaces = intercom.connect()
+    try:
+        return run_ingestion(
+            warehouse.get(context.log),
+            workspaces,
+            tables,
+            stop_on_type_change=stop_on_type_change(),
+            accept_mass_deletions=config.accept_mass_deletions,
+            related_only=config.related_only,
+            reconcile_deletions=config.reconcile_deletions,
+            lookback_seconds=(
+                lookback_seconds() if config.lookback_seconds is None else config.lookback_seconds
+            ),
+        )
+    except (quality.TypeChanged, CoreTypeChanged) as exc:
+        raise dg.Failure(str(exc)) from exc
+    finally:  # also when the run stops on a type change: what it skipped is still news
+        _warn_about_skips(context, workspaces)
+
+
+def _table_metadata(
+    context: dg.AssetExecutionContext,
+    dlt: DagsterDltResource,
+    resource: DltResource,
+    result: IngestionResult,
+    family: str,
+) -> dict[str, Any]:
+    """A loaded table's materialization metadata: dlt's, and the run's counts and findings."""
+    values = dict(
+        dlt.extract_resource_metadata(
+            context, resource, result.load_info, result.load_info.pipeline
+        )
+    )
+    values.update(
+        {
+            "rows_loaded": dg.MetadataValue.int(result.rows_loaded.get(resource.name, 0)),
+            "loaded_with_family": dg.MetadataValue.text(family or "nothing else"),
+            "modules_unavailable": dg.MetadataValue.json(result.modules_unavailable),
+            "deletions_refused": dg.MetadataValue.json(result.deletions_refused),
+            "run_api_calls": dg.MetadataValue.int(result.api.get("api_calls", 0)),
+            "run_rate_limited_429": dg.MetadataValue.int(result.api.get("rate_limited", 0)),
+            "run_retries": dg.MetadataValue.int(result.api.get("retries", 0)),
+            "run_duration_seconds": dg.MetadataValue.float(round(result.seconds, 3)),
+        }
+    )
+    return values
 
 
 def _warn_about_skips(context: dg.AssetExecutionContext, workspaces: list[Workspace]) -> None:

@@ -2,18 +2,16 @@
 
 import dagster as dg
 
+from intercom_pipeline.defs.automation import FOLLOW_UPSTREAMS
 from intercom_pipeline.defs.resources import WarehouseResource
 from intercom_pipeline.defs.transform import intercom_dbt_assets
 from intercom_pipeline.warehouse.publish import publish_warehouse
 
-MART_GROUPS = ("support", "customers", "feedback", "surveys", "audiences")
-
 
 def mart_keys() -> list[dg.AssetKey]:
-    """Every dbt mart: what BI tools read, and what the copy must follow."""
-    dbt = intercom_dbt_assets()
+    """Every dbt model and seed in `analytics`: what BI tools read, and what the copy follows."""
     return sorted(
-        (key for key, group in dbt.group_names_by_key.items() if group in MART_GROUPS),
+        (key for key in intercom_dbt_assets().keys if key.path[0] == "analytics"),
         key=lambda key: key.to_user_string(),
     )
 
@@ -24,6 +22,7 @@ def build_publish_asset() -> dg.AssetsDefinition:
         group_name="serving",
         deps=mart_keys(),
         kinds={"duckdb"},
+        automation_condition=FOLLOW_UPSTREAMS,
     )
     def bi_warehouse(
         context: dg.AssetExecutionContext, warehouse: WarehouseResource

@@ -4,6 +4,8 @@ import dagster as dg
 
 from intercom_pipeline.activation.push_back.push import PushRefused, push_survey_results
 from intercom_pipeline.activation.push_back.settings import push_settings
+from intercom_pipeline.defs.automation import FOLLOW_UPSTREAMS
+from intercom_pipeline.defs.keys import mart_key
 from intercom_pipeline.defs.resources import IntercomResource, WarehouseResource
 from intercom_pipeline.defs.transform import intercom_dbt_assets
 from intercom_pipeline.sources.intercom.client import IntercomAuthError, IntercomPermissionError
@@ -24,8 +26,9 @@ class SurveyPushConfig(dg.Config):
 @dg.asset(
     name=PUSH_ASSET,
     group_name="push_back",
-    deps=list(READS),
+    deps=[mart_key(name) for name in READS],
     kinds={"intercom", "duckdb"},
+    automation_condition=FOLLOW_UPSTREAMS,
 )
 def intercom_contact_survey_push(
     context: dg.AssetExecutionContext,
@@ -97,7 +100,7 @@ def failed_checks(context: dg.AssetExecutionContext) -> list[str]:
     by hand) is blocked by the last build's checks as much as one in the same run. The checks
     are the marts' dbt tests.
     """
-    reads = {dg.AssetKey(name) for name in READS}
+    reads = {mart_key(name) for name in READS}
     keys = [k for k in intercom_dbt_assets().check_keys if k.asset_key in reads]
     failed = []
     for key in sorted(keys, key=lambda k: k.to_user_string()):

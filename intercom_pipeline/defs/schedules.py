@@ -1,7 +1,7 @@
-"""Jobs and schedules, on by default, each interval configurable.
+"""The API syncs: jobs and schedules, on by default, each interval configurable.
 
-Each schedule syncs its raw tables, then rebuilds every model downstream of them and publishes
-the BI copy. The hourly one also reads the survey feed.
+A schedule only reads Intercom (the hourly one the survey feed too); the models, the BI copy and
+the push back follow by themselves (`automation.py`).
 
 | schedule | tables | default |
 |---|---|---|
@@ -11,92 +11,131 @@ the BI copy. The hourly one also reads the survey feed.
 """
 
 import os
+from dataclasses import dataclass, field
+from datetime import timedelta
+from typing import Any
 
 import dagster as dg
-from dagster_dbt import build_dbt_asset_selection
 
-from intercom_pipeline.defs.audiences import AUDIENCE_ASSETS
+from intercom_pipeline.defs.keys import raw_key
 from intercom_pipeline.defs.survey_feed import survey_feed_responses
-from intercom_pipeline.defs.transform import intercom_dbt_assets
 from intercom_pipeline.settings import ConfigurationError
-from intercom_pipeline.sources.intercom import RAW_TABLES
+from intercom_pipeline.sources.intercom.tables import (
+    COMPANIES,
+    CONTACTS,
+    CONVERSATIONS,
+    DELETIONS,
+    HELP_CENTER,
+    SETTINGS,
+    TICKETS,
+    tables_of,
+)
 
+# Interval name -> (cron, hours between runs).
 INTERVALS = {
-    "1h": "0 * * * *",
-    "3h": "0 */3 * * *",
-    "6h": "0 */6 * * *",
-    "12h": "0 */12 * * *",
-    "daily": "0 3 * * *",
+    "1h": ("0 * * * *", 1),
+    "3h": ("0 */3 * * *", 3),
+    "6h": ("0 */6 * * *", 6),
+    "12h": ("0 */12 * * *", 12),
+    "daily": ("0 3 * * *", 24),
 }
-CONVERSATION_TABLES = (
-    "conversations",
-    "conversation_parts",
-    "conversation_contacts",
-    "tickets",
-    "ticket_parts",
-)
-CONTACT_TABLES = ("contacts", "contact_tags", "contact_companies", "companies")
-# Everything the two schedules above do not sync: the small lists, read whole.
-SETTINGS_TABLES = tuple(
-    t for t in RAW_TABLES if t not in (*CONVERSATION_TABLES, *CONTACT_TABLES, "deletions")
-)
-# (name, tables, interval variable, default interval, run config for the dlt op, survey feed?)
-SCHEDULES = (
-    (
+
+
+@dataclass(frozen=True)
+class Sync:
+    """One scheduled sync: its tables, how often it runs, and the options of the raw op.
+
+    The tables are whole families (see `sources.intercom.tables`); the interval is read from its
+    variable, else the default.
+    """
+
+    name: str
+    tables: tuple[str, ...]
+    interval_variable: str
+    default_interval: str
+    op_config: dict[str, Any] = field(default_factory=dict)
+    survey_feed: bool = False
+
+    def interval(self) -> str:
+        """The configured interval name (1h, 3h, 6h, 12h or daily)."""
+        value = os.environ.get(self.interval_variable, "").strip().lower()
+        value = value or self.default_interval
+        if value not in INTERVALS:
+            raise ConfigurationError(
+                f"{self.interval_variable}={value!r}: choose one of {', '.join(INTERVALS)}"
+            )
+        return value
+
+    def selection(self) -> dg.AssetSelection:
+        """The raw tables (and the survey feed): nothing downstream, the models follow."""
+        selection = dg.AssetSelection.assets(*[raw_key(t) for t in self.tables])
+        if self.survey_feed:
+            selection |= dg.AssetSelection.assets(survey_feed_responses)
+        return selection
+
+
+CONVERSATION_TABLES = tables_of(CONVERSATIONS, TICKETS)
+CONTACT_TABLES = tables_of(CONTACTS, COMPANIES)
+SYNCS = (
+    Sync(
         "intercom_conversations",
         (*CONVERSATION_TABLES, *CONTACT_TABLES),
         "INTERCOM_CONVERSATIONS_SCHEDULE",
         "1h",
         {"related_only": True, "reconcile_deletions": False},
-        True,
+        survey_feed=True,
     ),
-    (
+    Sync(
         "intercom_contacts",
-        (*CONTACT_TABLES, "deletions"),
+        (*CONTACT_TABLES, *tables_of(DELETIONS)),
         "INTERCOM_CONTACTS_SCHEDULE",
         "daily",
         {"related_only": False, "reconcile_deletions": True},
-        False,
     ),
-    ("intercom_settings", SETTINGS_TABLES, "INTERCOM_SETTINGS_SCHEDULE", "daily", {}, False),
+    Sync(
+        "intercom_settings",
+        tables_of(*SETTINGS, *HELP_CENTER),
+        "INTERCOM_SETTINGS_SCHEDULE",
+        "daily",
+    ),
 )
 
 
-def cron_for(variable: str, default: str) -> str:
-    """The cron of a schedule's interval variable (1h, 3h, 6h, 12h or daily)."""
-    value = os.environ.get(variable, default).strip().lower() or default
-    if value not in INTERVALS:
-        raise ConfigurationError(f"{variable}={value!r}: choose one of {', '.join(INTERVALS)}")
-    return INTERVALS[value]
+def raw_freshness() -> dict[str, dg.FreshnessPolicy]:
+    """Each raw table's freshness, from the most frequent sync that loads it.
 
-
-def sync_and_build(tables: tuple[str, ...], survey_feed: bool) -> dg.AssetSelection:
-    """The raw tables, and everything downstream of them: models, tests, the BI copy.
-
-    Seeds have no upstream, so they are selected too: a fresh warehouse has none yet. Audiences
-    are left out: syncing one writes to Intercom, so only its own schedule or a manual run does.
+    Late one hour past that sync's interval, failing a day past it.
     """
-    raw = dg.AssetSelection.assets(*[dg.AssetKey(["intercom", t]) for t in tables])
-    if survey_feed:
-        raw |= dg.AssetSelection.assets(survey_feed_responses)
-    seeds = build_dbt_asset_selection([intercom_dbt_assets()], dbt_select="resource_type:seed")
-    return (raw | seeds).downstream() - AUDIENCE_ASSETS
+    hours: dict[str, int] = {}
+    for sync in SYNCS:
+        every = INTERVALS[sync.interval()][1]
+        for table in sync.tables:
+            hours[table] = min(hours.get(table, every), every)
+    return {
+        table: dg.FreshnessPolicy.time_window(
+            warn_window=timedelta(hours=every + 1), fail_window=timedelta(hours=every + 24)
+        )
+        for table, every in hours.items()
+    }
 
 
 def build_schedules() -> list[dg.ScheduleDefinition]:
+    """One running schedule per sync, its job selecting the sync's raw tables only."""
     schedules = []
-    for name, tables, variable, default, op_config, survey_feed in SCHEDULES:
+    for sync in SYNCS:
         job = dg.define_asset_job(
-            f"{name}_job",
-            selection=sync_and_build(tables, survey_feed),
-            config={"ops": {"intercom_raw": {"config": op_config}}} if op_config else None,
-            description=f"Sync {', '.join(tables)}, then rebuild the models downstream.",
+            f"{sync.name}_job",
+            selection=sync.selection(),
+            config={"ops": {"intercom_raw": {"config": sync.op_config}}}
+            if sync.op_config
+            else None,
+            description=f"Sync {', '.join(sync.tables)}; the models follow by themselves.",
         )
         schedules.append(
             dg.ScheduleDefinition(
-                name=name,
+                name=sync.name,
                 job=job,
-                cron_schedule=cron_for(variable, default),
+                cron_schedule=INTERVALS[sync.interval()][0],
                 default_status=dg.DefaultScheduleStatus.RUNNING,
                 execution_timezone="UTC",
             )

@@ -9,12 +9,14 @@ from typing import Any
 import dagster as dg
 from dagster_dbt import (
     DagsterDbtTranslator,
+    DagsterDbtTranslatorSettings,
     DbtCliResource,
     DbtProject,
     dbt_assets,
 )
 
 from intercom_pipeline.defs.audiences import audience_asset_keys
+from intercom_pipeline.defs.automation import FOLLOW_UPSTREAMS, MART_FRESHNESS
 from intercom_pipeline.defs.resources import SurveyFeedResource, WarehouseResource
 from intercom_pipeline.warehouse import Warehouse
 from intercom_pipeline.warehouse.transform import (
@@ -25,21 +27,28 @@ from intercom_pipeline.warehouse.transform import (
     prepare_manifest,
 )
 
-# dbt folder (models/<layer>/<area>/...) -> Dagster group
-_LAYER_GROUPS = {"staging": "staging", "intermediate": "staging"}
+# dbt folder (models/<layer>/...) -> the asset key's prefix, which is also the schema
+_PREFIXES = {"staging": "staging", "intermediate": "staging", "marts": "analytics"}
 
 
 class IntercomDbtTranslator(DagsterDbtTranslator):
-    """Models and seeds keyed by name; groups from the folders (staging, marts by business area).
+    """Models keyed [schema, name]; groups follow the flow: staging, then marts by business area.
 
     Sources keep dagster-dbt's key, ["intercom", <table>], which the ingestion assets produce,
     except the `audiences` source: many assets write it, so models reading it depend on each.
+    Seeds live in `analytics` but belong to the group of the staging models that read them.
+    Every model follows its upstreams (`FOLLOW_UPSTREAMS`); marts say how fresh they must be.
     """
+
+    def __init__(self) -> None:
+        super().__init__(DagsterDbtTranslatorSettings(enable_source_tests_as_checks=True))
 
     def get_asset_spec(
         self, manifest: Mapping[str, Any], unique_id: str, project: DbtProject | None
     ) -> dg.AssetSpec:
         spec = super().get_asset_spec(manifest, unique_id, project)
+        if _is_mart(manifest["nodes"].get(unique_id, {})):
+            spec = spec.replace_attributes(freshness_policy=MART_FRESHNESS)
         deps = [d for d in spec.deps if d.asset_key.path[0] != "audiences"]
         if len(deps) == len(spec.deps):
             return spec
@@ -48,17 +57,30 @@ class IntercomDbtTranslator(DagsterDbtTranslator):
     def get_asset_key(self, dbt_resource_props: Mapping[str, Any]) -> dg.AssetKey:
         if dbt_resource_props.get("resource_type") == "source":
             return super().get_asset_key(dbt_resource_props)
-        return dg.AssetKey(dbt_resource_props["name"])
+        return dg.AssetKey([_layer(dbt_resource_props), dbt_resource_props["name"]])
 
     def get_group_name(self, dbt_resource_props: Mapping[str, Any]) -> str | None:
-        fqn = dbt_resource_props.get("fqn", [])
-        if dbt_resource_props.get("resource_type") == "seed":
-            return "surveys"
-        if len(fqn) > 2 and fqn[1] in _LAYER_GROUPS:
-            return _LAYER_GROUPS[fqn[1]]
-        if len(fqn) > 3 and fqn[1] == "marts":
-            return fqn[2]
-        return super().get_group_name(dbt_resource_props)
+        if _is_mart(dbt_resource_props):
+            return dbt_resource_props["fqn"][2]  # models/marts/<area>/...
+        return "staging"
+
+    def get_automation_condition(
+        self, dbt_resource_props: Mapping[str, Any]
+    ) -> dg.AutomationCondition | None:
+        return FOLLOW_UPSTREAMS
+
+
+def _layer(dbt_resource_props: Mapping[str, Any]) -> str:
+    """The schema of a model or seed: `staging` (staging, intermediate) or `analytics`."""
+    fqn = dbt_resource_props.get("fqn", [])
+    if dbt_resource_props.get("resource_type") == "seed" or len(fqn) < 2:
+        return "analytics"  # seeds are lookup tables that analysts may read too
+    return _PREFIXES[fqn[1]]
+
+
+def _is_mart(dbt_resource_props: Mapping[str, Any]) -> bool:
+    fqn = dbt_resource_props.get("fqn", [])
+    return dbt_resource_props.get("resource_type") == "model" and fqn[1:2] == ["marts"]
 
 
 @cache

@@ -9,7 +9,7 @@ import duckdb
 import pytest
 
 from intercom_pipeline.defs import schedules
-from intercom_pipeline.sources.intercom import RAW_TABLES
+from intercom_pipeline.sources.intercom import RAW_TABLES, whole_families
 from intercom_pipeline.warehouse.load import RAW_DATASET
 from intercom_sandbox import RunningSandbox, SandboxConfig
 from tests.conftest import SandboxClient
@@ -68,6 +68,16 @@ def test_schedules_are_on_with_their_intervals(
         schedules.build_schedules()
 
 
+def test_schedules_sync_whole_families_and_every_table() -> None:
+    """A table loads with its family, so a schedule names whole families (as `tables` declares)."""
+    synced = set()
+    for sync in schedules.SYNCS:
+        assert set(whole_families(sync.tables)) == set(sync.tables), sync.name
+        assert len(set(sync.tables)) == len(sync.tables), sync.name
+        synced |= set(sync.tables)
+    assert synced == set(RAW_TABLES)
+
+
 def test_hourly_job_brings_related_contacts_only(loaded_defs: dg.Definitions) -> None:
     job = loaded_defs.resolve_job_def("intercom_conversations_job")
     selected = {k.path[-1] for k in job.asset_layer.selected_asset_keys if k.path[0] == "intercom"}
@@ -82,12 +92,13 @@ def test_hourly_job_brings_related_contacts_only(loaded_defs: dg.Definitions) ->
         "contact_companies",
         "companies",
     }
-    downstream = {k.to_user_string() for k in job.asset_layer.selected_asset_keys}
-    assert {"survey_feed/responses", "conversations", "support_metrics_daily", "bi_warehouse"} <= (
-        downstream
-    )
-    hourly = next(s for s in schedules.SCHEDULES if s[0] == "intercom_conversations")
-    assert hourly[4] == {"related_only": True, "reconcile_deletions": False}
+    # Nothing downstream: the models follow the sync through the automation sensor.
+    others = {k.to_user_string() for k in job.asset_layer.selected_asset_keys} - {
+        f"intercom/{t}" for t in selected
+    }
+    assert others == {"survey_feed/responses"}
+    hourly = next(s for s in schedules.SYNCS if s.name == "intercom_conversations")
+    assert hourly.op_config == {"related_only": True, "reconcile_deletions": False}
 
 
 def test_materializing_every_raw_table(

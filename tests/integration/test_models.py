@@ -20,6 +20,7 @@ import duckdb
 import pytest
 import requests
 
+from intercom_pipeline.defs.keys import mart_key
 from intercom_pipeline.defs.reverse_etl import PUSH_ASSET
 from intercom_pipeline.sources.intercom.settings import MAX_CONVERSATION_PARTS
 from intercom_sandbox import DEFAULT_TOKEN, RunningSandbox, Sandbox, SandboxConfig
@@ -513,7 +514,8 @@ def test_a_failing_dbt_test_fails_the_dbt_step_and_nothing_after_it_runs(
     assert not failing.serving.exists()
     # Inside the step, dbt itself skips the models built on the failing one.
     written = {m.asset_key.to_user_string() for m in result.get_asset_materialization_events()}
-    assert "conversations" in written and "support_metrics_daily" not in written
+    assert "analytics/conversations" in written
+    assert "analytics/support_metrics_daily" not in written
     assert os.path.exists(build.serving)
 
 
@@ -521,8 +523,8 @@ def test_a_recorded_failing_check_blocks_the_push_only_on_a_mart_it_reads(build:
     from intercom_pipeline.defs.transform import intercom_dbt_assets
 
     checks = sorted(intercom_dbt_assets().check_keys, key=lambda k: k.to_user_string())
-    on_conversations = next(k for k in checks if k.asset_key == dg.AssetKey("conversations"))
-    on_sends = next(k for k in checks if k.asset_key == dg.AssetKey("survey_sends"))
+    on_conversations = next(k for k in checks if k.asset_key == mart_key("conversations"))
+    on_sends = next(k for k in checks if k.asset_key == mart_key("survey_sends"))
     with dg.instance_for_test() as instance:
 
         def fail(check: dg.AssetCheckKey) -> None:

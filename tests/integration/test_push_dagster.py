@@ -1,4 +1,4 @@
-"""The push in Dagster: blocked by the marts' failed checks, the export-all job, the schedules."""
+"""The push in Dagster: blocked by the marts' failed checks, the export-all job, the automation."""
 
 from __future__ import annotations
 
@@ -10,13 +10,13 @@ import pytest
 import requests
 
 from intercom_pipeline.activation.push_back import ledger
+from intercom_pipeline.defs.keys import mart_key
 from intercom_pipeline.defs.reverse_etl import EXPORT_ALL_JOB, PUSH_ASSET
-from intercom_pipeline.defs.schedules import SCHEDULES
 from intercom_sandbox import DEFAULT_TOKEN, RunningSandbox, SandboxConfig
 from tests.integration.test_push_killed import write_marts
 
 PUSH = dg.AssetKey(PUSH_ASSET)
-PROFILE = dg.AssetKey("contact_survey_profile")
+PROFILE = mart_key("contact_survey_profile")
 CONTACTS = 10  # one attribute update, one sent event and one response event each
 
 
@@ -112,12 +112,18 @@ def test_the_export_all_job_runs_once_a_week_unless_forced(
         assert writes(running_sandbox) == before + 3 * CONTACTS
 
 
-def test_every_scheduled_build_ends_with_the_push(loaded_defs: dg.Definitions) -> None:
-    for name, *_ in SCHEDULES:
-        job = loaded_defs.resolve_job_def(f"{name}_job")
-        assert PUSH in job.asset_layer.selected_asset_keys, name
-    schedules = {s.name: s.job_name for s in loaded_defs.schedules}
-    assert {name for name, *_ in SCHEDULES} <= set(schedules)
+def test_the_push_follows_its_marts_and_no_schedule_runs_it(loaded_defs: dg.Definitions) -> None:
+    """The schedules only sync; the automation sensor pushes once the profile was rebuilt."""
+    from intercom_pipeline.defs.automation import FOLLOW_UPSTREAMS, SENSOR
+
+    graph = loaded_defs.resolve_asset_graph()
+    assert graph.get(PUSH).automation_condition == FOLLOW_UPSTREAMS
+    assert PROFILE in graph.get(PUSH).parent_keys
+    for schedule in loaded_defs.schedules:
+        job = loaded_defs.resolve_job_def(schedule.job_name)
+        assert PUSH not in job.asset_layer.selected_asset_keys, schedule.name
+    sensor = loaded_defs.resolve_sensor_def(SENSOR)
+    assert sensor.default_status == dg.DefaultSensorStatus.RUNNING
 
 
 def test_off_says_so_in_the_asset_metadata(
