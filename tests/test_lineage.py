@@ -5,9 +5,11 @@ from __future__ import annotations
 import json
 from collections.abc import Iterator
 from datetime import timedelta
+from pathlib import Path
 
 import dagster as dg
 import pytest
+import yaml
 
 from intercom_pipeline.defs.audiences import audience_asset_keys
 from intercom_pipeline.defs.keys import mart_key, raw_key
@@ -179,3 +181,25 @@ def test_models_the_bi_copy_and_the_push_back_follow_their_upstreams(graph: dg.A
         assert policy is not None, table
         assert policy.warn_window.to_timedelta() == timedelta(hours=every + 1), table
         assert policy.fail_window.to_timedelta() == timedelta(hours=every + 24), table
+
+
+def test_the_audience_readers_follow_the_audiences_file(
+    scratch_env: dict[str, str], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Loading the definitions again with another file never leaves a dep on a vanished asset."""
+    from intercom_pipeline.definitions import defs
+
+    custom = tmp_path / "audiences.yaml"
+    filter_ = {"property": "country", "operator": "is", "value": "Japan"}
+    entry = {"type": "custom", "id": "japan", "name": "Japan", "filter": filter_}
+    custom.write_text(yaml.safe_dump({"audiences": [entry]}))
+    for audiences_file in (str(custom), None):
+        if audiences_file:
+            monkeypatch.setenv("AUDIENCES_FILE", audiences_file)
+        else:
+            monkeypatch.delenv("AUDIENCES_FILE", raising=False)
+        graph = defs().resolve_asset_graph()
+        audiences = {k for k in graph.get_all_asset_keys() if k.path[0] == "audiences"}
+        readers = graph.get(mart_key("audience_survey_responses")).parent_keys
+        assert {k for k in readers if k.path[0] == "audiences"} == audiences
+        assert (dg.AssetKey(["audiences", "japan"]) in audiences) == bool(audiences_file)

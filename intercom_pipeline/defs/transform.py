@@ -40,8 +40,9 @@ class IntercomDbtTranslator(DagsterDbtTranslator):
     Every model follows its upstreams (`FOLLOW_UPSTREAMS`); marts say how fresh they must be.
     """
 
-    def __init__(self) -> None:
+    def __init__(self, audiences: tuple[dg.AssetKey, ...]) -> None:
         super().__init__(DagsterDbtTranslatorSettings(enable_source_tests_as_checks=True))
+        self.audiences = audiences
 
     def get_asset_spec(
         self, manifest: Mapping[str, Any], unique_id: str, project: DbtProject | None
@@ -52,7 +53,7 @@ class IntercomDbtTranslator(DagsterDbtTranslator):
         deps = [d for d in spec.deps if d.asset_key.path[0] != "audiences"]
         if len(deps) == len(spec.deps):
             return spec
-        return spec.replace_attributes(deps=[*deps, *audience_asset_keys()])
+        return spec.replace_attributes(deps=[*deps, *self.audiences])
 
     def get_asset_key(self, dbt_resource_props: Mapping[str, Any]) -> dg.AssetKey:
         if dbt_resource_props.get("resource_type") == "source":
@@ -90,16 +91,21 @@ def dbt_project() -> DbtProject:
     return DbtProject(project_dir=DBT_PROJECT_DIR)
 
 
-@cache
 def intercom_dbt_assets() -> dg.AssetsDefinition:
     """Every model and seed; `dbt build` runs their tests, error severity blocks downstream."""
+    return _dbt_assets(tuple(audience_asset_keys()))
+
+
+@cache
+def _dbt_assets(audiences: tuple[dg.AssetKey, ...]) -> dg.AssetsDefinition:
+    """Built once per set of audience assets: the models reading `audiences` depend on each."""
     project = dbt_project()
 
     @dbt_assets(
         manifest=project.manifest_path,
         project=project,
         name="intercom_dbt",
-        dagster_dbt_translator=IntercomDbtTranslator(),
+        dagster_dbt_translator=IntercomDbtTranslator(audiences),
     )
     def _assets(
         context: dg.AssetExecutionContext,
