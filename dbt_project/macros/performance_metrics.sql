@@ -1,7 +1,8 @@
 {#- Workload, speed and satisfaction of the conversations currently assigned to `key_column`
     (an admin or a team), one row per key. Shared by admin_performance and team_performance.
     Minutes are wall-clock from the conversation's creation; close times count closed
-    conversations only. -#}
+    conversations only. Averages of minutes sum them as decimals (the minutes have two): a sum of
+    doubles depends on the order the threads add them, and would round differently run to run. -#}
 {% macro performance_metrics(key_column) %}
     select
         workspace_id,
@@ -9,10 +10,11 @@
         count(*) as conversations_handled,
         count(*) filter (where state = 'closed') as conversations_closed,
         round(median(time_to_first_response_minutes), 2) as median_time_to_first_response_minutes,
-        round(avg(time_to_first_response_minutes), 2) as average_time_to_first_response_minutes,
+        round(avg(time_to_first_response_minutes::decimal(18, 2)), 2)
+            as average_time_to_first_response_minutes,
         round(median(time_to_last_close_minutes) filter (where state = 'closed'), 2)
             as median_time_to_last_close_minutes,
-        round(avg(time_to_last_close_minutes) filter (where state = 'closed'), 2)
+        round(avg(time_to_last_close_minutes::decimal(18, 2)) filter (where state = 'closed'), 2)
             as average_time_to_last_close_minutes,
         count(rating) as rated_conversations,
         round(avg(rating), 2) as average_rating,
