@@ -39,6 +39,10 @@ def per_page_param(raw: Any, default: int, maximum: int) -> int:
     """Validate a per_page value; Intercom rejects values outside 1..maximum."""
     if raw is None:
         return default
+    # A JSON body's per_page must be an integer (the spec's type): int(True) or int(2.5) would
+    # quietly turn a client's mistake into a page size.
+    if isinstance(raw, bool) or (isinstance(raw, float) and not raw.is_integer()):
+        raise ApiError(400, "parameter_invalid", f"per_page must be an integer, got {raw!r}")
     try:
         value = int(raw)
     except (TypeError, ValueError) as exc:

@@ -25,6 +25,8 @@ from intercom_sandbox.model import (
     Team,
     Ticket,
     TicketPart,
+    TicketState,
+    TicketType,
 )
 from intercom_sandbox.workspace import Workspace
 
@@ -528,4 +530,69 @@ def error(status_code: str, message: str | None, request_id: str | None) -> dict
         "type": "error.list",
         "request_id": request_id,
         "errors": [{"code": status_code, "message": message}],
+    }
+
+
+def ticket_state(s: TicketState, types: list[dict[str, Any]] | None = None) -> dict[str, Any]:
+    """A ticket state; GET /ticket_states adds the ticket types that use it (every type here)."""
+    body: dict[str, Any] = {
+        "type": "ticket_state",
+        "id": s.id,
+        "category": s.category,
+        "internal_label": s.internal_label,
+        "external_label": s.external_label,
+    }
+    if types is not None:
+        body["archived"] = False
+        body["ticket_types"] = {"type": "list", "data": types}
+    return body
+
+
+def ticket_type(t: TicketType, ws: Workspace, with_states: bool = True) -> dict[str, Any]:
+    """A ticket type, its default title and description attributes, and its states."""
+    body: dict[str, Any] = {
+        "type": "ticket_type",
+        "id": t.id,
+        "category": t.category,
+        "name": t.name,
+        "description": t.description,
+        "icon": t.icon,
+        "workspace_id": ws.app_id,
+        "archived": False,
+        "created_at": t.created_at,
+        "updated_at": t.updated_at,
+        "ticket_type_attributes": {
+            "type": "list",
+            "ticket_type_attributes": [
+                _ticket_type_attribute(t, ws, name, order)
+                for order, name in enumerate(("_default_title_", "_default_description_"))
+            ],
+        },
+    }
+    if with_states:
+        states = [ticket_state(s) for s in ws.ticket_states]
+        body["ticket_states"] = {"type": "list", "data": states}
+    return body
+
+
+def _ticket_type_attribute(t: TicketType, ws: Workspace, name: str, order: int) -> dict[str, Any]:
+    """The two default attributes every Intercom ticket type has."""
+    return {
+        "type": "ticket_type_attribute",
+        "id": f"{t.id}{order + 1:02d}",
+        "workspace_id": ws.app_id,
+        "name": name,
+        "description": "",
+        "data_type": "string",
+        "input_options": {"multiline": order == 1},
+        "order": order,
+        "required_to_create": False,
+        "required_to_create_for_contacts": False,
+        "visible_on_create": True,
+        "visible_to_contacts": True,
+        "default": True,
+        "ticket_type_id": int(t.id) if t.id.isdigit() else None,
+        "archived": False,
+        "created_at": t.created_at,
+        "updated_at": t.updated_at,
     }

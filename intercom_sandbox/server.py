@@ -29,7 +29,9 @@ from intercom_sandbox.http_types import Request, Response
 from intercom_sandbox.router import Router
 
 API_VERSION = "2.16"
-KNOWN_VERSIONS = {"1.0", "1.1", "1.2", "1.3", "1.4", *(f"2.{n}" for n in range(17)), "Unstable"}
+# The spec's `intercom_version` enum (tests/sandbox/test_versions.py checks it still is): a client
+# pinned to any of them is served, always with 2.16's shapes. "Unstable" is not in the enum.
+KNOWN_VERSIONS = ("1.0", "1.1", "1.2", "1.3", "1.4", *(f"2.{n}" for n in range(17)))
 DEFAULT_TOKEN = "sandbox-token"
 CONTROL_PREFIX = "/_sandbox"
 
@@ -214,12 +216,6 @@ class Sandbox:
                 400,
                 "intercom_version_invalid",
                 f"Intercom-Version {version!r} is not a valid API version",
-            )
-        if version != API_VERSION:
-            raise ApiError(
-                400,
-                "intercom_version_invalid",
-                f"This sandbox implements API version {API_VERSION} only; send Intercom-Version: {API_VERSION}",
             )
 
     def _count_call(self, request: Request) -> dict[str, str]:

@@ -1,4 +1,7 @@
-"""Companies: GET /companies (list or find), POST /companies/list, and GET /companies/scroll."""
+"""Companies: GET /companies (list or find), one company, its contacts and segments.
+
+Also POST /companies/list and GET /companies/scroll.
+"""
 
 from __future__ import annotations
 
@@ -8,6 +11,7 @@ import uuid
 from intercom_sandbox import render
 from intercom_sandbox.errors import ApiError, not_found
 from intercom_sandbox.http_types import Request, Response
+from intercom_sandbox.model import Company
 from intercom_sandbox.routes.common import RouteSpec, company_list, numbered
 from intercom_sandbox.state import ApiState, ScrollState
 
@@ -88,8 +92,43 @@ def _open_scroll(state: ApiState, param: str | None, now: float) -> ScrollState:
     return scroll
 
 
+def _find_company(state: ApiState, company_id: str) -> Company:
+    company = state.ws.company_by_id.get(company_id)
+    if company is None or company.deleted_at is not None:
+        raise not_found("Company Not Found", "company_not_found")
+    return company
+
+
+def get_company(state: ApiState, request: Request) -> Response:
+    """GET /companies/{id}: one company by Intercom's id."""
+    return Response(200, render.company(_find_company(state, request.params["id"]), state.ws))
+
+
+def company_contacts(state: ApiState, request: Request) -> Response:
+    """GET /companies/{id}/contacts: the live contacts attached to the company."""
+    ws = state.ws
+    contacts = ws.contacts_of_company(_find_company(state, request.params["id"]))
+    chunk, pages = numbered(request, contacts, 50, 150)
+    body = {
+        "type": "list",
+        "data": [render.contact(c, ws) for c in chunk],
+        "total_count": len(contacts),
+        "pages": pages,
+    }
+    return Response(200, body)
+
+
+def company_segments(state: ApiState, request: Request) -> Response:
+    """GET /companies/{id}/segments: the sandbox's segments all hold people, so none."""
+    _find_company(state, request.params["id"])
+    return Response(200, {"type": "list", "data": []})
+
+
 ROUTES: tuple[RouteSpec, ...] = (
     ("GET", r"/companies/scroll", "companies", scroll_companies),
     ("POST", r"/companies/list", "companies", list_all_companies),
     ("GET", r"/companies", "companies", list_companies),
+    ("GET", r"/companies/(?P<id>[^/]+)", "companies", get_company),
+    ("GET", r"/companies/(?P<id>[^/]+)/contacts", "companies", company_contacts),
+    ("GET", r"/companies/(?P<id>[^/]+)/segments", "companies", company_segments),
 )

@@ -132,6 +132,27 @@ def contact_segments(state: ApiState, request: Request) -> Response:
     return Response(200, {"type": "list", "data": data})
 
 
+def contact_subscriptions(state: ApiState, request: Request) -> Response:
+    """GET /contacts/{id}/subscriptions: the workspace has no subscription types, so none."""
+    find_contact(state.ws, request.params["id"])
+    return Response(200, {"type": "list", "data": []})
+
+
+def find_by_external_id(state: ApiState, request: Request) -> Response:
+    """GET /contacts/find_by_external_id/{external_id}: the live contact with that external id."""
+    ws = state.ws
+    wanted = request.params["external_id"]
+    contact = next((c for c in ws.contacts if c.visible and c.external_id == wanted), None)
+    if contact is None:
+        raise not_found("User Not Found")
+    return Response(200, render.contact(contact, ws))
+
+
+def list_subscription_types(state: ApiState, request: Request) -> Response:
+    """GET /subscription_types: the workspace defines none, so an empty list."""
+    return Response(200, {"type": "list", "data": []})
+
+
 def _check_unique(ws: Workspace, body: dict[str, Any], role: str) -> None:
     """Refuse a contact whose email (for the same role) or external id a live one has."""
     for existing in ws.contacts:
@@ -214,10 +235,18 @@ ROUTES: tuple[RouteSpec, ...] = (
     ("GET", r"/contacts", "contacts", list_contacts),
     ("POST", r"/contacts", "contacts", create_contact),
     ("POST", r"/contacts/search", "contacts", search_contacts),
+    (
+        "GET",
+        r"/contacts/find_by_external_id/(?P<external_id>[^/]+)",
+        "contacts",
+        find_by_external_id,
+    ),
+    ("GET", r"/subscription_types", "contacts", list_subscription_types),
     ("GET", r"/contacts/(?P<id>[^/]+)", "contacts", get_contact),
     ("PUT", r"/contacts/(?P<id>[^/]+)", "contacts", update_contact),
     ("GET", r"/contacts/(?P<id>[^/]+)/tags", "contacts", contact_tags),
     ("DELETE", r"/contacts/(?P<id>[^/]+)/tags/(?P<tag_id>[^/]+)", "contacts", detach_contact_tag),
     ("GET", r"/contacts/(?P<id>[^/]+)/companies", "contacts", contact_companies),
     ("GET", r"/contacts/(?P<id>[^/]+)/segments", "contacts", contact_segments),
+    ("GET", r"/contacts/(?P<id>[^/]+)/subscriptions", "contacts", contact_subscriptions),
 )

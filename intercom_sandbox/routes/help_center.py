@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from intercom_sandbox import render
+from intercom_sandbox.errors import not_found
 from intercom_sandbox.http_types import Request, Response
 from intercom_sandbox.routes.common import MAX_PER_PAGE, RouteSpec, numbered
 from intercom_sandbox.state import ApiState
@@ -43,8 +44,38 @@ def list_articles(state: ApiState, request: Request) -> Response:
     )
 
 
+def get_help_center(state: ApiState, request: Request) -> Response:
+    """GET /help_center/help_centers/{id}: one help center, as in the list."""
+    ws = state.ws
+    found = next((h for h in ws.help_centers if str(h.id) == request.params["id"]), None)
+    if found is None:
+        raise not_found("Resource Not Found")
+    return Response(200, render.help_center(found, ws))
+
+
+def get_collection(state: ApiState, request: Request) -> Response:
+    """GET /help_center/collections/{id}: one collection, as in the list."""
+    ws = state.ws
+    found = next((c for c in ws.collections if str(c.id) == request.params["id"]), None)
+    if found is None:
+        raise not_found("Resource Not Found")
+    return Response(200, render.collection(found, ws))
+
+
+def get_article(state: ApiState, request: Request) -> Response:
+    """GET /articles/{id}: one article, as in the list."""
+    ws = state.ws
+    found = next((a for a in ws.articles if str(a.id) == request.params["id"]), None)
+    if found is None:
+        raise not_found("Resource Not Found")
+    return Response(200, render.article(found, ws))
+
+
 ROUTES: tuple[RouteSpec, ...] = (
     ("GET", r"/help_center/help_centers", "help_center", list_help_centers),
+    ("GET", r"/help_center/help_centers/(?P<id>[^/]+)", "help_center", get_help_center),
     ("GET", r"/help_center/collections", "help_center", list_collections),
+    ("GET", r"/help_center/collections/(?P<id>[^/]+)", "help_center", get_collection),
     ("GET", r"/articles", "articles", list_articles),
+    ("GET", r"/articles/(?P<id>[^/]+)", "articles", get_article),
 )

@@ -1,8 +1,9 @@
-"""Segments: GET /segments, with member counts on request."""
+"""Segments: GET /segments, with member counts on request, and GET /segments/{id}."""
 
 from __future__ import annotations
 
 from intercom_sandbox import render
+from intercom_sandbox.errors import not_found
 from intercom_sandbox.http_types import Request, Response
 from intercom_sandbox.routes.common import RouteSpec
 from intercom_sandbox.state import ApiState
@@ -17,4 +18,19 @@ def list_segments(state: ApiState, request: Request) -> Response:
     return Response(200, {"type": "segment.list", "segments": segments, "pages": {}})
 
 
-ROUTES: tuple[RouteSpec, ...] = (("GET", r"/segments", "segments", list_segments),)
+def get_segment(state: ApiState, request: Request) -> Response:
+    """GET /segments/{id}: one segment; its count only when include_count=true, as the list."""
+    ws = state.ws
+    segment = next((s for s in ws.segments if s.id == request.params["id"]), None)
+    if segment is None:
+        raise not_found("Segment not found", "segment_not_found")
+    with_count = request.query.get("include_count") == "true"
+    return Response(
+        200, render.segment(segment, len(ws.segment_members(segment)) if with_count else None)
+    )
+
+
+ROUTES: tuple[RouteSpec, ...] = (
+    ("GET", r"/segments", "segments", list_segments),
+    ("GET", r"/segments/(?P<id>[^/]+)", "segments", get_segment),
+)

@@ -1,4 +1,4 @@
-"""Tags: GET /tags, and POST /tags, which creates a tag and tags or untags contacts and companies."""
+"""Tags: GET /tags, GET /tags/{id}, and POST /tags, which creates a tag and tags or untags contacts and companies."""
 
 from __future__ import annotations
 
@@ -82,7 +82,16 @@ def _items(value: Any) -> list[dict[str, Any]]:
     return value
 
 
+def get_tag(state: ApiState, request: Request) -> Response:
+    """GET /tags/{id}: one tag, the same shape as in the list."""
+    tag = state.ws.tag_by_id.get(request.params["id"])
+    if tag is None:
+        raise not_found("Resource Not Found", "tag_not_found")
+    return Response(200, render.tag(tag))
+
+
 ROUTES: tuple[RouteSpec, ...] = (
     ("GET", r"/tags", "tags", list_tags),
+    ("GET", r"/tags/(?P<id>[^/]+)", "tags", get_tag),
     ("POST", r"/tags", "tags", create_tag),
 )

@@ -1,8 +1,9 @@
-"""Teams: GET /teams."""
+"""Teams: GET /teams and GET /teams/{id}."""
 
 from __future__ import annotations
 
 from intercom_sandbox import render
+from intercom_sandbox.errors import not_found
 from intercom_sandbox.http_types import Request, Response
 from intercom_sandbox.routes.common import RouteSpec
 from intercom_sandbox.state import ApiState
@@ -13,4 +14,15 @@ def list_teams(state: ApiState, request: Request) -> Response:
     return Response(200, {"type": "team.list", "teams": teams})
 
 
-ROUTES: tuple[RouteSpec, ...] = (("GET", r"/teams", "teams", list_teams),)
+def get_team(state: ApiState, request: Request) -> Response:
+    """GET /teams/{id}: one team, the same shape as in the list."""
+    team = state.ws.team_by_id.get(request.params["id"])
+    if team is None:
+        raise not_found("Team not found", "team_not_found")
+    return Response(200, render.team(team))
+
+
+ROUTES: tuple[RouteSpec, ...] = (
+    ("GET", r"/teams", "teams", list_teams),
+    ("GET", r"/teams/(?P<id>[^/]+)", "teams", get_team),
+)

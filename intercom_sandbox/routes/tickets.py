@@ -1,4 +1,4 @@
-"""Tickets: search, and get one."""
+"""Tickets: search, get one, and the ticket types and states they are made of."""
 
 from __future__ import annotations
 
@@ -36,7 +36,31 @@ def get_ticket(state: ApiState, request: Request) -> Response:
     return Response(200, render.ticket(ticket, state.ws))
 
 
+def list_ticket_types(state: ApiState, request: Request) -> Response:
+    """GET /ticket_types: every type, each with its attributes and states."""
+    data = [render.ticket_type(t, state.ws) for t in state.ws.ticket_types]
+    return Response(200, {"type": "list", "data": data})
+
+
+def get_ticket_type(state: ApiState, request: Request) -> Response:
+    ticket_type = state.ws.ticket_type_by_id.get(request.params["id"])
+    if ticket_type is None:
+        raise not_found("Ticket type not found", "ticket_type_not_found")
+    return Response(200, render.ticket_type(ticket_type, state.ws))
+
+
+def list_ticket_states(state: ApiState, request: Request) -> Response:
+    """GET /ticket_states: every state, with the types (all of them here) that use it."""
+    ws = state.ws
+    types = [render.ticket_type(t, ws, with_states=False) for t in ws.ticket_types]
+    data = [render.ticket_state(s, types) for s in ws.ticket_states]
+    return Response(200, {"type": "list", "data": data})
+
+
 ROUTES: tuple[RouteSpec, ...] = (
+    ("GET", r"/ticket_types", "tickets", list_ticket_types),
+    ("GET", r"/ticket_types/(?P<id>[^/]+)", "tickets", get_ticket_type),
+    ("GET", r"/ticket_states", "tickets", list_ticket_states),
     ("POST", r"/tickets/search", "tickets", search_tickets),
     ("GET", r"/tickets/(?P<id>[^/]+)", "tickets", get_ticket),
 )

@@ -1146,7 +1146,7 @@ def test_plan_restricted_conversations_are_403(
 @pytest.mark.parametrize(
     ("headers", "status", "code"),
     [
-        pytest.param({"Intercom-Version": "2.15"}, 400, "intercom_version_invalid", id="version"),
+        pytest.param({"Intercom-Version": "banana"}, 400, "intercom_version_invalid", id="version"),
         pytest.param({"Accept": "text/html"}, 406, "not_acceptable", id="accept"),
     ],
 )
