@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import csv
 import json
+import logging
+import os
 from datetime import datetime
 from pathlib import Path
 from typing import Any
@@ -83,7 +85,11 @@ def test_demo_feed_loads_every_row_as_text(feed: Path, tmp_path: Path) -> None:
     result = load(feed, tmp_path)
 
     warehouse = tmp_path / "warehouse.duckdb"
-    assert result == {"rows_loaded": sum(written.values()), "rows_total": sum(written.values())}
+    assert result == {
+        "rows_loaded": sum(written.values()),
+        "rows_total": sum(written.values()),
+        "files_quarantined": 0,
+    }
     assert column_types(warehouse) == DECLARED_TYPES
     per_file = query(
         warehouse,
@@ -137,7 +143,7 @@ def test_rerun_reloads_only_changed_files_and_keeps_removed_ones(
     written = data_rows(feed)
     total = load(feed, tmp_path)["rows_total"]
 
-    assert load(feed, tmp_path) == {"rows_loaded": 0, "rows_total": total}
+    assert load(feed, tmp_path) == {"rows_loaded": 0, "rows_total": total, "files_quarantined": 0}
 
     line = {"response_id": "CX-LATE", "contact_id": "abc", "metric": "CES", "score": 2}
     with (feed / CSAT_CES_FILE).open("a", encoding="utf-8") as handle:
@@ -146,6 +152,7 @@ def test_rerun_reloads_only_changed_files_and_keeps_removed_ones(
     assert load(feed, tmp_path) == {
         "rows_loaded": written[CSAT_CES_FILE] + 1,
         "rows_total": total + 1,
+        "files_quarantined": 0,
     }
     warehouse = tmp_path / "warehouse.duckdb"
     assert query(
@@ -160,7 +167,11 @@ def test_rerun_reloads_only_changed_files_and_keeps_removed_ones(
     ) == [(written[CSAT_CES_FILE] + 1, "CES", "2")]
 
     (feed / NPS_FILE).unlink()
-    assert load(feed, tmp_path) == {"rows_loaded": 0, "rows_total": total + 1}
+    assert load(feed, tmp_path) == {
+        "rows_loaded": 0,
+        "rows_total": total + 1,
+        "files_quarantined": 0,
+    }
 
 
 def test_empty_folder_creates_the_empty_table_then_loads_into_it(
@@ -171,13 +182,21 @@ def test_empty_folder_creates_the_empty_table_then_loads_into_it(
 
     # The environment's warehouse: DUCKDB_PATH (a temporary file here, see conftest).
     warehouse, _ = configured()
-    assert load_survey_feed(warehouse, folder) == {"rows_loaded": 0, "rows_total": 0}
+    assert load_survey_feed(warehouse, folder) == {
+        "rows_loaded": 0,
+        "rows_total": 0,
+        "files_quarantined": 0,
+    }
 
     assert column_types(warehouse.path) == DECLARED_TYPES
     assert list(column_types(warehouse.path)) == list(COLUMN_TYPES)
     write_demo_survey_feed(workspace, folder)
     rows = sum(data_rows(folder).values())
-    assert load_survey_feed(warehouse, folder) == {"rows_loaded": rows, "rows_total": rows}
+    assert load_survey_feed(warehouse, folder) == {
+        "rows_loaded": rows,
+        "rows_total": rows,
+        "files_quarantined": 0,
+    }
 
 
 def test_missing_folder_from_the_setting_is_a_clear_error(
@@ -229,3 +248,117 @@ def test_demo_feed_is_deterministic_and_mostly_valid(workspace: Workspace, tmp_p
         assert now - WINDOW_DAYS * DAY <= sent < now
         if row.get("responded_at"):
             assert sent < moment(row["responded_at"]) < now
+
+
+def write_mixed_feed(folder: Path) -> None:
+    """Two good files and three that are not UTF-8 CSV / JSON Lines at all."""
+    folder.mkdir()
+    (folder / "a_good.csv").write_text(
+        "response_id,contact_id,metric,score,comment\nG1,c1,NPS,9,Très bien\nG2,c2,CSAT,4,\n",
+        encoding="utf-8-sig",
+    )
+    (folder / "b_good.jsonl").write_text(
+        '{"response_id": "J1", "contact_id": "c3", "metric": "CES", "score": 2.50}\n',
+        encoding="utf-8",
+    )
+    (folder / "c_latin1.csv").write_bytes(
+        "response_id,contact_id,metric,score,comment\nL1,c4,NPS,7,très bien\n".encode("latin-1")
+    )
+    (folder / "d_binary.csv").write_bytes(bytes(range(256)) * 4)
+    (folder / "e_notes.jsonl").write_text("not json\nstill not json\n", encoding="utf-8")
+
+
+def test_bad_files_are_quarantined_whole_and_the_good_ones_still_load(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    folder = tmp_path / "feed"
+    write_mixed_feed(folder)
+    warehouse = tmp_path / "warehouse.duckdb"
+
+    with caplog.at_level(logging.WARNING):
+        result = load(folder, tmp_path)
+
+    assert result == {"rows_loaded": 6, "rows_total": 6, "files_quarantined": 3}
+    good = query(
+        warehouse,
+        "select source_file, source_line, response_id, contact_id, metric, score, comment "
+        "from survey_feed_raw.responses where parse_error is null order by 1, 2",
+    )
+    assert good == [
+        ("a_good.csv", 1, "G1", "c1", "NPS", "9", "Très bien"),
+        ("a_good.csv", 2, "G2", "c2", "CSAT", "4", None),
+        ("b_good.jsonl", 1, "J1", "c3", "CES", "2.50", None),
+    ]
+    bad = query(
+        warehouse,
+        "select source_file, source_line, parse_error, response_id, file_modified_at is not null "
+        "from survey_feed_raw.responses where parse_error is not null order by 1",
+    )
+    assert [(f, line, r, t) for f, line, _, r, t in bad] == [
+        ("c_latin1.csv", 0, None, True),
+        ("d_binary.csv", 0, None, True),
+        ("e_notes.jsonl", 0, None, True),
+    ]
+    reasons = [reason for _, _, reason, _, _ in bad]
+    assert reasons == [
+        "whole file not loaded: not UTF-8: invalid continuation byte at byte 58 — save it as UTF-8",
+        "whole file not loaded: not a CSV file: binary data (a NUL byte at byte 0) — export it as "
+        "CSV UTF-8",
+        "whole file not loaded: not a JSON Lines file: none of its 2 lines is a JSON object — "
+        "write one JSON object per line, UTF-8",
+    ]
+    warnings = [r.getMessage() for r in caplog.records if r.levelno == logging.WARNING]
+    assert len(warnings) == 3
+    for name, reason in zip(
+        ("c_latin1.csv", "d_binary.csv", "e_notes.jsonl"), reasons, strict=True
+    ):
+        [warning] = [w for w in warnings if name in w]
+        assert reason.removeprefix("whole file not loaded: ") in warning
+    # Nothing is moved or deleted: the bad files stay in the folder.
+    assert sorted(p.name for p in folder.iterdir()) == [
+        "a_good.csv",
+        "b_good.jsonl",
+        "c_latin1.csv",
+        "d_binary.csv",
+        "e_notes.jsonl",
+    ]
+
+    # Unchanged, a bad file is not read (nor warned about) again; it stays quarantined.
+    caplog.clear()
+    with caplog.at_level(logging.WARNING):
+        assert load(folder, tmp_path) == {
+            "rows_loaded": 0,
+            "rows_total": 6,
+            "files_quarantined": 3,
+        }
+    assert not [r for r in caplog.records if r.levelno == logging.WARNING]
+
+
+def test_a_fixed_file_loads_on_the_next_run_and_leaves_quarantine(tmp_path: Path) -> None:
+    folder = tmp_path / "feed"
+    write_mixed_feed(folder)
+    warehouse = tmp_path / "warehouse.duckdb"
+    load(folder, tmp_path)
+
+    latin1 = folder / "c_latin1.csv"
+    latin1.write_text(latin1.read_bytes().decode("latin-1"), encoding="utf-8")
+    stat = latin1.stat()  # the same second on a coarse clock: make the change visible
+    os.utime(latin1, ns=(stat.st_atime_ns, stat.st_mtime_ns + 1_000_000_000))
+    (folder / "e_notes.jsonl").write_text(
+        '{"response_id": "N1", "metric": "NPS", "score": 10}\n', encoding="utf-8"
+    )
+
+    assert load(folder, tmp_path) == {"rows_loaded": 2, "rows_total": 6, "files_quarantined": 1}
+    assert query(
+        warehouse,
+        "select source_file, source_line, response_id, metric, score, comment, parse_error "
+        "from survey_feed_raw.responses where source_file in ('c_latin1.csv', 'e_notes.jsonl') "
+        "order by 1, 2",
+    ) == [
+        ("c_latin1.csv", 1, "L1", "NPS", "7", "très bien", None),
+        ("e_notes.jsonl", 1, "N1", "NPS", "10", None, None),
+    ]
+    assert query(
+        warehouse,
+        "select source_file from survey_feed_raw.responses where source_line = 0",
+    ) == [("d_binary.csv",)]

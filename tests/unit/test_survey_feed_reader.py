@@ -11,7 +11,14 @@ import pytest
 from intercom_pipeline.defs.resources import resources_from_environment
 from intercom_pipeline.settings import PROJECT_ROOT
 from intercom_pipeline.sources.survey_feed import COLUMN_TYPES, survey_feed_source
-from intercom_pipeline.sources.survey_feed.reader import FIELDS, feed_files, read_feed_file
+from intercom_pipeline.sources.survey_feed.reader import (
+    FIELDS,
+    UnreadableFileError,
+    feed_files,
+    file_problem,
+    read_feed_file,
+    unreadable_file_row,
+)
 
 MODIFIED = datetime(2026, 10, 1, 12, 0, tzinfo=UTC)
 
@@ -142,12 +149,115 @@ def test_unknown_columns_are_ignored_with_a_warning_naming_them(
     ]
 
 
-def test_non_utf8_file_raises_naming_the_file(tmp_path: Path) -> None:
+def test_latin1_file_is_not_utf8_with_the_byte_and_the_fix_and_yields_no_row(
+    tmp_path: Path,
+) -> None:
     path = tmp_path / "latin1.csv"
     path.write_bytes("response_id,comment\nr1,très bien\n".encode("latin-1"))
 
-    with pytest.raises(ValueError, match=r"latin1\.csv is not UTF-8 text"):
+    rows = read_feed_file(path, MODIFIED)
+    with pytest.raises(UnreadableFileError) as raised:
+        next(rows)  # checked whole before the first row: no half-read file
+    assert str(raised.value) == (
+        "not UTF-8: invalid continuation byte at byte 25 — save it as UTF-8"
+    )
+    assert file_problem(path) == str(raised.value)
+
+
+def test_utf8_with_or_without_bom_has_no_problem(tmp_path: Path) -> None:
+    for name, encoding in (("bom.csv", "utf-8-sig"), ("plain.jsonl", "utf-8")):
+        text = (
+            "response_id,comment\nr1,très bien\n"
+            if name.endswith(".csv")
+            else '{"response_id": "r1", "comment": "très bien"}\n'
+        )
+        (tmp_path / name).write_text(text, encoding=encoding)
+        assert file_problem(tmp_path / name) is None
+        assert [(r["response_id"], r["comment"]) for r in read(tmp_path / name)] == [
+            ("r1", "très bien")
+        ]
+    (tmp_path / "empty.jsonl").write_text("\n")
+    assert file_problem(tmp_path / "empty.jsonl") is None  # no lines: nothing to load, no problem
+
+
+@pytest.mark.parametrize(
+    ("name", "content", "reason"),
+    [
+        (
+            "export.csv",
+            b"PK\x03\x04\x14\x00\x06\x00 rest of a workbook",
+            "not a CSV file: it is a ZIP archive (an Excel .xlsx workbook is one) — export it as "
+            "CSV UTF-8",
+        ),
+        (
+            "report.csv",
+            b"%PDF-1.7\n%\xe2\xe3\xcf\xd3\n",
+            "not a CSV file: it is a PDF document — export it as CSV UTF-8",
+        ),
+        (
+            "garbage.csv",
+            b"\x00\x01\x02\xfe\xfd\xfc garbage",
+            "not a CSV file: binary data (a NUL byte at byte 0) — export it as CSV UTF-8",
+        ),
+        (
+            "nul.jsonl",
+            b'{"response_id": "r1"}\n\x00\x00\n',
+            "not a JSON Lines file: binary data (a NUL byte at byte 22) — write one JSON object "
+            "per line, UTF-8",
+        ),
+        (
+            "utf16.csv",
+            "response_id\nr1\n".encode("utf-16"),
+            "not UTF-8: it is UTF-16 text — save it as UTF-8",
+        ),
+        (
+            "notes.jsonl",
+            b"This is a plain note.\nNot JSON at all.\n\n[1, 2]\n",
+            "not a JSON Lines file: none of its 3 lines is a JSON object — write one JSON object "
+            "per line, UTF-8",
+        ),
+        (
+            "pretty.ndjson",
+            b'{\n  "response_id": "r1",\n  "score": 9\n}\n',
+            "not a JSON Lines file: none of its 4 lines is a JSON object — write one JSON object "
+            "per line, UTF-8",
+        ),
+    ],
+)
+def test_file_that_is_not_csv_or_json_lines_at_all_names_the_problem_and_the_fix(
+    tmp_path: Path, name: str, content: bytes, reason: str
+) -> None:
+    path = tmp_path / name
+    path.write_bytes(content)
+
+    assert file_problem(path) == reason
+    with pytest.raises(UnreadableFileError, match=r"^not "):
         read(path)
+
+
+def test_json_lines_with_one_object_is_read_line_by_line_not_quarantined_whole(
+    tmp_path: Path,
+) -> None:
+    path = tmp_path / "mostly_bad.jsonl"
+    path.write_text('oops\n{"response_id": "j2"}\n', encoding="utf-8")
+
+    assert file_problem(path) is None
+    assert [(r["source_line"], r["response_id"], r["parse_error"] is None) for r in read(path)] == [
+        (1, None, False),
+        (2, "j2", True),
+    ]
+
+
+def test_whole_file_row_is_line_zero_with_the_reason_as_parse_error(tmp_path: Path) -> None:
+    row = unreadable_file_row(tmp_path / "x.csv", MODIFIED, "not UTF-8: ...")
+
+    assert row == {
+        **dict.fromkeys(FIELDS),
+        "source_file": "x.csv",
+        "source_line": 0,
+        "file_modified_at": MODIFIED,
+        "parse_error": "whole file not loaded: not UTF-8: ...",
+    }
 
 
 def test_feed_files_are_the_folders_csv_and_json_lines_sorted_by_name(tmp_path: Path) -> None:
