@@ -143,6 +143,7 @@ def _ingest(tables: list[str], lookback: int | None, accept_mass_deletions: bool
             stop_on_type_change=stop_on_type_change(),
             accept_mass_deletions=accept_mass_deletions,
             lookback_seconds=lookback_seconds() if lookback is None else lookback,
+            progress_log=_console,
         )
     except (TypeChanged, CoreTypeChanged) as exc:
         print(f"error: {exc}", file=sys.stderr)
@@ -168,6 +169,11 @@ def _ingest(tables: list[str], lookback: int | None, accept_mass_deletions: bool
         f"{result.api.get('retries', 0)} retried, in {result.seconds:.1f}s"
     )
     return 0
+
+
+def _console(line: str) -> None:
+    """Progress lines, on stderr so the table of rows on stdout stays clean."""
+    print(line, file=sys.stderr, flush=True)
 
 
 def _intercom_cause(exc: BaseException) -> IntercomError | None:

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import argparse
 import io
+import logging
 import os
 import signal
 import sys
@@ -182,6 +183,21 @@ def run_demo(push: bool) -> int:
     return 0
 
 
+@contextmanager
+def _progress_on_console() -> Iterator[None]:
+    """The ingestion's progress lines on stderr while the (quiet) build runs."""
+    from intercom_pipeline.sources.intercom.progress import PROGRESS_LOGGER
+
+    logger = logging.getLogger(PROGRESS_LOGGER)
+    handler = logging.StreamHandler(sys.stderr)
+    logger.addHandler(handler)
+    logger.setLevel(logging.INFO)
+    try:
+        yield
+    finally:
+        logger.removeHandler(handler)
+
+
 def _build_all(
     loaded: dg.Definitions, left_out: dg.AssetSelection | None
 ) -> dg.ExecuteInProcessResult | None:
@@ -209,7 +225,7 @@ def _build_all(
     )
     quiet = {"loggers": {"console": {"config": {"log_level": "WARNING"}}}}
     dbt_output = io.StringIO()
-    with redirect_stdout(dbt_output):
+    with redirect_stdout(dbt_output), _progress_on_console():
         result = job.execute_in_process(
             instance=instance, run_config=quiet, raise_on_error=False, asset_selection=selection
         )

@@ -1,5 +1,6 @@
 """Raw Intercom tables as Dagster assets: one asset per dlt resource, keyed ["intercom", table]."""
 
+import logging
 from collections.abc import Iterator
 from functools import cache
 from typing import Any
@@ -15,6 +16,7 @@ from intercom_pipeline.defs.resources import IntercomResource, WarehouseResource
 from intercom_pipeline.defs.schedules import raw_freshness
 from intercom_pipeline.settings import lookback_seconds, stop_on_type_change
 from intercom_pipeline.sources.intercom import Workspace, intercom_source, whole_families
+from intercom_pipeline.sources.intercom.progress import PROGRESS_LOGGER
 from intercom_pipeline.warehouse import quality
 from intercom_pipeline.warehouse.load import (
     CoreTypeChanged,
@@ -26,6 +28,7 @@ from intercom_pipeline.warehouse.load import (
 )
 
 RAW_GROUP = "intercom_raw"
+PROGRESS_LOG = logging.getLogger(PROGRESS_LOGGER)
 
 
 class IntercomDltTranslator(DagsterDltTranslator):
@@ -102,6 +105,16 @@ def intercom_raw_assets() -> dg.AssetsDefinition:
     return _assets
 
 
+def _progress(context: dg.AssetExecutionContext, line: str) -> None:
+    """A progress line to the run log, and to the `intercom_pipeline.progress` logger.
+
+    That logger has no handler unless a caller adds one (the demo prints it to the console,
+    whose Dagster logger is quiet).
+    """
+    context.log.info(line)
+    PROGRESS_LOG.info(line)
+
+
 def _ingest(
     context: dg.AssetExecutionContext,
     config: IntercomSyncConfig,
@@ -118,6 +131,7 @@ def _ingest(
             tables,
             stop_on_type_change=stop_on_type_change(),
             accept_mass_deletions=config.accept_mass_deletions,
+            progress_log=lambda line: _progress(context, line),
             related_only=config.related_only,
             reconcile_deletions=config.reconcile_deletions,
             lookback_seconds=(

@@ -26,6 +26,7 @@ from intercom_pipeline.sources.intercom import (
     intercom_source,
     whole_families,
 )
+from intercom_pipeline.sources.intercom.progress import DEFAULT_INTERVAL_SECONDS, Progress
 from intercom_pipeline.sources.intercom.settings import COLUMNS, TIMESTAMPS
 from intercom_pipeline.warehouse import Warehouse, quality
 from intercom_pipeline.warehouse.settings import RAW_DATASET
@@ -149,6 +150,8 @@ def run_ingestion(
     *,
     stop_on_type_change: bool = False,
     accept_mass_deletions: bool = False,
+    progress_log: Any = None,
+    progress_interval: float = DEFAULT_INTERVAL_SECONDS,
     **source_options: Any,
 ) -> IngestionResult:
     """Extract and load the given raw tables (default: all) for every configured workspace.
@@ -158,6 +161,9 @@ def run_ingestion(
     this run brought raises: a core column's `CoreTypeChanged` before anything is stored, a
     custom attribute's `TypeChanged` after the load (changes found before the run do not).
     `accept_mass_deletions` lets this run mark any share of contacts and companies deleted.
+    Every `progress_interval` seconds, one line per table family (rows, calls, calls/s against
+    the rate limit, 429s, retries) goes to `progress_log` (a logger, Dagster's `context.log`, or
+    a function taking a string; default this module's logger), and once more at the end.
     """
     started = time.monotonic()
     selected = whole_families(tables or RAW_TABLES)
@@ -172,10 +178,22 @@ def run_ingestion(
     # Explicit both ways: dlt keeps a run's contract in the stored schema, and a frozen one left
     # there would refuse the report-mode run meant to accept a change.
     contract = {"data_type": "freeze" if stop_on_type_change else "evolve"}
+    progress = Progress(
+        progress_log or log,
+        [ws.client for ws in workspaces],
+        selected,
+        interval=progress_interval,
+        markers=lambda: sum((ws.parent_markers for ws in workspaces), Counter()),
+    )
+    for name, resource in source.selected_resources.items():
+        resource.add_map(progress.counter(name))
     with loading_pipeline(warehouse) as pipeline:
         before = quality.type_findings(warehouse) if stop_on_type_change else []
         try:
-            info = pipeline.run(source, schema_contract=contract, loader_file_format=LOAD_FORMAT)
+            with progress:
+                info = pipeline.run(
+                    source, schema_contract=contract, loader_file_format=LOAD_FORMAT
+                )
         except PipelineStepFailed as exc:
             refused = _refused_type_change(exc, pipeline)
             if refused is None:

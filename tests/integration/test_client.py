@@ -135,7 +135,7 @@ def test_a_cursor_that_does_not_advance_is_an_error(running_sandbox: RunningSand
     client = client_for(running_sandbox)
     stuck = {"type": "list", "data": [{"id": "1"}], "pages": {"next": {"starting_after": "WzFd"}}}
     client.request = lambda *args, **kwargs: stuck  # type: ignore[method-assign]
-    with pytest.raises(IntercomError, match="did not advance"):
+    with pytest.raises(IntercomError, match=r"GET /contacts: .*stopped instead of looping"):
         list(client.cursor_list("/contacts", "data"))
 
 

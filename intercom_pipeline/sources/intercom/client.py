@@ -13,6 +13,7 @@ answer or an exception to a row, and `IntercomClient.request` does what the row 
 from __future__ import annotations
 
 import logging
+import re
 import threading
 import time
 from collections.abc import Callable, Iterator
@@ -24,6 +25,14 @@ import requests
 from urllib3.exceptions import NewConnectionError
 
 from intercom_pipeline.settings import IntercomSettings
+from intercom_pipeline.sources.intercom.errors import (
+    IntercomAuthError,
+    IntercomError,
+    IntercomPermissionError,
+    NotIntercom,
+)
+from intercom_pipeline.sources.intercom.settings import MAX_WALK_PAGES
+from intercom_pipeline.sources.intercom.walk import PageGuard
 
 log = logging.getLogger(__name__)
 
@@ -35,30 +44,6 @@ POOL_SIZE = 128
 # IntercomError.code when Intercom cannot have acted on the request (refused, or rate limited
 # throughout): a caller of a non-idempotent POST may send it again later.
 NOT_SENT = "not_sent"
-
-
-class IntercomError(RuntimeError):
-    """A request Intercom answered with an error the client will not retry."""
-
-    def __init__(
-        self,
-        message: str,
-        status: int | None = None,
-        code: str | None = None,
-        link: str | None = None,
-    ) -> None:
-        super().__init__(message)
-        self.status = status
-        self.code = code
-        self.link = link  # the Link header: a merged contact's canonical address (410)
-
-
-class IntercomAuthError(IntercomError):
-    """401: the token is missing, invalid or revoked, or belongs to another region."""
-
-
-class IntercomPermissionError(IntercomError):
-    """403: the token lacks a permission or the workspace's plan lacks the module."""
 
 
 # --- the retry policy ----------------------------------------------------------------------
@@ -186,8 +171,10 @@ class IntercomClient:
         max_rate_limit_wait: float = 15.0,
         max_rate_limit_waits: int = 100,
         sleep: Callable[[float], None] = time.sleep,
+        max_walk_pages: int = MAX_WALK_PAGES,
     ) -> None:
         self.settings = settings
+        self.max_walk_pages = max_walk_pages
         self.max_retries = max_retries
         self.backoff_seconds = backoff_seconds
         self.timeout_seconds = timeout_seconds
@@ -212,6 +199,9 @@ class IntercomClient:
         self._in_flight = 0
         # Counts for run metadata: every call sent, 429s waited out, retries after failures.
         self.stats = {"api_calls": 0, "rate_limited": 0, "retries": 0}
+        # The same counts by endpoint (the path's first segment: "conversations"), for progress.
+        self.endpoint_stats: dict[str, dict[str, int]] = {}
+        self.rate_limit: int | None = None  # X-RateLimit-Limit: calls allowed per 10 s window
 
     # --- one request -----------------------------------------------------------------------
 
@@ -239,6 +229,7 @@ class IntercomClient:
         while True:
             try:
                 response = self._send(method, url, params, json)
+                self._check_is_intercom(method, path, response)
                 failure = classify(response)
                 if failure is None:
                     return response.json() if response.content else None
@@ -259,7 +250,7 @@ class IntercomClient:
     ) -> requests.Response:
         """One call, once the window's budget allows it; its answer's headers pace later calls."""
         self._wait_for_budget()
-        self._count("api_calls")
+        self._count("api_calls", url[len(self.settings.base_url) :])
         try:
             response = self.session.request(
                 method, url, params=params, json=json, timeout=self.timeout_seconds
@@ -269,11 +260,27 @@ class IntercomClient:
         self._note_limits(response)
         return response
 
+    def _check_is_intercom(self, method: str, path: str, response: requests.Response) -> None:
+        """An HTML answer comes from a web server that is not Intercom's API: say so, at once.
+
+        Retrying cannot help and the token is not the cause: the base URL is. Only the page's
+        title is quoted, never the page.
+        """
+        if "html" not in response.headers.get("Content-Type", "").lower():
+            return
+        title = _html_title(response.text)
+        raise NotIntercom(
+            f"{method} {path}: the server at {self.settings.base_url} is not Intercom's API (it "
+            f"answered {response.status_code} with an HTML page{f' titled {title!r}' if title else ''}"
+            "). Set INTERCOM_BASE_URL to Intercom's API (or unset it and set INTERCOM_REGION).",
+            response.status_code,
+        )
+
     def _wait_out_rate_limit(
         self, method: str, path: str, failure: Failure, response: requests.Response, waits: int
     ) -> None:
         """A 429 is not a failure: Intercom did not act, so wait for the reset, within a bound."""
-        self._count("rate_limited")
+        self._count("rate_limited", path)
         if waits > self.max_rate_limit_waits:
             raise failure.error(
                 f"{method} {path}: still rate limited after {waits} waits for the "
@@ -310,16 +317,21 @@ class IntercomClient:
                 "Intercom or the network is unavailable; the run can be retried safely.",
                 code=_code(failure),
             )
-        self._count("retries")
+        self._count("retries", path)
         delay = self.backoff_seconds * 2**failures
         log.warning("%s %s: %s; retrying in %.1fs", method, path, described, delay)
         self.sleep(delay)
 
-    def _count(self, what: str) -> None:
+    def _count(self, what: str, path: str) -> None:
+        endpoint = endpoint_of(path)
         with self._pace_lock:
             self.stats[what] += 1
+            counts = self.endpoint_stats.setdefault(endpoint, dict.fromkeys(self.stats, 0))
+            counts[what] += 1
 
     def _note_limits(self, response: requests.Response) -> None:
+        if limit := response.headers.get("X-RateLimit-Limit"):
+            self.rate_limit = int(limit)
         remaining = response.headers.get("X-RateLimit-Remaining")
         reset = response.headers.get("X-RateLimit-Reset")
         if remaining is None or reset is None:
@@ -394,7 +406,7 @@ class IntercomClient:
                 params["starting_after"] = cursor
             return self.request("GET", path, params=params)
 
-        return self._walk_cursor(path, key, fetch)
+        return self._walk_cursor("GET", path, key, fetch)
 
     def search(
         self,
@@ -416,36 +428,51 @@ class IntercomClient:
                 body["sort"] = sort
             return self.request("POST", path, json=body)
 
-        return self._walk_cursor(path, key, fetch)
+        return self._walk_cursor("POST", path, key, fetch)
 
     def _walk_cursor(
-        self, path: str, key: str, fetch: Callable[[str | None], Any]
+        self, method: str, path: str, key: str, fetch: Callable[[str | None], Any]
     ) -> Iterator[dict[str, Any]]:
-        """Follow `pages.next.starting_after` to the end; a repeated cursor is an error."""
-        seen: set[str] = set()
+        """Follow `pages.next.starting_after` to the end, under a `PageGuard`."""
+        guard = PageGuard(method, path, max_pages=self.max_walk_pages)
         cursor: str | None = None
         while True:
             page = fetch(cursor)
-            yield from page.get(key) or []
+            items = page.get(key) or []
             cursor = _next_cursor(page)
+            guard.check(
+                items,
+                token=cursor,
+                total_count=page.get("total_count"),
+                total_pages=(page.get("pages") or {}).get("total_pages"),
+            )
+            yield from items
             if cursor is None:
                 return
-            _check_advances(path, cursor, seen)
 
     def numbered_pages(
         self, path: str, key: str = "data", *, method: str = "GET", per_page: int = 50
     ) -> Iterator[dict[str, Any]]:
         """Page-number lists; paging parameters go in the query string, even for POST."""
+        guard = PageGuard(method, path, max_pages=self.max_walk_pages)
+        guard.first(1)
         page_number = 1
         while True:
             page = self.request(method, path, params={"page": page_number, "per_page": per_page})
             items = page.get(key) or []
-            yield from items
             pages = page.get("pages") or {}
             total_pages = pages.get("total_pages") or 1
-            if not items or page_number >= total_pages or not pages.get("next"):
+            last = not items or page_number >= total_pages or not pages.get("next")
+            page_number = _next_page_number(pages, page_number)
+            guard.check(
+                items,
+                token=None if last else page_number,
+                total_count=page.get("total_count"),
+                total_pages=pages.get("total_pages"),
+            )
+            yield from items
+            if last:
                 return
-            page_number += 1
 
     def scroll(self, path: str = "/companies/scroll") -> Iterator[dict[str, Any]]:
         """The companies scroll, to its end (the caller restarts it from scratch on failure).
@@ -453,14 +480,18 @@ class IntercomClient:
         Every page moves the scroll on, even one whose answer is lost: sent again with the same
         scroll_param it would return the next page and skip this one. So a page is never
         retried (only a 429, which Intercom did not act on, is waited out): any failure ends
-        the scroll.
+        the scroll. A scroll that never ends stops with `PaginationLoop` (see `PageGuard`): its
+        scroll_param names the scroll and may stay the same throughout, so the guard watches the
+        ids it returns and the page bound, not the parameter.
         """
+        guard = PageGuard("GET", path, max_pages=self.max_walk_pages)
         params: dict[str, Any] = {}
         while True:
             page = self.request("GET", path, params=params, idempotent=False)
             items = page.get("data") or []
             if not items:
                 return
+            guard.check(items)  # the scroll_param stays the same throughout: not a cursor
             yield from items
             params = {"scroll_param": page["scroll_param"]}
 
@@ -472,13 +503,32 @@ def _next_cursor(page: dict[str, Any]) -> str | None:
     return None
 
 
-def _check_advances(path: str, cursor: str, seen: set[str]) -> None:
-    if cursor in seen:
-        raise IntercomError(
-            f"{path}: the pagination cursor did not advance ({cursor[:16]}... came back twice); "
-            "stopping instead of looping"
-        )
-    seen.add(cursor)
+def endpoint_of(path: str) -> str:
+    """The first segment of an API path: "/conversations/123" -> "conversations"."""
+    return path.lstrip("/").split("/", 1)[0].split("?", 1)[0]
+
+
+def _next_page_number(pages: dict[str, Any], current: int) -> int:
+    """The page the server says comes next (`next.page`), else the one after `current`."""
+    following = pages.get("next")
+    if isinstance(following, dict) and isinstance(following.get("page"), int):
+        return int(following["page"])
+    return current + 1
+
+
+def _short(text: str, limit: int) -> str:
+    """`text` on one line, cut at a word boundary (marked "...") if longer than `limit`."""
+    text = " ".join(text.split())
+    if len(text) <= limit:
+        return text
+    return text[:limit].rsplit(" ", 1)[0] + "..."
+
+
+def _html_title(text: str) -> str:
+    """The <title> of an HTML page, shortened to a few words; "" without one."""
+    found = re.search(r"<title[^>]*>(.*?)</title>", text[:4096], re.IGNORECASE | re.DOTALL)
+    title = " ".join(found.group(1).split()) if found else ""
+    return _short(title, 80)
 
 
 def _first_error(response: requests.Response) -> tuple[str | None, str]:
@@ -486,7 +536,7 @@ def _first_error(response: requests.Response) -> tuple[str | None, str]:
         errors = response.json().get("errors") or [{}]
         return errors[0].get("code"), errors[0].get("message") or ""
     except (ValueError, AttributeError):
-        return None, response.text[:200]
+        return None, _short(response.text, 200)
 
 
 def _never_made(exc: requests.ConnectionError) -> bool:
@@ -507,6 +557,26 @@ def _describe(outcome: requests.Response | Exception) -> str:
         return f"_Retryable: HTTP {outcome.status_code}"
     if isinstance(outcome, ValueError):
         return "a truncated or malformed response body"
-    if not str(outcome):
+    text = _ADDRESS.sub("", str(outcome)).strip()
+    if not text:
         return type(outcome).__name__
-    return f"{type(outcome).__name__}: {str(outcome)[:200]}"
+    cause = next((plain for pattern, plain in _CAUSES if re.search(pattern, text, re.I)), None)
+    lead = f"{cause}: " if cause else ""
+    return f"{lead}{type(outcome).__name__}: {text}"
+
+
+# An exception's text, whole (never cut mid-word), without object addresses, led by its cause.
+_ADDRESS = re.compile(r"<[\w.]+ object at 0x[0-9a-f]+>:? ?")
+_CAUSES = (
+    (r"connection refused", "connection refused"),
+    (r"connection reset", "connection reset by the server"),
+    (
+        r"remote ?end closed|remotedisconnected",
+        "the server closed the connection without answering",
+    ),
+    (r"broken pipe", "the server closed the connection (broken pipe)"),
+    (
+        r"name or service not known|nodename nor servname|getaddrinfo failed|failed to resolve",
+        "the host name does not resolve",
+    ),
+)

@@ -21,6 +21,7 @@ from intercom_pipeline.sources.intercom.client import (
     IntercomError,
     IntercomPermissionError,
 )
+from intercom_pipeline.sources.intercom.errors import NotIntercom, PaginationLoop
 from intercom_pipeline.sources.intercom.settings import (
     DELETIONS_ALWAYS_PLAUSIBLE,
     MAX_CONVERSATION_PARTS,
@@ -195,8 +196,8 @@ def spool_scroll(
                 spool.write(json.dumpb(company) + b"\n")
             spool.flush()
             return
-        except (IntercomAuthError, IntercomPermissionError):
-            raise  # a refused token or a missing plan is not fixed by restarting
+        except (IntercomAuthError, IntercomPermissionError, PaginationLoop, NotIntercom):
+            raise  # a refused token, a missing plan, a scroll that never ends: not fixed by restarting
         except IntercomError as exc:
             if attempt == attempts:
                 raise IntercomError(
