@@ -5,9 +5,9 @@ the push back follow by themselves (`automation.py`).
 
 | schedule | tables | default |
 |---|---|---|
-| intercom_conversations | conversations, parts, tickets (+ contacts and companies of changed conversations) | hourly |
+| intercom_conversations | conversations, parts, handling events, tickets, deleted conversations (+ contacts and companies of changed conversations) | hourly |
 | intercom_contacts | contacts, their tags and companies, companies, deletions | daily |
-| intercom_settings | admins, teams, tags, segments, data attributes, help center content | daily |
+| intercom_settings | admins, teams, tags, segments, data attributes, ticket types and states, admin activity logs, help center content | daily |
 """
 
 import os
@@ -21,6 +21,7 @@ from intercom_pipeline.defs.keys import raw_key
 from intercom_pipeline.defs.survey_feed import survey_feed_responses
 from intercom_pipeline.settings import ConfigurationError
 from intercom_pipeline.sources.intercom.tables import (
+    ADMIN_ACTIVITY,
     COMPANIES,
     CONTACTS,
     CONVERSATIONS,
@@ -79,7 +80,7 @@ CONTACT_TABLES = tables_of(CONTACTS, COMPANIES)
 SYNCS = (
     Sync(
         "intercom_conversations",
-        (*CONVERSATION_TABLES, *CONTACT_TABLES),
+        (*CONVERSATION_TABLES, *CONTACT_TABLES, *tables_of(DELETIONS)),
         "INTERCOM_CONVERSATIONS_SCHEDULE",
         "1h",
         {"related_only": True, "reconcile_deletions": False},
@@ -94,7 +95,7 @@ SYNCS = (
     ),
     Sync(
         "intercom_settings",
-        tables_of(*SETTINGS, *HELP_CENTER),
+        tables_of(*SETTINGS, ADMIN_ACTIVITY, *HELP_CENTER),
         "INTERCOM_SETTINGS_SCHEDULE",
         "daily",
     ),

@@ -19,6 +19,7 @@ from intercom_pipeline.warehouse.load import (
     table_counts,
 )
 from intercom_sandbox import RunningSandbox, SandboxConfig
+from intercom_sandbox.generate_extras import handling_events
 from intercom_sandbox.workspace import Workspace
 from tests.conftest import SandboxClient
 
@@ -75,6 +76,9 @@ def expected_counts(ws: Workspace) -> dict[str, int]:
         "tags": len(ws.tags),
         "segments": len(ws.segments),
         "data_attributes": len(ws.data_attributes),
+        "ticket_types": len(ws.ticket_types),
+        "ticket_states": len(ws.ticket_states),
+        "admin_activity_logs": len(ws.activity_logs),
         "help_centers": len(ws.help_centers),
         "collections": len(ws.collections),
         "articles": len(ws.articles),
@@ -85,6 +89,9 @@ def expected_counts(ws: Workspace) -> dict[str, int]:
         "conversations": len(ws.conversations),
         "conversation_parts": sum(min(len(c.parts), 500) for c in ws.conversations),
         "conversation_contacts": sum(len(c.contact_ids) for c in ws.conversations),
+        "conversation_handling_events": sum(
+            len(handling_events(ws, c)) for c in ws.conversations if c.admin_assignee_id
+        ),
         "tickets": len(ws.tickets),
         "ticket_parts": sum(len(t.parts) for t in ws.tickets),
         "deletions": 0,
@@ -215,6 +222,54 @@ def test_deleted_and_merged_contacts_are_marked_not_removed(
         | {("company", i) for i in moved["deleted_companies"]}
     )
     assert still_there == 2
+
+
+def test_deleted_conversations_are_marked_with_intercoms_time_not_removed(
+    running_sandbox: RunningSandbox, intercom: SandboxClient, tmp_path: Path
+) -> None:
+    ws = running_sandbox.sandbox.workspace
+    moved = load_move_load(running_sandbox, intercom, tmp_path, {"conversation_deletions": 3})
+    gone = moved["deleted_conversations"]
+    assert len(gone) == 3
+    listed = intercom.get("/conversations/deleted", params={"per_page": 60}).json()["conversations"]
+    deleted_at = {c["id"]: c["deleted_at"] for c in listed}
+    query = (
+        f"select id, epoch(deleted_at)::bigint, metrics_retained from {RAW_DATASET}.deletions"
+        " where object_type = 'conversation'"
+    )
+    with duckdb.connect(str(tmp_path / "warehouse.duckdb"), read_only=True) as conn:
+        marked = conn.execute(query).fetchall()
+        kept = conn.execute(
+            f"select count(*) from {RAW_DATASET}.conversations where id in (?, ?, ?)", gone
+        ).fetchone()[0]
+    assert {(i, at) for i, at, _ in marked} == {(i, deleted_at[i]) for i in gone}
+    assert {retained for _, _, retained in marked} <= {True, False}
+    assert kept == 3
+    assert not set(gone) & set(ws.conversation_by_id)
+    # The next run asks for one page of the list and marks nothing again.
+    intercom.control("POST", "/stats/reset")
+    again = ingest(running_sandbox, tmp_path)
+    assert intercom.control("GET", "/stats")["calls"]["GET /conversations/deleted"] == 1
+    assert again.rows_loaded["deletions"] == 0
+
+
+def test_admin_activity_logs_are_read_from_the_last_one_stored(
+    running_sandbox: RunningSandbox, intercom: SandboxClient, tmp_path: Path
+) -> None:
+    ws = running_sandbox.sandbox.workspace
+    ingest(running_sandbox, tmp_path)
+    newest = max(log["created_at"] for log in ws.activity_logs)
+    moved = intercom.control(
+        "POST", "/clock/advance", {"seconds": 3600, "activity": {"activity_logs": 7}}
+    )["changes"]
+    assert len(moved["activity_logs"]) == 7
+    intercom.control("POST", "/stats/reset")
+    result = ingest(running_sandbox, tmp_path)
+    # The 7 new logs, and those inside the 10-minute lookback (merged on id, not duplicated).
+    in_window = [log for log in ws.activity_logs if log["created_at"] > newest - 600]
+    assert result.rows_loaded["admin_activity_logs"] == len(in_window)
+    assert intercom.control("GET", "/stats")["calls"]["GET /admins/activity_logs"] == 1
+    assert table_counts(warehouse_in(tmp_path))["admin_activity_logs"] == len(ws.activity_logs)
 
 
 def test_a_deletion_is_marked_once_and_its_mark_kept(
@@ -573,7 +628,8 @@ def test_a_module_the_plan_lacks_is_skipped_and_named(
     intercom.control("PUT", "/restrictions", {"modules": ["tickets"]})
     with caplog.at_level("WARNING"):
         result = ingest(running_sandbox, tmp_path)
-    assert result.modules_unavailable == {"default": ["tickets"]}
+    # The ticket types and states belong to the same module.
+    assert result.modules_unavailable == {"default": ["ticket_states", "ticket_types", "tickets"]}
     assert "Skipping tickets for workspace default: its Intercom plan does not include" in (
         caplog.text
     )
@@ -582,6 +638,8 @@ def test_a_module_the_plan_lacks_is_skipped_and_named(
         **expected,
         "tickets": 0,
         "ticket_parts": 0,
+        "ticket_types": 0,
+        "ticket_states": 0,
     }
     intercom.control("PUT", "/restrictions", {"modules": []})
     assert ingest(running_sandbox, tmp_path).modules_unavailable == {}

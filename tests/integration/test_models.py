@@ -24,6 +24,7 @@ from intercom_pipeline.defs.keys import mart_key
 from intercom_pipeline.defs.reverse_etl import PUSH_ASSET
 from intercom_pipeline.sources.intercom.settings import MAX_CONVERSATION_PARTS
 from intercom_sandbox import DEFAULT_TOKEN, RunningSandbox, Sandbox, SandboxConfig
+from intercom_sandbox.generate_extras import handling_events
 from intercom_sandbox.model import Conversation
 from intercom_sandbox.render import BOT_NAMES
 from intercom_sandbox.survey_feed import write_demo_survey_feed
@@ -375,6 +376,72 @@ def test_tickets_match_the_sandbox(build: Build) -> None:
     )
     assert {row[0]: row[1:] for row in rows} == expected
     assert any(row[-1] for row in rows)
+
+
+def test_tickets_name_their_states_from_the_ticket_states_table(build: Build) -> None:
+    ws = build.workspace
+    states = {s.id: s for s in ws.ticket_states}
+    expected = {
+        t.id: (
+            states[t.state_id].internal_label,
+            states[t.state_id].external_label,
+            t.previous_state_id,
+            states[t.previous_state_id].internal_label if t.previous_state_id else None,
+            ws.ticket_type_by_id[t.ticket_type_id].description,
+        )
+        for t in ws.tickets
+    }
+    rows = build.query(
+        "select ticket_id, ticket_state_label, ticket_state_external_label,"
+        " previous_ticket_state_id, previous_ticket_state_label, ticket_type_description"
+        " from analytics.tickets"
+    )
+    assert {row[0]: row[1:] for row in rows} == expected
+    assert any(row[3] for row in rows)
+
+
+def test_admin_activity_is_the_workspace_log_with_names(build: Build) -> None:
+    ws = build.workspace
+    names = {a.id: a.name for a in ws.admins}
+    expected = {
+        log["id"]: (
+            log["activity_type"],
+            log["performed_by"]["id"],
+            names[log["performed_by"]["id"]],
+            log["performed_by"]["ip"],
+            datetime.fromtimestamp(log["created_at"], UTC).replace(tzinfo=None),
+        )
+        for log in ws.activity_logs
+    }
+    rows = build.query(
+        "select activity_log_id, activity_type, admin_id, admin_name, ip_address, created_at"
+        " from analytics.admin_activity"
+    )
+    assert {row[0]: row[1:] for row in rows} == expected
+
+
+def test_conversation_pauses_add_up_from_the_handling_events(build: Build) -> None:
+    ws = build.workspace
+    expected = {}
+    for conversation in ws.conversations:
+        events = handling_events(ws, conversation) if conversation.admin_assignee_id else []
+        moments = [datetime.fromisoformat(e["timestamp"]).timestamp() for e in events]
+        paused = sum(
+            moments[i + 1] - moments[i]
+            for i, event in enumerate(events[:-1])
+            if event["type"] == "paused"
+        )
+        expected[conversation.id] = (
+            sum(e["type"] == "paused" for e in events),
+            Decimal(paused / 60).quantize(Decimal("0.01"), ROUND_HALF_UP),
+            bool(events) and events[-1]["type"] == "paused",
+        )
+    rows = build.query(
+        "select conversation_id, count_pauses, paused_minutes::decimal(18, 2), is_paused"
+        " from analytics.conversations"
+    )
+    assert {row[0]: row[1:] for row in rows} == expected
+    assert sum(count for count, _, _ in expected.values()) > 0
 
 
 def test_link_tables_match_the_sandbox(build: Build) -> None:

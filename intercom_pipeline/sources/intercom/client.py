@@ -451,14 +451,21 @@ class IntercomClient:
                 return
 
     def numbered_pages(
-        self, path: str, key: str = "data", *, method: str = "GET", per_page: int = 50
+        self,
+        path: str,
+        key: str = "data",
+        *,
+        method: str = "GET",
+        per_page: int = 50,
+        params: dict[str, Any] | None = None,
     ) -> Iterator[dict[str, Any]]:
-        """Page-number lists; paging parameters go in the query string, even for POST."""
+        """Page-number lists; paging (and `params`) go in the query string, even for POST."""
         guard = PageGuard(method, path, max_pages=self.max_walk_pages)
         guard.first(1)
         page_number = 1
         while True:
-            page = self.request(method, path, params={"page": page_number, "per_page": per_page})
+            query = {**(params or {}), "page": page_number, "per_page": per_page}
+            page = self.request(method, path, params=query)
             items = page.get(key) or []
             pages = page.get("pages") or {}
             total_pages = pages.get("total_pages") or 1

@@ -1,7 +1,10 @@
-"""Conversations, their parts and their contacts, read incrementally.
+"""Conversations, their parts, contacts and handling events, read incrementally.
 
 The search answers conversations without their parts: each changed conversation's parts are
-fetched (GET /conversations/{id}) by a transformer fed with the pages the search yields.
+fetched (GET /conversations/{id}), and the handling events of those a teammate handles
+(GET /conversations/{id}/handling_events), by transformers fed with the pages the search yields.
+A conversation deleted between the search and the fetch is skipped: the deletions listing
+records it.
 """
 
 from __future__ import annotations
@@ -14,12 +17,14 @@ import dlt
 from dlt.extract.resource import DltResource
 
 from intercom_pipeline.sources.intercom import helpers
+from intercom_pipeline.sources.intercom.errors import IntercomError, IntercomPermissionError
 from intercom_pipeline.sources.intercom.hints import merged, replace_children
 from intercom_pipeline.sources.intercom.reading import (
     ASCENDING,
     per_workspace,
     remember,
     resume_from,
+    skip_unavailable,
     updated_after,
     with_markers,
 )
@@ -50,10 +55,21 @@ def resources(
         """
         yield from fetched_parts(connected, rows, part_fetch_workers)
 
+    @dlt.transformer(**replace_children(HANDLING_EVENTS, "conversation_id", "id"))
+    def conversation_handling_events(
+        rows: list[dict[str, Any]],
+    ) -> Iterator[list[dict[str, Any]]]:
+        """Pauses and resumptions of each new or changed conversation a teammate is assigned.
+
+        Skipped with a warning where the workspace's plan lacks them (403 api_plan_restricted).
+        """
+        yield from fetched_handling_events(connected, rows, part_fetch_workers)
+
     return [
         dlt.resource(per_workspace(connected, conversations), **merged("conversations", "id")),
         conversation_contacts,
         conversation_parts,
+        conversation_handling_events,
     ]
 
 
@@ -97,11 +113,57 @@ def fetched_parts(
     workspace = workspace_of(connected, rows[0]["workspace_id"])
 
     def fetch(row: dict[str, Any]) -> list[dict[str, Any]]:
-        detail = workspace.client.request("GET", f"/conversations/{row['id']}")
-        return helpers.part_rows(detail, row["workspace_id"])
+        detail = unless_deleted(workspace, f"/conversations/{row['id']}")
+        return [] if detail is None else helpers.part_rows(detail, row["workspace_id"])
 
     with ThreadPoolExecutor(max_workers=workers) as pool:
         yield [part for parts in pool.map(fetch, rows) for part in parts]
+
+
+HANDLING_EVENTS = "conversation_handling_events"
+
+
+def fetched_handling_events(
+    connected: list[Workspace], rows: list[dict[str, Any]], workers: int
+) -> Iterator[list[dict[str, Any]]]:
+    """The handling events of a page's assigned conversations, `workers` calls at a time.
+
+    The first call goes alone: a plan without handling events refuses it, and the rest of the
+    run then asks no more.
+    """
+    handled = [row for row in rows if row.get("admin_assignee_id")]
+    if not handled:
+        return
+    workspace = workspace_of(connected, handled[0]["workspace_id"])
+    if HANDLING_EVENTS in workspace.modules_unavailable:
+        return
+
+    def fetch(row: dict[str, Any]) -> list[dict[str, Any]]:
+        body = unless_deleted(workspace, f"/conversations/{row['id']}/handling_events")
+        events = [] if body is None else body.get("handling_events") or []
+        return helpers.handling_event_rows(events, str(row["id"]), workspace.workspace_id)
+
+    try:
+        first = fetch(handled[0])
+    except IntercomPermissionError as exc:
+        skip_unavailable(workspace, HANDLING_EVENTS, exc)
+        return
+    with ThreadPoolExecutor(max_workers=workers) as pool:
+        events = [*first, *(e for found in pool.map(fetch, handled[1:]) for e in found)]
+    parents = (
+        {"workspace_id": r["workspace_id"], "conversation_id": str(r["id"])} for r in handled
+    )
+    yield with_markers(connected, HANDLING_EVENTS, events, parents, "id")
+
+
+def unless_deleted(workspace: Workspace, path: str) -> Any:
+    """GET `path` of a conversation; None when it was deleted since the search listed it."""
+    try:
+        return workspace.client.request("GET", path)
+    except IntercomError as exc:
+        if exc.status == 404:
+            return None
+        raise
 
 
 def recent_conversations(ws: Workspace, lookback_seconds: int) -> Iterator[dict[str, Any]]:

@@ -1,8 +1,9 @@
-"""Deletions: contacts and companies that vanished from Intercom, found by comparing every id.
+"""Deletions: conversations, contacts and companies that vanished from Intercom.
 
-Intercom lists only what exists, so a deletion shows as an id stored in the warehouse and
-missing from the full listing. Raw rows themselves are never deleted; a `deletions` row marks
-them.
+Intercom lists deleted conversation ids (GET /conversations/deleted), read every run from the
+newest down to the last one stored. It lists no deleted contacts or companies: those show as ids
+stored in the warehouse and missing from the full listing (the reconciliation). Raw rows
+themselves are never deleted; a `deletions` row marks them.
 """
 
 from __future__ import annotations
@@ -20,7 +21,7 @@ from dlt.extract.resource import DltResource
 from intercom_pipeline.sources.intercom import helpers
 from intercom_pipeline.sources.intercom.client import IntercomClient
 from intercom_pipeline.sources.intercom.hints import merged
-from intercom_pipeline.sources.intercom.settings import PAGE_SIZE
+from intercom_pipeline.sources.intercom.settings import DELETED_CONVERSATIONS_PAGE, PAGE_SIZE
 from intercom_pipeline.sources.intercom.workspace import Workspace
 
 log = logging.getLogger(__name__)
@@ -32,22 +33,64 @@ def resources(
     scroll_conflict_wait: float,
     max_deletion_share: float,
 ) -> list[DltResource]:
-    """The deletions resource (a family of one); it yields nothing unless `reconcile`."""
+    """The deletions resource (a family of one): conversations always, the rest if `reconcile`."""
 
     def deletions() -> Iterator[list[dict[str, Any]]]:
-        """Contacts and companies that vanished from Intercom, marked with `deleted_at`.
+        """Conversations, contacts and companies deleted in Intercom, marked with `deleted_at`.
 
-        Every live id is compared with the warehouse; raw rows themselves are never deleted.
-        The live ids go to files and DuckDB compares them, so memory stays flat however many.
-        A table whose share of vanished ids is implausible is refused alone, with a warning:
-        failing the run would keep contacts and companies from loading at all.
+        Conversations come from Intercom's own list. For contacts and companies every live id
+        is compared with the warehouse; raw rows themselves are never deleted. The live ids go
+        to files and DuckDB compares them, so memory stays flat however many. A table whose
+        share of vanished ids is implausible is refused alone, with a warning: failing the run
+        would keep contacts and companies from loading at all.
         """
-        if not reconcile:
-            return
         for ws in connected:
-            yield from reconciled(ws, scroll_conflict_wait, max_deletion_share)
+            yield from deleted_conversations(ws)
+            if reconcile:
+                yield from reconciled(ws, scroll_conflict_wait, max_deletion_share)
 
     return [dlt.resource(deletions, **merged("deletions", "object_type", "id"))]
+
+
+def deleted_conversations(ws: Workspace) -> Iterator[list[dict[str, Any]]]:
+    """Deletion rows of the conversations deleted since the resource's mark, newest first.
+
+    The list is walked from the newest deletion and stops at the first one already stored, so
+    an hourly run asks for one page. The mark moves only when the load commits.
+    """
+    marks = dlt.current.resource_state().setdefault("conversations_deleted_at", {})
+    since = marks.get(ws.workspace_id, -1)
+    pages = ws.client.numbered_pages(
+        "/conversations/deleted",
+        "conversations",
+        per_page=DELETED_CONVERSATIONS_PAGE,
+        params={"order": "desc"},
+    )
+    rows: list[dict[str, Any]] = []
+    for deleted in pages:
+        if deleted["deleted_at"] <= since:
+            break
+        rows.append(deleted_conversation_row(deleted, ws.workspace_id))
+        marks[ws.workspace_id] = max(marks.get(ws.workspace_id, -1), deleted["deleted_at"])
+        if len(rows) == PAGE_SIZE:
+            yield rows
+            rows = []
+    if rows:
+        yield rows
+
+
+def deleted_conversation_row(deleted: dict[str, Any], workspace_id: str) -> dict[str, Any]:
+    return helpers.shape(
+        "deletions",
+        {
+            "object_type": "conversation",
+            "id": str(deleted["id"]),
+            "deleted_at": deleted["deleted_at"],
+            "reason": "deleted in Intercom (GET /conversations/deleted)",
+            "metrics_retained": deleted.get("metrics_retained"),
+        },
+        workspace_id,
+    )
 
 
 def reconciled(

@@ -110,6 +110,40 @@ def part_rows(conversation: dict[str, Any], workspace_id: str) -> list[dict[str,
     ]
 
 
+def handling_event_rows(
+    events: list[dict[str, Any]], conversation_id: str, workspace_id: str
+) -> list[dict[str, Any]]:
+    """Pause/resume events of one conversation, keyed by their place in its list.
+
+    Intercom gives them no id; the list is replaced whole each time the conversation is read,
+    so `<conversation id>:<position>` is stable between loads. `timestamp` (ISO 8601) becomes
+    `occurred_at`.
+    """
+    return [
+        {
+            "workspace_id": workspace_id,
+            "id": f"{conversation_id}:{position}",
+            "conversation_id": conversation_id,
+            "type": event.get("type"),
+            "occurred_at": _iso_timestamp(event.get("timestamp")),
+            "teammate_id": _text_id((event.get("teammate") or {}).get("id")),
+            "teammate": event.get("teammate"),
+            "reason": event.get("reason"),
+        }
+        for position, event in enumerate(events)
+    ]
+
+
+def _iso_timestamp(value: Any) -> datetime | None:
+    if not isinstance(value, str) or not value:
+        return None
+    return datetime.fromisoformat(value.replace("Z", "+00:00"))
+
+
+def _text_id(value: Any) -> str | None:
+    return None if value is None else str(value)
+
+
 def ticket_part_rows(ticket: dict[str, Any], workspace_id: str) -> list[dict[str, Any]]:
     parts = (ticket.get("ticket_parts") or {}).get("ticket_parts") or []
     return [

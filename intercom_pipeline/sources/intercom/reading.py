@@ -39,20 +39,24 @@ def per_workspace(
             try:
                 yield from read(ws)
             except IntercomPermissionError as exc:
-                if exc.code != "api_plan_restricted":
-                    raise
-                log.warning(
-                    "Skipping %s for workspace %s: its Intercom plan does not include this "
-                    "module (%s)",
-                    table,
-                    ws.name,
-                    exc,
-                )
-                ws.modules_unavailable.add(table)
+                skip_unavailable(ws, table, exc)
 
     # Not functools.wraps: dlt would read the wrapped signature and expect a `ws` argument.
     resource.__name__, resource.__qualname__, resource.__doc__ = table, table, read.__doc__
     return resource
+
+
+def skip_unavailable(ws: Workspace, table: str, exc: IntercomPermissionError) -> None:
+    """Note `table` as left out of `ws`'s plan (403 api_plan_restricted), or raise `exc`."""
+    if exc.code != "api_plan_restricted":
+        raise exc
+    log.warning(
+        "Skipping %s for workspace %s: its Intercom plan does not include this module (%s)",
+        table,
+        ws.name,
+        exc,
+    )
+    ws.modules_unavailable.add(table)
 
 
 def resume_from(state_key: str, workspace_id: str, lookback: int) -> int:

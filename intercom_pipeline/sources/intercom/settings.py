@@ -6,6 +6,7 @@ PAGE_SIZE = 150  # the largest page Intercom serves on lists and searches
 DAY = 86_400
 # Contact search matches dates by whole day, so an incremental contact sync re-reads a day.
 CONTACTS_LOOKBACK_SECONDS = DAY
+DELETED_CONVERSATIONS_PAGE = 60  # the most GET /conversations/deleted serves a page
 DEFAULT_PART_FETCH_WORKERS = 48
 MAX_CONVERSATION_PARTS = 500  # GET /conversations/{id} returns at most the 500 most recent
 SCROLL_ATTEMPTS = 5
@@ -40,6 +41,9 @@ TIMESTAMPS: dict[str, tuple[str, ...]] = {
     "tickets": ("created_at", "updated_at", "snoozed_until"),
     "ticket_parts": ("created_at", "updated_at"),
     "deletions": ("deleted_at",),
+    "admin_activity_logs": ("created_at",),
+    "conversation_handling_events": ("occurred_at",),
+    "ticket_types": ("created_at", "updated_at"),
 }
 
 # Columns whose type is fixed whatever the data says: ids stay text, assignees are integers
@@ -118,7 +122,38 @@ COLUMNS: dict[str, dict[str, dict[str, Any]]] = {
         "previous_ticket_state_id": _TEXT,
     },
     "ticket_parts": {"id": _TEXT, "ticket_id": _TEXT, "body": _TEXT, "author": _JSON},
-    "deletions": {"object_type": _TEXT, "id": _TEXT},
+    "deletions": {"object_type": _TEXT, "id": _TEXT, "metrics_retained": _BOOL},
+    "admin_activity_logs": {
+        "id": _TEXT,
+        "performed_by": _JSON,
+        "performed_by_id": _TEXT,
+        "performed_by_email": _TEXT,
+        "performed_by_ip": _TEXT,
+        "metadata": _JSON,
+        "activity_type": _TEXT,
+        "activity_description": _TEXT,
+    },
+    "conversation_handling_events": {
+        "id": _TEXT,
+        "conversation_id": _TEXT,
+        "type": _TEXT,
+        "teammate_id": _TEXT,
+        "teammate": _JSON,
+        "reason": _TEXT,
+    },
+    "ticket_types": {
+        "id": _TEXT,
+        "name": _TEXT,
+        "description": _TEXT,
+        "ticket_type_attributes": _JSON,
+    },
+    "ticket_states": {
+        "id": _TEXT,
+        "category": _TEXT,
+        "internal_label": _TEXT,
+        "external_label": _TEXT,
+        "ticket_type_ids": _JSON,
+    },
 }
 
 # A paginated walk stops with an error past this many pages, whatever the server says: the

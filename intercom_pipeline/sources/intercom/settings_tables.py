@@ -1,6 +1,6 @@
-"""The workspace's settings: admins, teams (with team_admins), tags, segments, data attributes.
+"""The workspace's settings: admins, teams, tags, segments, data attributes, ticket types, states.
 
-Small lists, read whole every run.
+Small lists, read whole every run; teams feed team_admins.
 """
 
 from __future__ import annotations
@@ -44,6 +44,8 @@ def resources(connected: list[Workspace]) -> list[DltResource]:
         dlt.resource(
             per_workspace(connected, data_attributes), **merged("data_attributes", "model", "name")
         ),
+        dlt.resource(per_workspace(connected, ticket_types), **merged("ticket_types", "id")),
+        dlt.resource(per_workspace(connected, ticket_states), **merged("ticket_states", "id")),
     ]
 
 
@@ -78,3 +80,34 @@ def data_attributes(ws: Workspace) -> Iterator[list[dict[str, Any]]]:
             "GET", "/data_attributes", params={"model": model, "include_archived": "true"}
         )
         yield [helpers.shape("data_attributes", a, ws.workspace_id) for a in body["data"]]
+
+
+def ticket_types(ws: Workspace) -> Iterator[list[dict[str, Any]]]:
+    """Ticket types with their attributes (GET /ticket_types); states are their own table."""
+    body = ws.client.request("GET", "/ticket_types")
+    yield [
+        helpers.shape("ticket_types", without(t, "ticket_states"), ws.workspace_id)
+        for t in body["data"]
+    ]
+
+
+def ticket_states(ws: Workspace) -> Iterator[list[dict[str, Any]]]:
+    """Ticket states and their labels (GET /ticket_states), with the ids of the types using them."""
+    body = ws.client.request("GET", "/ticket_states")
+    yield [
+        helpers.shape(
+            "ticket_states",
+            {**without(s, "ticket_types"), "ticket_type_ids": _type_ids(s)},
+            ws.workspace_id,
+        )
+        for s in body["data"]
+    ]
+
+
+def without(record: dict[str, Any], key: str) -> dict[str, Any]:
+    """The record less a nested list another table holds."""
+    return {k: v for k, v in record.items() if k != key}
+
+
+def _type_ids(state: dict[str, Any]) -> list[str]:
+    return [str(t["id"]) for t in (state.get("ticket_types") or {}).get("data") or []]

@@ -10,6 +10,7 @@ from dlt.extract.resource import DltResource
 
 from intercom_pipeline.settings import DEFAULT_LOOKBACK_SECONDS
 from intercom_pipeline.sources.intercom import (
+    admin_activity,
     companies,
     contacts,
     conversations,
@@ -51,9 +52,10 @@ def intercom_source(
     Args:
         workspaces: connected workspaces (`connect(...)`); none: the source only names its
             tables (as the Dagster definitions need).
-        lookback_seconds: overlap of incremental conversation and ticket reads (contacts keep
-            at least a day: a smaller value is raised to a day for them).
-        part_fetch_workers: concurrent GET /conversations/{id} calls for parts.
+        lookback_seconds: overlap of incremental conversation, ticket and activity log reads
+            (contacts keep at least a day: a smaller value is raised to a day for them).
+        part_fetch_workers: concurrent GET /conversations/{id} calls for parts (and for
+            handling events).
         related_only: contacts and companies read only those of recently changed
             conversations (the hourly run) instead of every changed contact and company.
         reconcile_deletions: compare every contact and company id with the warehouse.
@@ -67,6 +69,7 @@ def intercom_source(
     # never reconciles deletions.
     return linked(
         *settings_tables.resources(connected),
+        *admin_activity.resources(connected, lookback_seconds),
         *help_center.resources(connected),
         *conversations.resources(connected, lookback_seconds, part_fetch_workers),
         *tickets.resources(connected, lookback_seconds),

@@ -34,16 +34,23 @@ SETTINGS = (
     Family("tags"),
     Family("segments"),
     Family("data_attributes"),
+    Family("ticket_types"),
+    Family("ticket_states"),
 )
+ADMIN_ACTIVITY = Family("admin_activity_logs")
 HELP_CENTER = (Family("help_centers"), Family("collections"), Family("articles"))
 COMPANIES = Family("companies")
 CONTACTS = Family("contacts", ("contact_tags", "contact_companies"))
-CONVERSATIONS = Family("conversations", ("conversation_parts", "conversation_contacts"))
+CONVERSATIONS = Family(
+    "conversations",
+    ("conversation_parts", "conversation_contacts", "conversation_handling_events"),
+)
 TICKETS = Family("tickets", ("ticket_parts",))
 DELETIONS = Family("deletions")
 
 FAMILIES: tuple[Family, ...] = (
     *SETTINGS,
+    ADMIN_ACTIVITY,
     *HELP_CENTER,
     COMPANIES,
     CONTACTS,

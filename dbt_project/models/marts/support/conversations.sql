@@ -21,6 +21,10 @@ bots as (
     select * from {{ ref('int_intercom__bots') }}
 ),
 
+pauses as (
+    select * from {{ ref('int_intercom__conversation_pauses') }}
+),
+
 admins as (
     select * from {{ ref('stg_intercom__admins') }}
 ),
@@ -59,6 +63,12 @@ joined as (
         conversations.custom_attributes,
         conversations.is_parts_truncated_by_api,
         conversations.has_ai_agent_participated,
+        conversations.is_deleted,
+        conversations.deleted_at,
+        conversations.is_deleted_metrics_retained,
+        coalesce(pauses.count_pauses, 0) as count_pauses,
+        round(coalesce(pauses.paused_seconds, 0) / 60.0, 2) as paused_minutes,
+        coalesce(pauses.is_paused, false) as is_paused,
         conversations.created_at,
         conversations.updated_at,
         conversations.waiting_since,
@@ -104,6 +114,9 @@ joined as (
     left join teams
         on conversations.workspace_id = teams.workspace_id
         and conversations.team_assignee_id = teams.team_id
+    left join pauses
+        on conversations.workspace_id = pauses.workspace_id
+        and conversations.conversation_id = pauses.conversation_id
 ),
 
 final as (

@@ -1,4 +1,6 @@
-{#- One row per ticket: its type, category, state, assignees and the conversation it came from. -#}
+{#- One row per ticket: its type, category, state, assignees and the conversation it came from.
+    Types and states are named from their own tables (ticket_types, ticket_states), falling back
+    to the names the ticket carries when a type or state is not (yet) loaded. -#}
 with tickets as (
     select * from {{ ref('stg_intercom__tickets') }}
 ),
@@ -9,6 +11,14 @@ admins as (
 
 teams as (
     select * from {{ ref('stg_intercom__teams') }}
+),
+
+ticket_types as (
+    select * from {{ ref('stg_intercom__ticket_types') }}
+),
+
+ticket_states as (
+    select * from {{ ref('stg_intercom__ticket_states') }}
 ),
 
 linked_conversations as (
@@ -25,10 +35,16 @@ select
     tickets.ticket_number,
     tickets.title,
     tickets.ticket_type_id,
-    tickets.ticket_type_name,
+    coalesce(ticket_types.ticket_type_name, tickets.ticket_type_name) as ticket_type_name,
+    ticket_types.description as ticket_type_description,
     tickets.ticket_category,
+    tickets.ticket_state_id,
     tickets.ticket_state,
-    tickets.ticket_state_label,
+    coalesce(states.internal_label, tickets.ticket_state_label) as ticket_state_label,
+    states.external_label as ticket_state_external_label,
+    tickets.previous_ticket_state_id,
+    previous_states.ticket_state_category as previous_ticket_state,
+    previous_states.internal_label as previous_ticket_state_label,
     tickets.is_open,
     tickets.is_shared,
     tickets.admin_assignee_id,
@@ -42,6 +58,15 @@ select
     tickets.created_at,
     tickets.updated_at
 from tickets
+left join ticket_types
+    on tickets.workspace_id = ticket_types.workspace_id
+    and tickets.ticket_type_id = ticket_types.ticket_type_id
+left join ticket_states as states
+    on tickets.workspace_id = states.workspace_id
+    and tickets.ticket_state_id = states.ticket_state_id
+left join ticket_states as previous_states
+    on tickets.workspace_id = previous_states.workspace_id
+    and tickets.previous_ticket_state_id = previous_states.ticket_state_id
 left join admins
     on tickets.workspace_id = admins.workspace_id
     and tickets.admin_assignee_id = admins.admin_id

@@ -4,6 +4,10 @@ with source as (
     select * from {{ source('intercom', 'conversations') }}
 ),
 
+deletions as (
+    select * from {{ ref('stg_intercom__deletions') }} where object_type = 'conversation'
+),
+
 renamed as (
     select
         {{ typed_columns(source('intercom', 'conversations'), [
@@ -37,7 +41,7 @@ renamed as (
 
 final as (
     select
-        workspace_id,
+        renamed.workspace_id,
         conversation_id,
         title,
         state,
@@ -100,8 +104,14 @@ final as (
         created_at,
         updated_at,
         waiting_since,
-        snoozed_until
+        snoozed_until,
+        deletions.deleted_at,
+        deletions.deleted_at is not null as is_deleted,
+        deletions.metrics_retained as is_deleted_metrics_retained
     from renamed
+    left join deletions
+        on renamed.workspace_id = deletions.workspace_id
+        and renamed.conversation_id = deletions.object_id
 )
 
 select * from final

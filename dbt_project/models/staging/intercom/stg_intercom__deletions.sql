@@ -9,6 +9,8 @@ renamed as (
             ['object_type', 'varchar'],
             ['id', 'varchar', 'object_id'],
             ['deleted_at', 'utc', 'optional'],
+            ['reason', 'varchar', 'optional'],
+            ['metrics_retained', 'boolean'],
         ]) }}
     from source
 )
