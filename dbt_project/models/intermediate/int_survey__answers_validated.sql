@@ -116,6 +116,9 @@ coded as (
     select
         *,
         case
+            -- A whole file that is not UTF-8 CSV or JSON Lines stands as one row whose parse_error
+            -- starts so (intercom_pipeline/sources/survey_feed/reader.py, unreadable_file_row).
+            when parse_error like 'whole file not loaded: %' then 'unreadable_file'
             when parse_error is not null then 'unreadable_line'
             when superseded_by is not null then 'superseded'
             when contact_id is null and external_id is null and email is null then 'no_contact'
@@ -145,6 +148,7 @@ judged as (
     select
         *,
         case rejection_code
+            when 'unreadable_file' then 'unreadable file: ' || parse_error[length('whole file not loaded: ') + 1:]
             when 'unreadable_line' then 'unreadable line: ' || parse_error
             when 'superseded' then 'response_id repeated: superseded by ' || superseded_by
             when 'no_contact' then 'no contact: give contact_id, external_id or email'

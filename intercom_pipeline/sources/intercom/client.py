@@ -510,9 +510,19 @@ def _next_cursor(page: dict[str, Any]) -> str | None:
     return None
 
 
+# Second path segments that name a listing of their own, not an object's id.
+NAMED_LISTINGS = frozenset({"activity_logs", "collections", "help_centers", "deleted", "scroll"})
+
+
 def endpoint_of(path: str) -> str:
-    """The first segment of an API path: "/conversations/123" -> "conversations"."""
-    return path.lstrip("/").split("/", 1)[0].split("?", 1)[0]
+    """What an API path reads: its first segment, with a named listing under it.
+
+    "/conversations/123" -> "conversations"; "/conversations/deleted" -> "conversations/deleted".
+    """
+    segments = path.lstrip("/").split("?", 1)[0].split("/")
+    if len(segments) > 1 and segments[1] in NAMED_LISTINGS:
+        return "/".join(segments[:2])
+    return segments[0]
 
 
 def _next_page_number(pages: dict[str, Any], current: int) -> int:

@@ -5,7 +5,8 @@
 
 Rows are counted as the resources yield them (`counter`); calls, 429s and retries come from the
 clients' per-endpoint counts, an endpoint going to the family whose table it serves (a call no
-family claims, such as GET /me, goes to an `other` line). calls/s is the rate since the last
+family claims, such as GET /me, is left out). The final counts are reported only after a run
+long enough to have reported during it: a shorter run's summary says the same. calls/s is the rate since the last
 report, against the ceiling the rate-limit headers announce (X-RateLimit-Limit per 10 s).
 Plain Python: a thread and a callable to log with (a `logging.Logger`, Dagster's `context.log`,
 or any function taking one string).
@@ -28,12 +29,18 @@ OTHER = "other"
 
 # The first segment of an API path -> the table its calls serve.
 ENDPOINT_TABLE = {
-    "help_center": "help_centers",
+    "help_center/help_centers": "help_centers",
+    "help_center/collections": "collections",
     "companies": "companies",
+    "companies/scroll": "companies",
     "contacts": "contacts",
     "conversations": "conversations",
+    "conversations/deleted": "deletions",
     "tickets": "tickets",
+    "ticket_types": "ticket_types",
+    "ticket_states": "ticket_states",
     "admins": "admins",
+    "admins/activity_logs": "admin_activity_logs",
     "teams": "teams",
     "tags": "tags",
     "segments": "segments",
@@ -72,6 +79,7 @@ class Progress:
         self._thread: threading.Thread | None = None
         self._last_at = clock()
         self._last_calls: dict[str, int] = {}
+        self._reported = False  # whether a report went out while the extraction ran
 
     def counter(self, table: str) -> Callable[[Any], Any]:
         """A dlt map step for `table`'s resource: counts what passes, changes nothing."""
@@ -94,11 +102,13 @@ class Progress:
         self._stop.set()
         if self._thread is not None:
             self._thread.join()
-        self.report()  # the final counts
+        if self._reported:  # a shorter run's summary already says it all
+            self.report()
 
     def _run(self) -> None:
         while not self._stop.wait(self.interval):
             self.report()
+            self._reported = True
 
     def report(self) -> None:
         for line in self.lines():
@@ -115,7 +125,7 @@ class Progress:
             if table in rows:
                 rows[table] = max(rows[table] - count, 0)
         lines = []
-        for family in [*self._families(), OTHER]:
+        for family in self._families():
             counts = calls.get(family, {})
             tables = [t for t in self.tables if family_or_other(t) == family]
             if not counts.get("api_calls") and not any(rows.get(t) for t in tables):
