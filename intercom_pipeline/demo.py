@@ -49,6 +49,19 @@ def add_sandbox_arguments(serve: argparse.ArgumentParser) -> None:
     serve.add_argument("--error-rate", type=float, default=0.0, help="share of 500/502/503 answers")
     serve.add_argument("--drop-rate", type=float, default=0.0, help="share of dropped connections")
     serve.add_argument("--truncate-rate", type=float, default=0.0, help="share of truncated bodies")
+    serve.add_argument(
+        "--clock",
+        choices=("fixed", "wall"),
+        default="fixed",
+        help="fixed: history ends 2026-11-01 and only POST /_sandbox/clock/advance moves it; "
+        "wall: history ends now and the workspace follows the machine's clock (default fixed)",
+    )
+    serve.add_argument(
+        "--activity-speed",
+        type=float,
+        default=1.0,
+        help="with --clock wall, busy hours of activity per hour that passes (default 1)",
+    )
 
 
 def serve_sandbox(args: argparse.Namespace) -> int:
@@ -60,18 +73,24 @@ def serve_sandbox(args: argparse.Namespace) -> int:
         drop_rate=args.drop_rate,
         truncate_rate=args.truncate_rate,
     )
-    config = SandboxConfig(
-        seed=args.seed,
-        scale=args.scale,
-        token=args.token,
-        rate_limit_per_minute=args.rate_limit,
-        faults=faults,
-    )
+    try:
+        config = SandboxConfig(
+            seed=args.seed,
+            scale=args.scale,
+            token=args.token,
+            rate_limit_per_minute=args.rate_limit,
+            faults=faults,
+            clock=args.clock,
+            activity_speed=args.activity_speed,
+        )
+    except ValueError as exc:  # a negative --activity-speed
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
     started = time.monotonic()
     running = RunningSandbox(Sandbox(config), args.host, args.port)
     summary = running.sandbox.workspace.summary()
     print(
-        f"Intercom sandbox (seed {args.seed}, scale {args.scale}) ready in {time.monotonic() - started:.1f}s at {running.base_url}"
+        f"Intercom sandbox (seed {args.seed}, scale {args.scale}, clock {args.clock}) ready in {time.monotonic() - started:.1f}s at {running.base_url}"
     )
     print(
         f"  {summary['contacts']} contacts, {summary['companies']} companies, {summary['conversations']} conversations, "

@@ -1,24 +1,29 @@
 """Moving the sandbox clock, and the activity that happens meanwhile.
 
-New conversations, replies, closes, reopens, tags, contact and company changes, deletions, merges
-and a custom attribute that changes type: all timestamped inside the interval the clock moved
-through, so an incremental sync sees them exactly as it would see a live workspace.
+New conversations, replies, closes, reopens, tags, contact and company changes, deletions
+(contacts, companies, conversations), merges, admin activity logs and a custom attribute that
+changes type: all timestamped inside the interval the clock moved through, so an incremental sync
+sees them exactly as it would see a live workspace. New conversations get ids above every older
+one, in the order they were created, as Intercom's do.
 """
 
 from __future__ import annotations
 
 import random
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any, TypeVar
 
 from intercom_sandbox import text
+from intercom_sandbox.generate_extras import add_activity_logs
 from intercom_sandbox.generator import custom_attribute_value, hex_id
 from intercom_sandbox.model import (
     AppliedTag,
+    Company,
     Contact,
     Conversation,
     DataAttribute,
+    DeletedConversation,
     Part,
 )
 from intercom_sandbox.workspace import Workspace
@@ -40,7 +45,9 @@ class Activity:
     company_updates: int = 0
     contact_deletions: int = 0
     company_deletions: int = 0
+    conversation_deletions: int = 0
     merges: int = 0
+    activity_logs: int = 0  # admin activity log entries (mostly logins and logouts)
     # {"name": "seats", "to": "string", "contacts": 5}: the attribute's type changes and that many
     # contacts get a value of the new type.
     attribute_type_change: dict[str, Any] | None = None
@@ -60,7 +67,9 @@ class Activity:
             company_updates=max(1, n // 5),
             contact_deletions=max(1, n // 20),
             company_deletions=max(1, n // 50),
+            conversation_deletions=max(1, n // 20),
             merges=max(1, n // 20),
+            activity_logs=max(3, len(ws.admins) // 8),
         )
 
     @classmethod
@@ -71,13 +80,19 @@ class Activity:
                 f"unknown activity keys {sorted(unknown)}; known: {sorted(cls.__dataclass_fields__)}"
             )
         for key, value in raw.items():
-            if key != "attribute_type_change" and (
+            if key in COUNTS and (
                 not isinstance(value, int) or isinstance(value, bool) or value < 0
             ):
                 raise ValueError(f"activity {key!r} must be a count (an integer of 0 or more)")
         if not isinstance(raw.get("attribute_type_change") or {}, dict):
             raise ValueError("activity 'attribute_type_change' must be an object")
         return cls(**raw)
+
+
+# The Activity fields that are counts (every one but attribute_type_change).
+COUNTS: tuple[str, ...] = tuple(
+    name for name in Activity.__dataclass_fields__ if name != "attribute_type_change"
+)
 
 
 @dataclass
@@ -94,7 +109,9 @@ class Changes:
     updated_companies: list[str] = field(default_factory=list)
     deleted_contacts: list[str] = field(default_factory=list)
     deleted_companies: list[str] = field(default_factory=list)
+    deleted_conversations: list[str] = field(default_factory=list)
     merged_contacts: list[str] = field(default_factory=list)
+    activity_logs: list[str] = field(default_factory=list)
     retyped_attribute: dict[str, Any] | None = None
 
 
@@ -130,6 +147,8 @@ def advance(ws: Workspace, seconds: int, activity: Activity, rng: random.Random)
     interval = _Interval(rng, ws.now, ws.now + seconds)
     ws.now = interval.end
     changes = Changes()
+    if activity == Activity():  # only time passes: no scan, and cached results stay valid
+        return changes
     # Candidates for replies, closes and reopens are the conversations as they were before.
     open_ones = [c for c in ws.conversations if c.state != "closed" and c.admin_assignee_id]
     closed_ones = [c for c in ws.conversations if c.state == "closed" and c.parts]
@@ -148,11 +167,18 @@ def advance(ws: Workspace, seconds: int, activity: Activity, rng: random.Random)
         ws, activity, interval, changes
     )
     changes.merged_contacts = _merges(ws, activity.merges, interval)
+    changes.deleted_conversations = _delete_conversations(
+        ws, activity.conversation_deletions, interval, changes
+    )
+    changes.activity_logs = add_activity_logs(
+        ws, activity.activity_logs, rng, interval.start, interval.end
+    )
     if activity.attribute_type_change:
         changes.retyped_attribute = _retype_attribute(
             ws, activity.attribute_type_change, interval.moment, rng
         )
-    ws.recount_company_users()
+    if changes.deleted_contacts or changes.merged_contacts:  # companies lost users
+        ws.recount_company_users()
     ws.changed()
     return changes
 
@@ -189,10 +215,11 @@ def _new_contacts(
 def _new_conversations(
     ws: Workspace, count: int, interval: _Interval, visible: list[Contact]
 ) -> list[str]:
+    """Conversations started inside the interval, numbered in time order after every older one."""
+    drawn = [(interval.moment(), interval.rng.choice(visible)) for _ in range(count)]
     added = []
-    for i in range(count):
-        contact = interval.rng.choice(visible)
-        conversation = _new_conversation(ws, contact, interval.moment(), interval.rng, i)
+    for at, contact in sorted(drawn, key=lambda moment_and_contact: moment_and_contact[0]):
+        conversation = _new_conversation(ws, contact, at, interval.rng)
         ws.add_conversation(conversation)
         added.append(conversation.id)
     return added
@@ -277,21 +304,36 @@ def _deletions(
     ws: Workspace, activity: Activity, interval: _Interval, changes: Changes
 ) -> tuple[list[str], list[str]]:
     """Deleted contacts and companies, never ones this move updated."""
-    contacts = [c for c in ws.visible_contacts() if c.id not in changes.updated_contacts]
-    deleted_contacts = []
-    for contact in interval.pick(contacts, activity.contact_deletions):
-        contact.deleted_at = interval.moment()
-        deleted_contacts.append(contact.id)
-    companies = [c for c in ws.visible_companies() if c.id not in changes.updated_companies]
-    deleted_companies = []
-    for company in interval.pick(companies, activity.company_deletions):
-        company.deleted_at = interval.moment()
-        deleted_companies.append(company.id)
-    return deleted_contacts, deleted_companies
+    contacts = _delete(
+        ws.visible_contacts, changes.updated_contacts, activity.contact_deletions, interval
+    )
+    companies = _delete(
+        ws.visible_companies, changes.updated_companies, activity.company_deletions, interval
+    )
+    return contacts, companies
+
+
+def _delete(
+    live: Callable[[], Sequence[Contact | Company]],
+    spared: list[str],
+    count: int,
+    interval: _Interval,
+) -> list[str]:
+    """Up to `count` of the `live` records, none of the `spared` ids, marked deleted."""
+    if count == 0:  # spares the scan of every record
+        return []
+    kept = set(spared)
+    deleted = []
+    for record in interval.pick([r for r in live() if r.id not in kept], count):
+        record.deleted_at = interval.moment()
+        deleted.append(record.id)
+    return deleted
 
 
 def _merges(ws: Workspace, count: int, interval: _Interval) -> list[str]:
     """Leads merge into users (none when there is no user)."""
+    if count == 0:  # spares the scans of every contact
+        return []
     leads = [c for c in ws.visible_contacts() if c.role == "lead"]
     users = [c for c in ws.visible_contacts() if c.role == "user"]
     merged = []
@@ -301,6 +343,28 @@ def _merges(ws: Workspace, count: int, interval: _Interval) -> list[str]:
         target.updated_at = max(target.updated_at, interval.moment())
         merged.append(lead.id)
     return merged
+
+
+def _delete_conversations(
+    ws: Workspace, count: int, interval: _Interval, changes: Changes
+) -> list[str]:
+    """Deleted conversations: never a ticket's, nor one this move created or changed."""
+    if count == 0:  # spares the scan of every conversation
+        return []
+    touched = {
+        *changes.new_conversations,
+        *changes.replied,
+        *changes.closed,
+        *changes.reopened,
+        *changes.tagged,
+    }
+    candidates = [c for c in ws.conversations if c.ticket_id is None and c.id not in touched]
+    deleted = [
+        DeletedConversation(c.id, interval.moment_after(c.updated_at), interval.rng.random() < 0.5)
+        for c in interval.pick(candidates, count)
+    ]
+    ws.delete_conversations(deleted)
+    return [d.id for d in deleted]
 
 
 def _check_retype(ws: Workspace, spec: dict[str, Any]) -> DataAttribute:
@@ -375,14 +439,12 @@ def _append(
     c.touch(at)
 
 
-def _new_conversation(
-    ws: Workspace, contact: Contact, at: int, rng: random.Random, i: int
-) -> Conversation:
+def _new_conversation(ws: Workspace, contact: Contact, at: int, rng: random.Random) -> Conversation:
     _topic, subject, body = rng.choice(text.CUSTOMER_OPENERS)
     channel = rng.choice(("conversation", "email"))
     team = rng.choice(ws.teams)
     conversation = Conversation(
-        id=str(215_000_000_000 + len(ws.conversations) * 13 + 7),
+        id=ws.allocate_conversation_id(),
         created_at=at,
         updated_at=at,
         contact_ids=[contact.id],

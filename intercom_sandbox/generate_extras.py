@@ -1,17 +1,17 @@
-"""Data the read-only routes need that the generator never made: activity and handling events.
+"""Data the read-only routes need beside the generated objects: activity logs, handling events.
 
-Drawn from its own `random.Random`, seeded from the workspace seed, so adding it leaves every
-object the generator makes byte-identical for a given seed and scale.
+Drawn from their own `random.Random`s, seeded from the workspace seed, so adding them leaves every
+object the generator makes byte-identical for a given seed and scale. Activity logs are built once
+with the workspace and grow when the clock moves; handling events are derived on request.
 """
 
 from __future__ import annotations
 
 import random
 from datetime import UTC, datetime
-from functools import cache
 from typing import Any
 
-from intercom_sandbox.model import Conversation
+from intercom_sandbox.model import Admin, Conversation
 from intercom_sandbox.workspace import DAY, Workspace
 
 ACTIVITY_SPAN_DAYS = 365
@@ -33,45 +33,53 @@ EVENT_TYPES: tuple[str, ...] = tuple(sorted(kind for kind, _, _ in ACTIVITY_KIND
 PAUSE_REASONS: tuple[str, ...] = ("Paused", "Lunch", "Meeting", "End of shift")
 
 
-def activity_logs(ws: Workspace) -> list[dict[str, Any]]:
-    """The workspace's admin activity logs, oldest first; the same list for a seed and `now`."""
-    return [dict(log) for log in _activity_logs(ws.seed, ws.now, tuple(_admin_keys(ws)))]
+def add_history_logs(ws: Workspace) -> None:
+    """The year of logs before the build's clock: a few per admin per week, from a dedicated RNG.
+
+    Built once with the workspace, so moving the clock keeps every log and its id.
+    """
+    rng = random.Random(f"{ws.seed}-activity-logs")
+    start = ws.now - ACTIVITY_SPAN_DAYS * DAY
+    logs = [
+        _log(rng, admin, start, ws.now)
+        for admin in ws.admins
+        for _ in range(ACTIVITY_SPAN_DAYS // 3)
+    ]
+    _append_logs(ws, logs)
 
 
-def _admin_keys(ws: Workspace) -> list[tuple[str, str, str]]:
-    return [(a.id, a.name, a.email) for a in ws.admins]
+def add_activity_logs(
+    ws: Workspace, count: int, rng: random.Random, start: int, end: int
+) -> list[str]:
+    """`count` logs by random admins inside (start, end]; returns their ids, above every older one."""
+    logs = [_log(rng, rng.choice(ws.admins), start + 1, end + 1) for _ in range(count)]
+    return _append_logs(ws, logs)
 
 
-@cache
-def _activity_logs(
-    seed: int, now: int, admins: tuple[tuple[str, str, str], ...]
-) -> tuple[dict[str, Any], ...]:
-    """A few events per admin per week across the last year, from a dedicated RNG."""
-    rng = random.Random(f"{seed}-activity-logs")
-    weights = [w for _, _, w in ACTIVITY_KINDS]
-    start = now - ACTIVITY_SPAN_DAYS * DAY
-    logs = []
-    for admin_id, name, email in admins:
-        for _ in range(ACTIVITY_SPAN_DAYS // 3):
-            kind, template, _ = rng.choices(ACTIVITY_KINDS, weights)[0]
-            logs.append(
-                {
-                    "created_at": rng.randrange(start, now),
-                    "performed_by": {
-                        "type": "admin",
-                        "id": admin_id,
-                        "email": email,
-                        "ip": f"10.{rng.randrange(256)}.{rng.randrange(256)}.{rng.randrange(1, 255)}",
-                    },
-                    "activity_type": kind,
-                    "activity_description": template.format(name=name),
-                    "metadata": _metadata(kind, rng),
-                }
-            )
+def _append_logs(ws: Workspace, logs: list[dict[str, Any]]) -> list[str]:
+    """Number the logs in time order after the workspace's last one, and keep them."""
     logs.sort(key=lambda log: (log["created_at"], log["performed_by"]["id"]))
-    for number, log in enumerate(logs, 1):
+    for number, log in enumerate(logs, len(ws.activity_logs) + 1):
         log["id"] = str(number)
-    return tuple(logs)
+    ws.activity_logs.extend(logs)
+    return [log["id"] for log in logs]
+
+
+def _log(rng: random.Random, admin: Admin, low: int, high: int) -> dict[str, Any]:
+    """One log by `admin`, created in [low, high), of a kind drawn by weight."""
+    kind, template, _ = rng.choices(ACTIVITY_KINDS, [w for _, _, w in ACTIVITY_KINDS])[0]
+    return {
+        "created_at": rng.randrange(low, high),
+        "performed_by": {
+            "type": "admin",
+            "id": admin.id,
+            "email": admin.email,
+            "ip": f"10.{rng.randrange(256)}.{rng.randrange(256)}.{rng.randrange(1, 255)}",
+        },
+        "activity_type": kind,
+        "activity_description": template.format(name=admin.name),
+        "metadata": _metadata(kind, rng),
+    }
 
 
 def _metadata(kind: str, rng: random.Random) -> dict[str, Any] | None:

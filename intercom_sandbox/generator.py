@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from intercom_sandbox import text
+from intercom_sandbox.generate_extras import add_history_logs
 from intercom_sandbox.model import (
     Admin,
     AppliedTag,
@@ -33,7 +34,7 @@ from intercom_sandbox.model import (
     TicketState,
     TicketType,
 )
-from intercom_sandbox.workspace import DAY, Workspace
+from intercom_sandbox.workspace import DAY, Workspace, conversation_id
 
 HOUR = 3_600
 MINUTE = 60
@@ -134,6 +135,22 @@ def build_workspace(seed: int = 1, scale: str = "demo", now: int = DEFAULT_NOW) 
     return _Builder(seed, SCALES[scale], now).build()
 
 
+def _number_by_creation(conversations: list[Conversation], tickets: list[Ticket]) -> None:
+    """Sort by created_at and give ids in that order, as Intercom's ids grow with creation time.
+
+    Ties keep their generation order. Tickets follow their conversation to its new id.
+    """
+    conversations.sort(key=lambda c: c.created_at)
+    renamed = {}
+    for number, conversation in enumerate(conversations):
+        new_id = conversation_id(number)
+        renamed[conversation.id] = new_id
+        conversation.id = new_id
+    for ticket in tickets:
+        if ticket.conversation_id is not None:
+            ticket.conversation_id = renamed[ticket.conversation_id]
+
+
 def hex_id(rng: random.Random) -> str:
     """A 24-hex id shaped like Intercom's contact, company and segment ids."""
     return f"{rng.getrandbits(96):024x}"
@@ -181,10 +198,12 @@ class _Builder:
             ticket_states=ticket_states,
             tickets=tickets,
             next_part_id=self.part_id,
+            conversation_count=len(conversations),
         )
         for event in self.events(contacts):
             workspace.add_event(event)
         workspace.recount_company_users()
+        add_history_logs(workspace)
         workspace.version = 0
         return workspace
 
@@ -475,7 +494,7 @@ class _Builder:
                 tickets.append(self.ticket(len(tickets), conversation))
         for i in range(max(1, count // 100)):
             tickets.append(self.ticket(len(tickets), None, contact=rng.choice(reachable), index=i))
-        conversations.sort(key=lambda c: c.created_at)
+        _number_by_creation(conversations, tickets)
         return conversations, tickets
 
     def conversation(self, index: int, contact: Contact, huge_parts: int) -> Conversation:
@@ -539,7 +558,7 @@ class _Builder:
     ) -> Conversation:
         rng = self.rng
         return Conversation(
-            id=str(215_000_000_000 + index * 13),
+            id=f"draft-{index}",  # numbered once every conversation exists
             created_at=created,
             updated_at=created,
             contact_ids=[contact.id],

@@ -8,6 +8,8 @@ from typing import Any
 
 from intercom_sandbox.errors import ApiError
 
+INTERCOM_BASE_URL = "https://api.intercom.io"
+
 
 @dataclass
 class Request:
@@ -17,6 +19,8 @@ class Request:
     body: bytes = b""
     # The path's named parts (`{"id": ...}`), filled in by the router when a route matches.
     params: dict[str, str] = field(default_factory=dict)
+    # Where the request was sent, for the URLs an answer gives (`pages.next` of some lists).
+    base_url: str = INTERCOM_BASE_URL
 
     def json(self) -> Any:
         if not self.body:

@@ -324,6 +324,20 @@ class Conversation:
         return self._stats
 
 
+@dataclass(slots=True, frozen=True)
+class DeletedConversation:
+    """What GET /conversations/deleted keeps of a conversation once it is gone."""
+
+    id: str
+    deleted_at: int
+    metrics_retained: bool
+
+    @property
+    def order(self) -> tuple[int, int]:
+        """The list's sort key: deletion time, then id (numerically)."""
+        return self.deleted_at, int(self.id)
+
+
 def _since(at: int | None, start: int) -> int | None:
     return None if at is None else max(0, at - start)
 

@@ -2,8 +2,26 @@
 
 Per request, in order: the control API (`/_sandbox/...`, no token), injected dropped connections,
 Bearer authentication (401), the Accept and Intercom-Version headers, the 10-second rate-limit
-window (429 with X-RateLimit-* headers), simulated latency, injected 5xx answers, the operation
-itself, and injected truncated bodies.
+window (429 with X-RateLimit-* headers), simulated latency, the wall clock's move to the current
+second (`clock: wall` only, see clock.py), injected 5xx answers, the operation itself, and
+injected truncated bodies.
+
+The control API (JSON in and out; a bad value is 400 `{"error": ...}`):
+
+* `GET /_sandbox/status`: the workspace's counts and `now`, the scale, and `clock`
+  (`{mode, activity_speed, moves, changed: {kind: how many ids all clock moves changed}}`), the rate
+  limit, the faults, the restricted modules and whether a companies scroll is open.
+* `GET /_sandbox/stats`, `GET /_sandbox/stats/summary` (no writes), `POST /_sandbox/stats/reset`:
+  what the sandbox received.
+* `POST /_sandbox/clock/advance` `{"seconds": 3600, "activity": {...}}`: move the fixed clock and
+  answer `{now, changes}` (activity.py); 409 with the wall clock, which follows the machine's.
+* `GET /_sandbox/changes?since=<unix>[&until=<unix>]`: `{since, until, changes}`, the ids changed
+  by the clock moves (wall-clock ticks or advances) that ended in (since, until], until defaulting
+  to the workspace's now. Moves follow one another without gaps, so for `since` and `until` read
+  from the clock (status' `workspace.now`, or an advance's `now`) these are exactly the changes
+  timestamped in (since, until]. Each kind lists an id once, even when several moves changed it.
+* `PUT /_sandbox/faults`, `PUT /_sandbox/rate_limit` `{"per_minute": n}`,
+  `PUT /_sandbox/restrictions` `{"modules": [...]}`: misbehave on purpose.
 """
 
 from __future__ import annotations
@@ -14,7 +32,7 @@ import threading
 import time
 import uuid
 from collections import Counter
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from copy import deepcopy
 from dataclasses import asdict, dataclass, field
@@ -23,9 +41,10 @@ from typing import Any
 from urllib.parse import parse_qsl, urlsplit
 
 from intercom_sandbox import activity, render
+from intercom_sandbox.clock import CLOCK_MODES, ChangeLog, WallClock
 from intercom_sandbox.errors import ApiError
 from intercom_sandbox.generator import DEFAULT_NOW, build_workspace
-from intercom_sandbox.http_types import Request, Response
+from intercom_sandbox.http_types import INTERCOM_BASE_URL, Request, Response
 from intercom_sandbox.router import Router
 
 API_VERSION = "2.16"
@@ -34,6 +53,13 @@ API_VERSION = "2.16"
 KNOWN_VERSIONS = ("1.0", "1.1", "1.2", "1.3", "1.4", *(f"2.{n}" for n in range(17)))
 DEFAULT_TOKEN = "sandbox-token"
 CONTROL_PREFIX = "/_sandbox"
+WALL_CLOCK_ADVANCE = (
+    "the clock follows the machine's clock (clock: wall): it cannot be moved by hand. "
+    "To move it with POST /_sandbox/clock/advance, start the sandbox with clock fixed "
+    "(SandboxConfig(clock='fixed') or `intercom-pipeline sandbox --clock fixed`)."
+)
+# A control operation: the query string and the JSON body in, the answer out.
+ControlOperation = Callable[[dict[str, str], dict[str, Any]], Response]
 
 
 @dataclass
@@ -127,8 +153,16 @@ class SandboxConfig:
     token: str = DEFAULT_TOKEN
     rate_limit_per_minute: int = 10_000
     scroll_expiry_seconds: float = 60.0
-    now: int = DEFAULT_NOW
+    now: int = DEFAULT_NOW  # the fixed clock's start; the wall clock starts at the machine's
     faults: Faults = field(default_factory=Faults)
+    clock: str = "fixed"  # "fixed": moved by the control API; "wall": follows the machine's
+    activity_speed: float = 1.0  # wall clock: busy hours of activity per hour that passes
+
+    def __post_init__(self) -> None:
+        if self.clock not in CLOCK_MODES:
+            raise ValueError(f"clock must be 'fixed' or 'wall', got {self.clock!r}")
+        if self.activity_speed < 0:
+            raise ValueError(f"activity_speed must be 0 or more, got {self.activity_speed}")
 
 
 class Sandbox:
@@ -136,7 +170,9 @@ class Sandbox:
 
     def __init__(self, config: SandboxConfig | None = None) -> None:
         self.config = config or SandboxConfig()
-        self.workspace = build_workspace(self.config.seed, self.config.scale, self.config.now)
+        wall = self.config.clock == "wall"
+        now = int(time.time()) if wall else self.config.now
+        self.workspace = build_workspace(self.config.seed, self.config.scale, now)
         self.router = Router(self.workspace, self.config.scroll_expiry_seconds)
         self.faults = self.config.faults
         self.rate_limiter = RateLimiter(self.config.rate_limit_per_minute)
@@ -144,6 +180,14 @@ class Sandbox:
         self.stats_lock = threading.Lock()
         self.rng = random.Random(self.config.seed * 31 + 7)
         self.activity_rng = random.Random(self.config.seed * 17 + 3)
+        self.change_log = ChangeLog()
+        self.wall_clock = (
+            WallClock(
+                self.workspace, self.config.activity_speed, self.activity_rng, self.change_log
+            )
+            if wall
+            else None
+        )
 
     # --- the Intercom side -----------------------------------------------------------------
 
@@ -152,7 +196,10 @@ class Sandbox:
     ) -> tuple[Response, str | None]:
         """Answer one Intercom request. Returns the response and the fault to apply to it."""
         url = urlsplit(target)
-        request = Request(method, url.path.rstrip("/") or "/", dict(parse_qsl(url.query)), body)
+        path = url.path.rstrip("/") or "/"
+        request = Request(
+            method, path, dict(parse_qsl(url.query)), body, base_url=_base_url(headers)
+        )
         with self.stats_lock:
             fault_roll = self.rng.random()
             request_id = str(uuid.UUID(int=self.rng.getrandbits(128)))
@@ -187,6 +234,8 @@ class Sandbox:
         is_scroll = request.path == "/companies/scroll"
         with self._in_flight(is_scroll):
             self._sleep_latency()
+            if self.wall_clock is not None:
+                self.wall_clock.catch_up()
             self._maybe_fail(limit_headers)
             if is_scroll and not request.query.get("scroll_param"):
                 self._maybe_refuse_scroll(limit_headers)
@@ -307,74 +356,113 @@ class Sandbox:
 
     # --- the control API ---------------------------------------------------------------------
 
-    def control(self, method: str, path: str, body: bytes) -> Response:
+    def control(self, method: str, target: str, body: bytes) -> Response:
         """`/_sandbox/...`: move the clock, set faults and limits, read what was received."""
+        url = urlsplit(target)
+        operation = self._control_operations().get((method, url.path[len(CONTROL_PREFIX) :]))
+        if operation is None:
+            return Response(404, {"error": f"no control operation {method} {url.path}"})
         try:
             payload = json.loads(body) if body else {}
             if not isinstance(payload, dict):
                 raise ValueError("the body must be a JSON object")
-            return self._control(method, path[len(CONTROL_PREFIX) :] or "/", payload)
+            return operation(dict(parse_qsl(url.query)), payload)
         except (ValueError, TypeError) as exc:
             return Response(400, {"error": str(exc)})
 
-    def _control(self, method: str, path: str, payload: dict[str, Any]) -> Response:
+    def _control_operations(self) -> dict[tuple[str, str], ControlOperation]:
+        return {
+            ("GET", "/status"): self._status,
+            ("GET", "/stats"): lambda query, payload: self._stats(with_writes=True),
+            ("GET", "/stats/summary"): lambda query, payload: self._stats(with_writes=False),
+            ("POST", "/stats/reset"): self._reset_stats,
+            ("POST", "/clock/advance"): self._advance_clock,
+            ("GET", "/changes"): self._changes,
+            ("PUT", "/faults"): self._set_faults,
+            ("PUT", "/rate_limit"): self._set_rate_limit,
+            ("PUT", "/restrictions"): self._set_restrictions,
+        }
+
+    def _status(self, query: dict[str, str], payload: dict[str, Any]) -> Response:
+        with self.workspace.lock:
+            summary = self.workspace.summary()
+            clock = {
+                "mode": self.config.clock,
+                "activity_speed": self.config.activity_speed,
+                **self.change_log.summary(),
+            }
+        body = {
+            "workspace": summary,
+            "scale": self.config.scale,
+            "clock": clock,
+            "rate_limit_per_minute": self.rate_limiter.per_minute,
+            "faults": asdict(self.faults),
+            "restricted_modules": sorted(self.router.state.restricted_modules),
+            "scroll_open": self.router.state.scroll_is_open(),
+        }
+        return Response(200, body)
+
+    def _stats(self, *, with_writes: bool) -> Response:
+        with self.stats_lock:
+            return Response(200, self.stats.as_dict(with_writes=with_writes))
+
+    def _reset_stats(self, query: dict[str, str], payload: dict[str, Any]) -> Response:
+        with self.stats_lock:
+            self.stats = Stats()
+        return Response(200, {"reset": True})
+
+    def _advance_clock(self, query: dict[str, str], payload: dict[str, Any]) -> Response:
+        """Move the fixed clock by `seconds` (default an hour) with `activity` (a busy hour)."""
+        if self.wall_clock is not None:
+            return Response(409, {"error": WALL_CLOCK_ADVANCE})
+        seconds = int(payload.get("seconds", 3_600))
+        raw_activity = payload.get("activity")
         ws = self.workspace
-        if (method, path) == ("GET", "/status"):
-            with ws.lock:
-                summary = ws.summary()
-            return Response(
-                200,
-                {
-                    "workspace": summary,
-                    "scale": self.config.scale,
-                    "rate_limit_per_minute": self.rate_limiter.per_minute,
-                    "faults": asdict(self.faults),
-                    "restricted_modules": sorted(self.router.state.restricted_modules),
-                    "scroll_open": self.router.state.scroll_is_open(),
-                },
+        with ws.lock:
+            spec = (
+                activity.Activity.default_for(ws)
+                if raw_activity is None
+                else activity.Activity.from_dict(raw_activity)
             )
-        if (method, path) == ("GET", "/stats"):
-            with self.stats_lock:
-                return Response(200, self.stats.as_dict())
-        if (method, path) == ("GET", "/stats/summary"):
-            with self.stats_lock:
-                return Response(200, self.stats.as_dict(with_writes=False))
-        if (method, path) == ("POST", "/stats/reset"):
-            with self.stats_lock:
-                self.stats = Stats()
-            return Response(200, {"reset": True})
-        if (method, path) == ("POST", "/clock/advance"):
-            seconds = int(payload.get("seconds", 3_600))
-            raw_activity = payload.get("activity")
-            with ws.lock:
-                spec = (
-                    activity.Activity.default_for(ws)
-                    if raw_activity is None
-                    else activity.Activity.from_dict(raw_activity)
-                )
-                changes = activity.advance(ws, seconds, spec, self.activity_rng)
-                return Response(200, {"now": ws.now, "changes": asdict(changes)})
-        if (method, path) == ("PUT", "/faults"):
-            with self.stats_lock:
-                self.faults.update(payload)
-            return Response(200, asdict(self.faults))
-        if (method, path) == ("PUT", "/rate_limit"):
-            self.rate_limiter.set_limit(int(payload["per_minute"]))
-            return Response(
-                200,
-                {
-                    "per_minute": self.rate_limiter.per_minute,
-                    "per_10_seconds": self.rate_limiter.per_window,
-                },
-            )
-        if (method, path) == ("PUT", "/restrictions"):
-            modules = payload.get("modules", [])
-            known = self.router.modules()
-            if not isinstance(modules, list) or not set(modules) <= known:
-                raise ValueError(f"modules must be a list drawn from {sorted(known)}")
-            self.router.state.restricted_modules = set(modules)
-            return Response(200, {"restricted_modules": sorted(modules)})
-        return Response(404, {"error": f"no control operation {method} {CONTROL_PREFIX}{path}"})
+            changes = self.change_log.advance(ws, seconds, spec, self.activity_rng)
+            return Response(200, {"now": ws.now, "changes": asdict(changes)})
+
+    def _changes(self, query: dict[str, str], payload: dict[str, Any]) -> Response:
+        """The ids the clock moves that ended in (since, until] changed; until defaults to now."""
+        if "since" not in query:
+            raise ValueError("since (a unix timestamp) is required")
+        since = int(query["since"])
+        with self.workspace.lock:
+            until = int(query.get("until", self.workspace.now))
+            changes = self.change_log.between(since, until)
+            return Response(200, {"since": since, "until": until, "changes": asdict(changes)})
+
+    def _set_faults(self, query: dict[str, str], payload: dict[str, Any]) -> Response:
+        with self.stats_lock:
+            self.faults.update(payload)
+        return Response(200, asdict(self.faults))
+
+    def _set_rate_limit(self, query: dict[str, str], payload: dict[str, Any]) -> Response:
+        self.rate_limiter.set_limit(int(payload["per_minute"]))
+        body = {
+            "per_minute": self.rate_limiter.per_minute,
+            "per_10_seconds": self.rate_limiter.per_window,
+        }
+        return Response(200, body)
+
+    def _set_restrictions(self, query: dict[str, str], payload: dict[str, Any]) -> Response:
+        modules = payload.get("modules", [])
+        known = self.router.modules()
+        if not isinstance(modules, list) or not set(modules) <= known:
+            raise ValueError(f"modules must be a list drawn from {sorted(known)}")
+        self.router.state.restricted_modules = set(modules)
+        return Response(200, {"restricted_modules": sorted(modules)})
+
+
+def _base_url(headers: dict[str, str]) -> str:
+    """The server the client sent its request to, from the Host header (Intercom's without one)."""
+    host = headers.get("host")
+    return f"http://{host}" if host else INTERCOM_BASE_URL
 
 
 def _json_or_text(body: bytes) -> Any:
@@ -400,7 +488,7 @@ class _Handler(BaseHTTPRequestHandler):
         body = self.rfile.read(length) if length else b""
         sandbox = self.server.sandbox
         if self.path.startswith(CONTROL_PREFIX):
-            self._send(sandbox.control(self.command, urlsplit(self.path).path, body), None)
+            self._send(sandbox.control(self.command, self.path, body), None)
             return
         headers = {k.lower(): v for k, v in self.headers.items()}
         response, fault = sandbox.serve(self.command, self.path, headers, body)

@@ -6,6 +6,7 @@ request's data work, never while it sleeps for simulated latency.
 
 from __future__ import annotations
 
+import bisect
 import threading
 from collections import defaultdict
 from dataclasses import dataclass, field
@@ -19,6 +20,7 @@ from intercom_sandbox.model import (
     Contact,
     Conversation,
     DataAttribute,
+    DeletedConversation,
     Event,
     HelpCenter,
     Message,
@@ -31,6 +33,13 @@ from intercom_sandbox.model import (
 )
 
 DAY = 86_400
+CONVERSATION_ID_BASE = 215_000_000_000
+CONVERSATION_ID_STEP = 13
+
+
+def conversation_id(number: int) -> str:
+    """The id of the workspace's `number`th conversation (from 0): ids grow with creation time."""
+    return str(CONVERSATION_ID_BASE + number * CONVERSATION_ID_STEP)
 
 
 @dataclass
@@ -56,6 +65,12 @@ class Workspace:
     events: dict[str, list[Event]] = field(default_factory=lambda: defaultdict(list))
     messages: list[Message] = field(default_factory=list)
     next_part_id: int = 0
+    # Conversations ever created, deleted ones included: numbers the next conversation's id.
+    conversation_count: int = 0
+    # Oldest deletion first (`DeletedConversation.order`).
+    deleted_conversations: list[DeletedConversation] = field(default_factory=list)
+    # Admin activity logs, oldest first; their ids count up from "1" (generate_extras.py).
+    activity_logs: list[dict[str, Any]] = field(default_factory=list)
     utc_offset_seconds: int = 0
     lock: threading.RLock = field(default_factory=threading.RLock, repr=False)
     # Bumped on every change so cached search results are recomputed.
@@ -156,9 +171,23 @@ class Workspace:
         self.contact_by_id[contact.id] = contact
         self.changed()
 
+    def allocate_conversation_id(self) -> str:
+        """An id above every conversation's so far, deleted ones included."""
+        self.conversation_count += 1
+        return conversation_id(self.conversation_count - 1)
+
     def add_conversation(self, conversation: Conversation) -> None:
         self.conversations.append(conversation)
         self.conversation_by_id[conversation.id] = conversation
+        self.changed()
+
+    def delete_conversations(self, deleted: list[DeletedConversation]) -> None:
+        """Drop the conversations from every list and lookup; keep what the deleted list shows."""
+        gone = {d.id for d in deleted}
+        self.conversations = [c for c in self.conversations if c.id not in gone]
+        for record in deleted:
+            del self.conversation_by_id[record.id]
+            bisect.insort(self.deleted_conversations, record, key=lambda d: d.order)
         self.changed()
 
     def add_tag(self, tag: Tag) -> None:
@@ -204,7 +233,9 @@ class Workspace:
             "contacts": len(self.visible_contacts()),
             "conversations": len(self.conversations),
             "conversation_parts": sum(len(c.parts) for c in self.conversations),
+            "deleted_conversations": len(self.deleted_conversations),
             "tickets": len(self.tickets),
             "events": sum(len(v) for v in self.events.values()),
             "messages": len(self.messages),
+            "activity_logs": len(self.activity_logs),
         }

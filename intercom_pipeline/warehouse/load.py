@@ -163,7 +163,8 @@ def run_ingestion(
     `accept_mass_deletions` lets this run mark any share of contacts and companies deleted.
     Every `progress_interval` seconds, one line per table family (rows, calls, calls/s against
     the rate limit, 429s, retries) goes to `progress_log` (a logger, Dagster's `context.log`, or
-    a function taking a string; default this module's logger), and once more at the end.
+    a function taking a string; default this module's logger), and once more at the end of a
+    run long enough to have reported during it.
     """
     started = time.monotonic()
     selected = whole_families(tables or RAW_TABLES)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from intercom_sandbox import render
 from intercom_sandbox.errors import ApiError, not_found
-from intercom_sandbox.generate_extras import EVENT_TYPES, activity_logs
+from intercom_sandbox.generate_extras import EVENT_TYPES
 from intercom_sandbox.http_types import Request, Response
 from intercom_sandbox.paging import number_page, page_param, per_page_param
 from intercom_sandbox.routes.common import RouteSpec
@@ -83,7 +83,7 @@ def _activity_page(
     after, before = window
     logs = [
         log
-        for log in activity_logs(state.ws)
+        for log in state.ws.activity_logs
         if log["created_at"] > after
         and (before is None or log["created_at"] < before)
         and (types is None or log["activity_type"] in types)

@@ -1,16 +1,17 @@
-"""Conversations: list, search, and get one with its parts."""
+"""Conversations: list, search, get one with its parts, and the list of deleted ones."""
 
 from __future__ import annotations
 
 import re
 from typing import Any
+from urllib.parse import urlencode
 
 from intercom_sandbox import render
-from intercom_sandbox.errors import not_found
+from intercom_sandbox.errors import ApiError, not_found
 from intercom_sandbox.fields import CONVERSATION_FIELDS
 from intercom_sandbox.generate_extras import handling_events
 from intercom_sandbox.http_types import Request, Response
-from intercom_sandbox.paging import per_page_param
+from intercom_sandbox.paging import number_page, page_param, per_page_param
 from intercom_sandbox.routes.common import (
     MAX_PER_PAGE,
     RouteSpec,
@@ -22,6 +23,7 @@ from intercom_sandbox.routes.common import (
 from intercom_sandbox.state import ApiState
 
 _TAG = re.compile(r"<[^>]+>")
+MAX_DELETED_PER_PAGE = 60  # the spec's maximum for GET /conversations/deleted
 
 
 def list_conversations(state: ApiState, request: Request) -> Response:
@@ -87,16 +89,49 @@ def list_handling_events(state: ApiState, request: Request) -> Response:
 
 
 def list_deleted_conversations(state: ApiState, request: Request) -> Response:
-    """GET /conversations/deleted: the sandbox never deletes a conversation, so an empty page."""
-    per_page = per_page_param(request.query.get("per_page"), 20, MAX_PER_PAGE)
-    pages = {"type": "pages", "page": 1, "per_page": per_page, "total_pages": 0}
-    body = {"type": "conversations.list", "conversations": [], "total_count": 0, "pages": pages}
+    """GET /conversations/deleted: page-numbered, by deletion time then id, newest first by default.
+
+    `pages.next` is the next page's URL on the server that was asked, as Intercom gives one.
+    """
+    q = request.query
+    order = q.get("order", "desc")
+    if order not in ("asc", "desc"):
+        raise ApiError(400, "parameter_invalid", f"order must be asc or desc, got {order!r}")
+    per_page = per_page_param(q.get("per_page"), 20, MAX_DELETED_PER_PAGE)
+    deleted = state.ws.deleted_conversations
+    chunk, pages = number_page(
+        deleted if order == "asc" else deleted[::-1], page_param(q.get("page")), per_page
+    )
+    if pages["next"] is not None:
+        following = urlencode({"per_page": per_page, "order": order, "page": pages["page"] + 1})
+        pages["next"] = f"{request.base_url}/conversations/deleted?{following}"
+    items = [
+        {
+            "type": "conversation",
+            "id": d.id,
+            "deleted_at": d.deleted_at,
+            "metrics_retained": d.metrics_retained,
+        }
+        for d in chunk
+    ]
+    body = {
+        "type": "conversations.list",
+        "conversations": items,
+        "total_count": len(deleted),
+        "pages": pages,
+    }
     return Response(200, body)
 
 
 ROUTES: tuple[RouteSpec, ...] = (
     ("GET", r"/conversations/deleted", "conversations", list_deleted_conversations),
-    ("GET", r"/conversations/(?P<id>[^/]+)/handling_events", "conversations", list_handling_events),
+    # Its own module: plans without handling events refuse them and still serve conversations.
+    (
+        "GET",
+        r"/conversations/(?P<id>[^/]+)/handling_events",
+        "handling_events",
+        list_handling_events,
+    ),
     ("GET", r"/conversations", "conversations", list_conversations),
     ("POST", r"/conversations/search", "conversations", search_conversations),
     ("GET", r"/conversations/(?P<id>[^/]+)", "conversations", get_conversation),

@@ -646,6 +646,28 @@ def test_a_module_the_plan_lacks_is_skipped_and_named(
     assert table_counts(warehouse_in(tmp_path)) == expected
 
 
+def test_a_plan_without_handling_events_skips_them_after_one_call(
+    running_sandbox: RunningSandbox,
+    intercom: SandboxClient,
+    tmp_path: Path,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    """The first refusal names the table; the rest of the run asks no more."""
+    ws = running_sandbox.sandbox.workspace
+    intercom.control("PUT", "/restrictions", {"modules": ["handling_events"]})
+    with caplog.at_level("WARNING"):
+        result = ingest(running_sandbox, tmp_path)
+    assert result.modules_unavailable == {"default": ["conversation_handling_events"]}
+    assert "Skipping conversation_handling_events for workspace default" in caplog.text
+    calls = intercom.control("GET", "/stats")["calls"]
+    assert calls["GET /conversations/{id}/handling_events"] == 1
+    assert table_counts(warehouse_in(tmp_path)) == {
+        **expected_counts(ws),
+        "conversation_handling_events": 0,
+    }
+    intercom.control("PUT", "/restrictions", {"modules": []})
+
+
 def test_a_rejected_token_still_fails_the_whole_run(
     running_sandbox: RunningSandbox, tmp_path: Path
 ) -> None:

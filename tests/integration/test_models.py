@@ -543,9 +543,13 @@ def test_bi_copy_is_read_only_and_survives_a_reader_through_a_run(build: Build) 
     finally:
         reader.close()
     assert build.serving.stat().st_ino != before
-    assert build.query("select count(*) from analytics.conversations", build.serving) == [
-        (len(build.workspace.conversations),)
-    ]
+    # The busy hour deleted conversations too: their rows stay, flagged.
+    ws = build.workspace
+    assert ws.deleted_conversations
+    assert build.query(
+        "select count(*) filter (where not is_deleted), count(*) from analytics.conversations",
+        build.serving,
+    ) == [(len(ws.conversations), len(ws.conversations) + len(ws.deleted_conversations))]
 
 
 def test_a_failing_dbt_test_fails_the_dbt_step_and_nothing_after_it_runs(
@@ -625,15 +629,23 @@ def _writes(build: Build) -> int:
     return stats.json()["write_count"]
 
 
-def test_deleted_contacts_and_companies_stay_flagged(build: Build) -> None:
+def test_deleted_conversations_contacts_and_companies_stay_flagged(build: Build) -> None:
     changes = requests.post(
         f"{build.running.base_url}/_sandbox/clock/advance",
-        json={"seconds": 3600, "activity": {"contact_deletions": 2, "company_deletions": 1}},
+        json={
+            "seconds": 3600,
+            "activity": {
+                "contact_deletions": 2,
+                "company_deletions": 1,
+                "conversation_deletions": 2,
+            },
+        },
         timeout=30,
     )
     changes.raise_for_status()
     gone = changes.json()["changes"]
     assert len(gone["deleted_contacts"]) == 2 and len(gone["deleted_companies"]) == 1
+    assert len(gone["deleted_conversations"]) == 2
     assert build.run().success
     flagged = build.query(
         "select contact_id, deleted_at is not null from analytics.contacts where is_deleted"
@@ -647,3 +659,13 @@ def test_deleted_contacts_and_companies_stay_flagged(build: Build) -> None:
     assert {row[0] for row in companies} == {
         c.id for c in build.workspace.companies if c.deleted_at is not None
     }
+    # Every conversation deleted since the first build (this move's and the earlier busy
+    # hour's), with Intercom's deletion time.
+    conversations = build.query(
+        "select conversation_id, epoch(deleted_at)::bigint, is_deleted_metrics_retained"
+        " from analytics.conversations where is_deleted"
+    )
+    assert set(conversations) == {
+        (d.id, d.deleted_at, d.metrics_retained) for d in build.workspace.deleted_conversations
+    }
+    assert set(gone["deleted_conversations"]) <= {row[0] for row in conversations}

@@ -10,7 +10,7 @@ import requests
 from intercom_sandbox import SandboxConfig
 from intercom_sandbox.workspace import Workspace
 from tests.conftest import SandboxClient
-from tests.sandbox.helpers import error_codes, ids, walk_search
+from tests.sandbox.helpers import error_codes, ids, walk_cursor_list, walk_search
 
 
 @pytest.fixture
@@ -148,7 +148,15 @@ def test_the_default_activity_keeps_inside_the_move(intercom: SandboxClient, ws:
     before = Snapshot(ws)
     moved = advance(intercom, 7_200, None)
     changes = moved["changes"]
-    for kind in ("new_conversations", "replied", "closed", "new_contacts", "deleted_contacts"):
+    for kind in (
+        "new_conversations",
+        "replied",
+        "closed",
+        "new_contacts",
+        "deleted_contacts",
+        "deleted_conversations",
+        "activity_logs",
+    ):
         assert changes[kind], kind
     assert before.assert_changes_inside(ws, moved["now"]) >= len(changes["new_conversations"])
     deleted = changes["deleted_companies"]
@@ -184,3 +192,97 @@ def test_bad_moves_are_refused_and_change_nothing(intercom: SandboxClient, ws: W
             intercom.control("POST", "/clock/advance", body)
     assert ws.now == before.now
     assert before.assert_changes_inside(ws, ws.now) == 0
+
+
+def listed_conversations(client: SandboxClient) -> list[dict[str, Any]]:
+    return walk_cursor_list(client, "/conversations", "conversations", per_page=150)[0]
+
+
+def assert_ids_follow_creation(conversations: list[dict[str, Any]]) -> None:
+    """Ids are unique, and in id order the creation times never go back."""
+    by_id = sorted(conversations, key=lambda c: int(c["id"]))
+    assert len({c["id"] for c in by_id}) == len(by_id)
+    created = [c["created_at"] for c in by_id]
+    assert created == sorted(created)
+
+
+def test_conversation_ids_grow_with_creation_time(intercom: SandboxClient, ws: Workspace) -> None:
+    before = listed_conversations(intercom)
+    assert len(before) == len(ws.conversations) == 300
+    assert_ids_follow_creation(before)
+    changes = advance(intercom, 3_600, {"new_conversations": 6, "replies": 3})["changes"]
+    after = listed_conversations(intercom)
+    assert_ids_follow_creation(after)
+    new = changes["new_conversations"]
+    assert len(new) == 6
+    assert min(int(i) for i in new) > max(int(c["id"]) for c in before)
+    assert set(ids(after)) == set(ids(before)) | set(new)
+
+
+def test_tickets_and_conversations_still_link_to_each_other(
+    intercom: SandboxClient, ws: Workspace
+) -> None:
+    linked = [t for t in ws.tickets if t.conversation_id]
+    assert linked
+    for ticket in linked:
+        body = intercom.get(f"/tickets/{ticket.id}").json()
+        conversation_id = body["linked_objects"]["data"][0]["id"]
+        assert conversation_id == ticket.conversation_id
+        conversation = intercom.get(f"/conversations/{conversation_id}").json()
+        assert conversation["linked_objects"]["data"][0]["id"] == ticket.id
+        assert conversation["created_at"] <= ticket.created_at
+
+
+def all_activity_logs(client: SandboxClient, after: int) -> list[dict[str, Any]]:
+    """Every admin activity log created after `after`, newest first, page by page."""
+    logs: list[dict[str, Any]] = []
+    for page in range(1, 100):
+        params = {"created_at_after": after, "per_page": 250, "page": page}
+        body = client.get("/admins/activity_logs", params=params).json()
+        logs += body["activity_logs"]
+        if body["pages"]["next"] is None:
+            return logs
+    raise AssertionError("the activity logs did not end within 100 pages")
+
+
+def test_activity_logs_keep_through_clock_moves(intercom: SandboxClient, ws: Workspace) -> None:
+    start = ws.now
+    before = all_activity_logs(intercom, 0)
+    assert len(before) == len(ws.admins) * 121
+    moved = advance(intercom, 3_600, {"activity_logs": 4})
+    new = moved["changes"]["activity_logs"]
+    assert len(new) == 4
+    assert min(int(i) for i in new) > max(int(log["id"]) for log in before)
+    after = all_activity_logs(intercom, 0)
+    assert after[4:] == before  # every older log kept, unchanged
+    assert ids(after[:4]) == new[::-1]  # newest first
+    assert all(start < log["created_at"] <= moved["now"] for log in after[:4])
+    assert ids(all_activity_logs(intercom, start)) == new[::-1]
+
+    second = advance(intercom, 3_600, None)["changes"]["activity_logs"]
+    assert len(second) >= 3  # a busy hour has a few
+    assert all_activity_logs(intercom, 0)[len(second) :] == after
+
+
+def test_changes_between_two_moments_of_the_clock(intercom: SandboxClient, ws: Workspace) -> None:
+    start = ws.now
+    first = advance(intercom, 600, {"new_conversations": 2, "replies": 2})
+    second = advance(intercom, 600, {"new_conversations": 3, "contact_updates": 2})
+    middle, end = first["now"], second["now"]
+
+    def between(query: str) -> dict[str, Any]:
+        return intercom.control("GET", f"/changes?{query}")
+
+    assert between(f"since={start}&until={middle}")["changes"] == first["changes"]
+    assert between(f"since={middle}")["changes"] == second["changes"]
+    both = between(f"since={start}")
+    assert (both["since"], both["until"]) == (start, end)
+    new = both["changes"]["new_conversations"]
+    assert new == first["changes"]["new_conversations"] + second["changes"]["new_conversations"]
+    assert both["changes"]["updated_contacts"] == second["changes"]["updated_contacts"]
+    status = intercom.control("GET", "/status")["clock"]
+    assert (status["mode"], status["moves"]) == ("fixed", 2)
+    assert (status["changed"]["new_conversations"], status["changed"]["replied"]) == (5, 2)
+    response = requests.get(f"{intercom.base_url}/_sandbox/changes", timeout=30)
+    assert response.status_code == 400
+    assert "since" in response.json()["error"]

@@ -77,6 +77,17 @@ def test_records_created_during_the_walk_are_allowed_for() -> None:
         guard.check(page(*range(n * 10, n * 10 + 10)), token=str(n), total_count=120)
 
 
+def test_records_changed_during_a_search_come_back_without_stopping_it() -> None:
+    """A record updated mid-walk moves to the end of an updated_at search, and the workspace
+    grows: the guard counts each record once, against the largest total the server reported."""
+    guard = PageGuard("POST", "/conversations/search")
+    for n in range(10):  # 100 distinct records, each page bringing back 5 already seen
+        seen_again = range(max(0, n * 10 - 5), n * 10)
+        guard.check(page(*seen_again, *range(n * 10, n * 10 + 10)), token=str(n), total_count=95)
+    guard.check(page(*range(100, 115)), token="last", total_count=115)
+    assert guard.records == 160
+
+
 def test_going_past_total_pages_stops_the_walk() -> None:
     guard = PageGuard("GET", "/articles")
     with pytest.raises(PaginationLoop, match="went past total_pages=3"):

@@ -6,8 +6,9 @@ A walk (a cursor listing, a search, a page-number listing, the companies scroll)
 
 - sends a page whose records were all already seen in this walk,
 - hands back a cursor, scroll parameter or page number the walk already used,
-- keeps paging past its own `total_count` / `total_pages` (with slack for records created
-  while the walk runs), or
+- keeps paging past its own `total_count` / `total_pages` (the largest it reported, with slack
+  for records created while the walk runs; records counted once however often they come back,
+  as a record changed during a search moves to its end), or
 - keeps paging past `max_pages`.
 
 Plain Python: no HTTP here, so the rules are testable without a server.
@@ -70,21 +71,23 @@ class PageGuard:
         self.records += len(items)
 
     def _note_totals(self, total_count: Any, total_pages: Any) -> None:
-        if isinstance(total_count, int) and self._total_count is None:
-            self._total_count = total_count
-        if isinstance(total_pages, int) and self._total_pages is None:
-            self._total_pages = total_pages
+        """Keep the largest totals the server reported: a live workspace grows during a walk."""
+        if isinstance(total_count, int):
+            self._total_count = max(total_count, self._total_count or 0)
+        if isinstance(total_pages, int):
+            self._total_pages = max(total_pages, self._total_pages or 0)
 
     def _check_totals(self) -> None:
         if self._total_pages is not None:
             allowed = _with_slack(self._total_pages) + SLACK_PAGES
             if self.pages > allowed:
                 self._stop(f"went past total_pages={self._total_pages} after {self.pages} pages")
+        distinct = len(self._ids) or self.records  # records without ids count as they come
         if self._total_count is not None and self.pages > 1:
-            if self.records > _with_slack(self._total_count) + 1:
+            if distinct > _with_slack(self._total_count) + 1:
                 self._stop(
                     f"went past total_count={self._total_count} after {self.pages} pages "
-                    f"({self.records:,} records)"
+                    f"({distinct:,} distinct records)"
                 )
 
     def _check_token(self, token: str) -> None:
