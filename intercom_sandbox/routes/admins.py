@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from intercom_sandbox import render
-from intercom_sandbox.errors import ApiError, not_found
+from intercom_sandbox.errors import ApiError, found_or_404
 from intercom_sandbox.generate_extras import EVENT_TYPES
 from intercom_sandbox.http_types import Request, Response
 from intercom_sandbox.paging import number_page, page_param, per_page_param
@@ -39,9 +39,9 @@ def list_admins(state: ApiState, request: Request) -> Response:
 
 def get_admin(state: ApiState, request: Request) -> Response:
     """GET /admins/{id}: one admin, the same shape as in the list."""
-    admin = state.ws.admin_by_id.get(request.params["id"])
-    if admin is None:
-        raise not_found("Admin not found", "admin_not_found")
+    admin = found_or_404(
+        state.ws.admin_by_id.get(request.params["id"]), "Admin not found", "admin_not_found"
+    )
     return Response(200, render.admin(admin))
 
 

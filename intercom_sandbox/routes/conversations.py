@@ -7,10 +7,11 @@ from typing import Any
 from urllib.parse import urlencode
 
 from intercom_sandbox import render
-from intercom_sandbox.errors import ApiError, not_found
+from intercom_sandbox.errors import ApiError, found_or_404
 from intercom_sandbox.fields import CONVERSATION_FIELDS
 from intercom_sandbox.generate_extras import handling_events
 from intercom_sandbox.http_types import Request, Response
+from intercom_sandbox.model import Conversation
 from intercom_sandbox.paging import number_page, page_param, per_page_param
 from intercom_sandbox.routes.common import (
     MAX_PER_PAGE,
@@ -64,13 +65,17 @@ def search_conversations(state: ApiState, request: Request) -> Response:
 
 
 def get_conversation(state: ApiState, request: Request) -> Response:
-    conversation = state.ws.conversation_by_id.get(request.params["id"])
-    if conversation is None:
-        raise not_found("Resource Not Found", "conversation_not_found")
+    conversation = _conversation_in_path(state, request)
     body = render.conversation(conversation, state.ws, with_parts=True)
     if request.query.get("display_as") == "plaintext":
         _to_plaintext(body)
     return Response(200, body)
+
+
+def _conversation_in_path(state: ApiState, request: Request) -> Conversation:
+    """The live conversation the path names; a deleted or unknown one is a 404."""
+    found = state.ws.conversation_by_id.get(request.params["id"])
+    return found_or_404(found, code="conversation_not_found")
 
 
 def _to_plaintext(conversation: dict[str, Any]) -> None:
@@ -82,9 +87,7 @@ def _to_plaintext(conversation: dict[str, Any]) -> None:
 
 def list_handling_events(state: ApiState, request: Request) -> Response:
     """GET /conversations/{id}/handling_events: the assignee's pauses and resumptions."""
-    conversation = state.ws.conversation_by_id.get(request.params["id"])
-    if conversation is None:
-        raise not_found("Resource Not Found", "conversation_not_found")
+    conversation = _conversation_in_path(state, request)
     return Response(200, {"handling_events": handling_events(state.ws, conversation)})
 
 

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from intercom_sandbox import render
-from intercom_sandbox.errors import not_found
+from intercom_sandbox.errors import found_or_404, with_id
 from intercom_sandbox.http_types import Request, Response
 from intercom_sandbox.routes.common import MAX_PER_PAGE, RouteSpec, numbered
 from intercom_sandbox.state import ApiState
@@ -47,27 +47,21 @@ def list_articles(state: ApiState, request: Request) -> Response:
 def get_help_center(state: ApiState, request: Request) -> Response:
     """GET /help_center/help_centers/{id}: one help center, as in the list."""
     ws = state.ws
-    found = next((h for h in ws.help_centers if str(h.id) == request.params["id"]), None)
-    if found is None:
-        raise not_found("Resource Not Found")
+    found = found_or_404(with_id(ws.help_centers, request.params["id"]))
     return Response(200, render.help_center(found, ws))
 
 
 def get_collection(state: ApiState, request: Request) -> Response:
     """GET /help_center/collections/{id}: one collection, as in the list."""
     ws = state.ws
-    found = next((c for c in ws.collections if str(c.id) == request.params["id"]), None)
-    if found is None:
-        raise not_found("Resource Not Found")
+    found = found_or_404(with_id(ws.collections, request.params["id"]))
     return Response(200, render.collection(found, ws))
 
 
 def get_article(state: ApiState, request: Request) -> Response:
     """GET /articles/{id}: one article, as in the list."""
     ws = state.ws
-    found = next((a for a in ws.articles if str(a.id) == request.params["id"]), None)
-    if found is None:
-        raise not_found("Resource Not Found")
+    found = found_or_404(with_id(ws.articles, request.params["id"]))
     return Response(200, render.article(found, ws))
 
 

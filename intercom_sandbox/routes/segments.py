@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from intercom_sandbox import render
-from intercom_sandbox.errors import not_found
+from intercom_sandbox.errors import found_or_404, with_id
 from intercom_sandbox.http_types import Request, Response
 from intercom_sandbox.routes.common import RouteSpec
 from intercom_sandbox.state import ApiState
@@ -21,9 +21,9 @@ def list_segments(state: ApiState, request: Request) -> Response:
 def get_segment(state: ApiState, request: Request) -> Response:
     """GET /segments/{id}: one segment; its count only when include_count=true, as the list."""
     ws = state.ws
-    segment = next((s for s in ws.segments if s.id == request.params["id"]), None)
-    if segment is None:
-        raise not_found("Segment not found", "segment_not_found")
+    segment = found_or_404(
+        with_id(ws.segments, request.params["id"]), "Segment not found", "segment_not_found"
+    )
     with_count = request.query.get("include_count") == "true"
     return Response(
         200, render.segment(segment, len(ws.segment_members(segment)) if with_count else None)

@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from intercom_sandbox import render
-from intercom_sandbox.errors import ApiError, not_found
+from intercom_sandbox.errors import ApiError, found_or_404, not_found
 from intercom_sandbox.http_types import Request, Response
 from intercom_sandbox.model import AppliedTag, Tag
 from intercom_sandbox.routes.common import RouteSpec, find_contact
@@ -84,9 +84,7 @@ def _items(value: Any) -> list[dict[str, Any]]:
 
 def get_tag(state: ApiState, request: Request) -> Response:
     """GET /tags/{id}: one tag, the same shape as in the list."""
-    tag = state.ws.tag_by_id.get(request.params["id"])
-    if tag is None:
-        raise not_found("Resource Not Found", "tag_not_found")
+    tag = found_or_404(state.ws.tag_by_id.get(request.params["id"]), code="tag_not_found")
     return Response(200, render.tag(tag))
 
 

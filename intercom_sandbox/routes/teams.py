@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from intercom_sandbox import render
-from intercom_sandbox.errors import not_found
+from intercom_sandbox.errors import found_or_404
 from intercom_sandbox.http_types import Request, Response
 from intercom_sandbox.routes.common import RouteSpec
 from intercom_sandbox.state import ApiState
@@ -16,9 +16,9 @@ def list_teams(state: ApiState, request: Request) -> Response:
 
 def get_team(state: ApiState, request: Request) -> Response:
     """GET /teams/{id}: one team, the same shape as in the list."""
-    team = state.ws.team_by_id.get(request.params["id"])
-    if team is None:
-        raise not_found("Team not found", "team_not_found")
+    team = found_or_404(
+        state.ws.team_by_id.get(request.params["id"]), "Team not found", "team_not_found"
+    )
     return Response(200, render.team(team))
 
 

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from intercom_sandbox import render
-from intercom_sandbox.errors import not_found
+from intercom_sandbox.errors import found_or_404
 from intercom_sandbox.fields import ticket_fields
 from intercom_sandbox.http_types import Request, Response
 from intercom_sandbox.routes.common import RouteSpec, cursor_page, search
@@ -30,9 +30,9 @@ def search_tickets(state: ApiState, request: Request) -> Response:
 
 
 def get_ticket(state: ApiState, request: Request) -> Response:
-    ticket = state.ws.ticket_by_id.get(request.params["id"])
-    if ticket is None:
-        raise not_found("Ticket not found", "ticket_not_found")
+    ticket = found_or_404(
+        state.ws.ticket_by_id.get(request.params["id"]), "Ticket not found", "ticket_not_found"
+    )
     return Response(200, render.ticket(ticket, state.ws))
 
 
@@ -43,9 +43,11 @@ def list_ticket_types(state: ApiState, request: Request) -> Response:
 
 
 def get_ticket_type(state: ApiState, request: Request) -> Response:
-    ticket_type = state.ws.ticket_type_by_id.get(request.params["id"])
-    if ticket_type is None:
-        raise not_found("Ticket type not found", "ticket_type_not_found")
+    ticket_type = found_or_404(
+        state.ws.ticket_type_by_id.get(request.params["id"]),
+        "Ticket type not found",
+        "ticket_type_not_found",
+    )
     return Response(200, render.ticket_type(ticket_type, state.ws))
 
 

@@ -12,6 +12,7 @@ from intercom_pipeline.defs import schedules
 from intercom_pipeline.sources.intercom import RAW_TABLES, whole_families
 from intercom_pipeline.warehouse.load import RAW_DATASET
 from intercom_sandbox import RunningSandbox, SandboxConfig
+from intercom_sandbox.generate_extras import handling_events
 from tests.conftest import SandboxClient
 
 
@@ -85,12 +86,14 @@ def test_hourly_job_brings_related_contacts_only(loaded_defs: dg.Definitions) ->
         "conversations",
         "conversation_parts",
         "conversation_contacts",
+        "conversation_handling_events",
         "tickets",
         "ticket_parts",
         "contacts",
         "contact_tags",
         "contact_companies",
         "companies",
+        "deletions",  # the conversations Intercom lists as deleted
     }
     # Nothing downstream: the models follow the sync through the automation sensor.
     others = {k.to_user_string() for k in job.asset_layer.selected_asset_keys} - {
@@ -199,12 +202,15 @@ def test_a_child_alone_loads_its_parent(
             for t in ("conversations", "conversation_contacts")
         }
     assert materialized["conversation_parts"]["loaded_with_family"].value == (
-        "conversations, conversation_contacts"
+        "conversations, conversation_contacts, conversation_handling_events"
     )
     expected = {
         "conversations": len(ws.conversations),
         "conversation_parts": sum(min(len(c.parts), 500) for c in ws.conversations),
         "conversation_contacts": sum(len(c.contact_ids) for c in ws.conversations),
+        "conversation_handling_events": sum(
+            len(handling_events(ws, c)) for c in ws.conversations if c.admin_assignee_id
+        ),
     }
     # Every table the run wrote has its materialization, counting the rows it stored.
     assert {t: m["rows_loaded"].value for t, m in materialized.items()} == expected
