@@ -17,6 +17,7 @@ import sys
 from intercom_pipeline import demo as demo_runner
 from intercom_pipeline.settings import ConfigurationError
 from intercom_pipeline.sources.intercom.client import IntercomError
+from intercom_pipeline.sources.intercom.tables import TABLE_NAME_WIDTH
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -154,7 +155,7 @@ def _ingest(tables: list[str], lookback: int | None, accept_mass_deletions: bool
             raise
         raise cause from None  # main() prints it: what Intercom said and what to do
     for table, rows in result.rows_loaded.items():
-        print(f"  {table:<22} {rows:>8}")
+        print(f"  {table:<{TABLE_NAME_WIDTH}} {rows:>8}")
     for workspace, missing in result.modules_unavailable.items():
         print(f"  skipped {', '.join(missing)}: workspace {workspace}'s plan does not include it")
     for workspace, refused in result.deletions_refused.items():

@@ -262,6 +262,7 @@ def _build_all(
 
 
 def _print_tables(warehouse: Warehouse, result: dg.ExecuteInProcessResult) -> None:
+    from intercom_pipeline.sources.intercom.tables import TABLE_NAME_WIDTH
     from intercom_pipeline.warehouse.load import table_counts
 
     rows_loaded = {
@@ -270,7 +271,7 @@ def _print_tables(warehouse: Warehouse, result: dg.ExecuteInProcessResult) -> No
     }
     print("Raw tables (rows loaded this run / rows in the table):")
     for table, total in table_counts(warehouse).items():
-        print(f"  {table:<22} {rows_loaded.get(table, 0):>8} {total:>8}")
+        print(f"  {table:<{TABLE_NAME_WIDTH}} {rows_loaded.get(table, 0):>8} {total:>8}")
 
 
 def _print_metrics(warehouse: Warehouse) -> None:

@@ -66,6 +66,8 @@ def tables_of(*families: Family) -> tuple[str, ...]:
 
 
 RAW_TABLES = tables_of(*FAMILIES)
+# Wide enough for every raw table's name, so per-table listings line up.
+TABLE_NAME_WIDTH = max(map(len, RAW_TABLES))
 
 _FAMILY_OF = {table: family for family in FAMILIES for table in family.tables}
 
