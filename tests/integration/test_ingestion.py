@@ -11,6 +11,7 @@ from dlt.pipeline.exceptions import PipelineStepFailed
 from intercom_pipeline.settings import intercom_settings
 from intercom_pipeline.sources.intercom import RAW_TABLES, connect
 from intercom_pipeline.sources.intercom.client import IntercomAuthError
+from intercom_pipeline.sources.intercom.tables import TABLE_NAME_WIDTH
 from intercom_pipeline.warehouse import Warehouse, quality
 from intercom_pipeline.warehouse.load import (
     RAW_DATASET,
@@ -510,7 +511,7 @@ def test_an_implausible_reconciliation_is_refused_alone_and_accepted_for_one_run
     monkeypatch.setenv("DUCKDB_PATH", str(tmp_path / "warehouse.duckdb"))
     capsys.readouterr()
     assert cli.main(["ingest", "--accept-mass-deletions", "deletions"]) == 0
-    assert "  deletions                    20" in capsys.readouterr().out
+    assert f"  {'deletions':<{TABLE_NAME_WIDTH}} {20:>8}" in capsys.readouterr().out
     assert stored_ids(tmp_path / "warehouse.duckdb", "deletions") == sorted(
         moved["deleted_companies"]
     )

@@ -46,22 +46,19 @@ def new_logs(ws: Workspace, lookback_seconds: int) -> Iterator[list[dict[str, An
         per_page=PAGE_SIZE,
         params={"created_at_after": str(start)},
     )
-    page: list[dict[str, Any]] = []
-    for log in logs:
+
+    def row(log: dict[str, Any]) -> dict[str, Any]:
         remember("created_at", ws.workspace_id, log.get("created_at"))
-        page.append(activity_log_row(log, ws.workspace_id))
-        if len(page) == PAGE_SIZE:
-            yield page
-            page = []
-    if page:
-        yield page
+        return activity_log_row(log, ws.workspace_id)
+
+    yield from helpers.in_pages(map(row, logs), PAGE_SIZE)
 
 
 def activity_log_row(log: dict[str, Any], workspace_id: str) -> dict[str, Any]:
     """A log as Intercom sent it, with who performed it lifted into columns of their own."""
     row = helpers.shape("admin_activity_logs", log, workspace_id)
     performer = log.get("performed_by") or {}
-    row["performed_by_id"] = None if performer.get("id") is None else str(performer["id"])
+    row["performed_by_id"] = helpers.text_id(performer.get("id"))
     row["performed_by_email"] = performer.get("email")
     row["performed_by_ip"] = performer.get("ip")
     return row

@@ -76,17 +76,15 @@ def resources(
 def changed_pages(ws: Workspace, lookback_seconds: int) -> Iterator[list[dict[str, Any]]]:
     """Conversation rows changed since the resource's mark, a page at a time; moves the mark."""
     start = resume_from("updated_at", ws.workspace_id, lookback_seconds)
-    page: list[dict[str, Any]] = []
-    for conversation in ws.client.search(
+    found = ws.client.search(
         "/conversations/search", updated_after(start), "conversations", sort=ASCENDING
-    ):
-        page.append(helpers.conversation_row(conversation, ws.workspace_id))
+    )
+
+    def row(conversation: dict[str, Any]) -> dict[str, Any]:
         remember("updated_at", ws.workspace_id, conversation["updated_at"])
-        if len(page) == PAGE_SIZE:
-            yield page
-            page = []
-    if page:
-        yield page
+        return helpers.conversation_row(conversation, ws.workspace_id)
+
+    yield from helpers.in_pages(map(row, found), PAGE_SIZE)
 
 
 def contact_links(connected: list[Workspace], rows: list[dict[str, Any]]) -> list[dict[str, Any]]:

@@ -12,6 +12,7 @@ import logging
 import tempfile
 from collections.abc import Iterator
 from datetime import UTC, datetime
+from itertools import takewhile
 from pathlib import Path
 from typing import Any
 
@@ -21,6 +22,7 @@ from dlt.extract.resource import DltResource
 from intercom_pipeline.sources.intercom import helpers
 from intercom_pipeline.sources.intercom.client import IntercomClient
 from intercom_pipeline.sources.intercom.hints import merged
+from intercom_pipeline.sources.intercom.reading import remember, resume_from
 from intercom_pipeline.sources.intercom.settings import DELETED_CONVERSATIONS_PAGE, PAGE_SIZE
 from intercom_pipeline.sources.intercom.workspace import Workspace
 
@@ -52,31 +54,29 @@ def resources(
     return [dlt.resource(deletions, **merged("deletions", "object_type", "id"))]
 
 
+DELETED_MARK = "conversations_deleted_at"  # the newest deletion stored, per workspace
+
+
 def deleted_conversations(ws: Workspace) -> Iterator[list[dict[str, Any]]]:
     """Deletion rows of the conversations deleted since the resource's mark, newest first.
 
     The list is walked from the newest deletion and stops at the first one already stored, so
     an hourly run asks for one page. The mark moves only when the load commits.
     """
-    marks = dlt.current.resource_state().setdefault("conversations_deleted_at", {})
-    since = marks.get(ws.workspace_id, -1)
-    pages = ws.client.numbered_pages(
+    since = resume_from(DELETED_MARK, ws.workspace_id, 0)
+    listed = ws.client.numbered_pages(
         "/conversations/deleted",
         "conversations",
         per_page=DELETED_CONVERSATIONS_PAGE,
         params={"order": "desc"},
     )
-    rows: list[dict[str, Any]] = []
-    for deleted in pages:
-        if deleted["deleted_at"] <= since:
-            break
-        rows.append(deleted_conversation_row(deleted, ws.workspace_id))
-        marks[ws.workspace_id] = max(marks.get(ws.workspace_id, -1), deleted["deleted_at"])
-        if len(rows) == PAGE_SIZE:
-            yield rows
-            rows = []
-    if rows:
-        yield rows
+    new = takewhile(lambda deleted: deleted["deleted_at"] > since, listed)
+
+    def row(deleted: dict[str, Any]) -> dict[str, Any]:
+        remember(DELETED_MARK, ws.workspace_id, deleted["deleted_at"])
+        return deleted_conversation_row(deleted, ws.workspace_id)
+
+    yield from helpers.in_pages(map(row, new), PAGE_SIZE)
 
 
 def deleted_conversation_row(deleted: dict[str, Any], workspace_id: str) -> dict[str, Any]:

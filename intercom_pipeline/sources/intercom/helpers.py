@@ -10,8 +10,9 @@ import time
 from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime
+from itertools import islice
 from pathlib import Path
-from typing import Any, BinaryIO
+from typing import Any, BinaryIO, TypeVar
 
 from dlt.common import json
 
@@ -31,6 +32,8 @@ from intercom_pipeline.sources.intercom.settings import (
 )
 
 log = logging.getLogger(__name__)
+
+T = TypeVar("T")
 
 
 def to_timestamp(value: Any) -> Any:
@@ -126,7 +129,7 @@ def handling_event_rows(
             "conversation_id": conversation_id,
             "type": event.get("type"),
             "occurred_at": _iso_timestamp(event.get("timestamp")),
-            "teammate_id": _text_id((event.get("teammate") or {}).get("id")),
+            "teammate_id": text_id((event.get("teammate") or {}).get("id")),
             "teammate": event.get("teammate"),
             "reason": event.get("reason"),
         }
@@ -140,7 +143,8 @@ def _iso_timestamp(value: Any) -> datetime | None:
     return datetime.fromisoformat(value.replace("Z", "+00:00"))
 
 
-def _text_id(value: Any) -> str | None:
+def text_id(value: Any) -> str | None:
+    """An id as text (Intercom sends some as numbers), None staying None."""
     return None if value is None else str(value)
 
 
@@ -245,13 +249,13 @@ def spool_scroll(
 
 def spooled_pages(spool: BinaryIO, size: int) -> Iterator[list[dict[str, Any]]]:
     """The spooled records, `size` at a time: only one page is ever in memory."""
-    page: list[dict[str, Any]] = []
-    for line in spool:
-        page.append(json.loadb(line))
-        if len(page) == size:
-            yield page
-            page = []
-    if page:
+    return in_pages((json.loadb(line) for line in spool), size)
+
+
+def in_pages(items: Iterable[T], size: int) -> Iterator[list[T]]:
+    """`items`, `size` at a time (the last page shorter), read lazily: one page in memory."""
+    iterator = iter(items)
+    while page := list(islice(iterator, size)):
         yield page
 
 

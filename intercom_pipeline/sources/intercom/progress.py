@@ -5,9 +5,10 @@
 
 Rows are counted as the resources yield them (`counter`); calls, 429s and retries come from the
 clients' per-endpoint counts, an endpoint going to the family whose table it serves (a call no
-family claims, such as GET /me, is left out). The final counts are reported only after a run
-long enough to have reported during it: a shorter run's summary says the same. calls/s is the rate since the last
-report, against the ceiling the rate-limit headers announce (X-RateLimit-Limit per 10 s).
+family claims, such as GET /me, is left out). calls/s is the rate since the last report,
+against the ceiling the rate-limit headers announce (X-RateLimit-Limit per 10 s). The final
+counts are reported only after a run long enough to have reported during it: a shorter run's
+summary says the same.
 Plain Python: a thread and a callable to log with (a `logging.Logger`, Dagster's `context.log`,
 or any function taking one string).
 """
