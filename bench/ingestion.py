@@ -1,14 +1,18 @@
-"""Full and incremental extraction against a sandbox with latency (targets from the ingest issue).
+"""Full and incremental extraction against a sandbox with latency, at the rate-limit floor.
 
-Starts `intercom-pipeline sandbox` in its own process (150 ms latency, default rate limit),
-loads everything into a fresh warehouse, moves the sandbox clock so that 1% of records change,
-and loads again. Prints:
-- calls per second while fetching conversation details / the rate-limit ceiling (target >= 0.9)
-- rows per second, and this process's peak memory, overall and per phase (extract, normalize,
-  load) of each run
-- the incremental run's calls and time as fractions of the full run's (target calls <= 0.02)
+Per scale (`--scales tiny,demo,bench`, default bench) it starts `intercom-pipeline sandbox` in its
+own process (150 ms latency, the default rate limit), loads everything into a fresh warehouse,
+moves the sandbox clock so that 1% of records change, and loads again. For the full run it prints
 
-    python bench/ingestion.py [--scale bench] [--latency-ms 150]
+- per endpoint: calls, when they ran (seconds from the start), calls/s / ceiling while they ran
+- per dlt step (extract, normalize, load): seconds, calls, calls/s / ceiling, peak memory
+- the run: calls, seconds, 429s, retries, the floor (calls / ceiling) and the run's ratio to it
+  (targets: <= 1.2 at bench scale, <= 1.5 at demo scale)
+
+then the incremental run's calls and time as fractions of the full run's (calls target <= 0.02),
+and at the end one line per scale (peak memory target: flat as the workspace grows).
+
+    .venv/bin/python bench/ingestion.py [--scales tiny,demo,bench] [--latency-ms 150]
 """
 
 from __future__ import annotations
@@ -18,50 +22,27 @@ import sys
 import tempfile
 import threading
 import time
+from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import dlt
 import requests
-from sandbox_process import start_sandbox
+from sandbox_process import CallSampler, start_sandbox
 
 from intercom_pipeline.defs.resources import resources_from_environment
 from intercom_pipeline.sources.intercom import RAW_TABLES
 from intercom_pipeline.warehouse.load import IngestionResult, run_ingestion
 
-DETAIL = "GET /conversations/{id}"
-PHASES = ("extract", "normalize", "load")
-
-
-class DetailRate:
-    """Samples the sandbox's count of detail calls once a second."""
-
-    def __init__(self, base: str) -> None:
-        self.base = base
-        self.samples: list[tuple[float, int]] = []
-        self.stop = threading.Event()
-        self.thread = threading.Thread(target=self._run, daemon=True)
-
-    def _run(self) -> None:
-        while not self.stop.is_set():
-            calls = requests.get(f"{self.base}/_sandbox/stats/summary", timeout=30).json()["calls"]
-            self.samples.append((time.monotonic(), calls.get(DETAIL, 0)))
-            self.stop.wait(1.0)
-
-    def rate(self) -> float:
-        """Calls per second between 10% and 90% of the detail calls (the steady state)."""
-        total = self.samples[-1][1]
-        inside = [(t, n) for t, n in self.samples if 0.1 * total <= n <= 0.9 * total]
-        if len(inside) < 2:
-            return 0.0
-        (t0, n0), (t1, n1) = inside[0], inside[-1]
-        return (n1 - n0) / (t1 - t0)
+STEPS = ("extract", "normalize", "load")
+CONTROL = "/_sandbox"  # the benchmark's own calls to the sandbox, not the pipeline's
 
 
 class PeakMemory:
     """This process's peak resident memory in every tenth of a second (Linux).
 
     Each sample reads the kernel's high-water mark (VmHWM) and resets it, so a sample is the
-    exact peak of its interval, however short the spike; a phase's peak is the largest sample
+    exact peak of its interval, however short the spike; a step's peak is the largest sample
     overlapping it.
     """
 
@@ -84,15 +65,6 @@ class PeakMemory:
     def peak(self, start: float = 0.0, end: float = float("inf")) -> float:
         return max(mb for s, e, mb in self.samples if e >= start and s <= end)
 
-    def phases(self, run: IngestionResult) -> str:
-        """Peak per phase of a run, between the start and end times in its dlt trace."""
-        trace = run.load_info.pipeline.last_trace
-        peaks = {
-            s.step: self.peak(s.started_at.timestamp(), s.finished_at.timestamp())
-            for s in trace.steps
-        }
-        return ", ".join(f"{phase} {peaks[phase]:,.0f}" for phase in PHASES)
-
 
 def _high_water_mb() -> float:
     for line in Path("/proc/self/status").read_text().splitlines():
@@ -101,98 +73,134 @@ def _high_water_mb() -> float:
     raise RuntimeError("VmHWM not found in /proc/self/status")
 
 
-def _report(
-    args: argparse.Namespace,
-    ceiling: float,
+@dataclass
+class ScaleResult:
+    scale: str
+    calls: int
+    seconds: float
+    floor_ratio: float
+    peak_mb: float
+
+
+def _step_times(run: IngestionResult) -> dict[str, tuple[float, float]]:
+    """dlt step -> (start, end) as Unix times, from the run's trace."""
+    trace = run.load_info.pipeline.last_trace
+    return {
+        s.step: (s.started_at.timestamp(), s.finished_at.timestamp())
+        for s in trace.steps
+        if s.step in STEPS
+    }
+
+
+def _report_full(
     full: IngestionResult,
-    incremental: IngestionResult,
-    detail_rate: float,
+    started: float,
+    ceiling: float,
+    calls: CallSampler,
     memory: PeakMemory,
 ) -> None:
-    full_rows = sum(full.rows_loaded.values())
+    print("  per endpoint                                  calls    from      to  calls/s/ceiling")
+    for endpoint, (first, last, count) in calls.windows().items():
+        if endpoint.startswith(("GET " + CONTROL, "POST " + CONTROL, "PUT " + CONTROL)):
+            continue
+        rate = count / max(last - first, 1.0)
+        print(
+            f"    {endpoint:<42} {count:>8,} {first - started:>7.0f} {last - started:>7.0f}"
+            f"  {rate / ceiling:>5.2f}"
+        )
+    print("  per step     seconds     calls  calls/s/ceiling  peak MB")
+    for step, (start, end) in _step_times(full).items():
+        seconds = end - start
+        count = calls.calls_between(start, end)
+        print(
+            f"    {step:<10} {seconds:>8.1f} {count:>9,}  {count / max(seconds, 1e-9) / ceiling:>15.2f}"
+            f"  {memory.peak(start, end):>7,.0f}"
+        )
+    made = full.api["api_calls"]
+    floor = made / ceiling
     print(
-        f"scale={args.scale} latency={args.latency_ms:.0f} ms rate limit={args.rate_limit}/min "
-        f"(ceiling {ceiling:.1f} calls/s)"
+        f"  full run: {made:,} calls, {sum(full.rows_loaded.values()):,} rows in "
+        f"{full.seconds:.0f} s; 429s {full.api['rate_limited']}, retries {full.api['retries']}; "
+        f"floor {floor:.0f} s (calls / {ceiling:.1f} calls/s): {full.seconds / floor:.2f}x the floor"
     )
+
+
+def _report_incremental(full: IngestionResult, incremental: IngestionResult) -> None:
     print(
-        f"full run: {full.api['api_calls']:,} calls, {full_rows:,} rows in {full.seconds:.0f} s "
-        f"= {full_rows / full.seconds:,.0f} rows/s; 429s {full.api['rate_limited']}, "
-        f"retries {full.api['retries']}"
-    )
-    print(
-        f"conversation details: {detail_rate:.1f} calls/s = {detail_rate / ceiling:.2f} of the "
-        "ceiling (target >= 0.9)"
-    )
-    print(
-        f"incremental run after 1% changed: {incremental.api['api_calls']:,} calls "
+        f"  incremental run after 1% changed: {incremental.api['api_calls']:,} calls "
         f"({incremental.api['api_calls'] / full.api['api_calls']:.4f} of the full run, target "
         f"<= 0.02), {incremental.seconds:.1f} s ({incremental.seconds / full.seconds:.4f} of "
         "the full run's time)"
     )
-    print(
-        f"peak memory of the extracting process: {memory.peak():,.0f} MB (MB per phase, full run: "
-        f"{memory.phases(full)}; incremental run: {memory.phases(incremental)})"
-    )
 
 
-def main() -> int:
-    parser = argparse.ArgumentParser()
-    parser.add_argument("--scale", default="bench")
-    parser.add_argument("--latency-ms", type=float, default=150)
-    parser.add_argument("--rate-limit", type=int, default=10_000)
-    args = parser.parse_args()
+def _one_percent(ws: dict[str, Any]) -> dict[str, int]:
+    return {
+        "new_conversations": ws["conversations"] // 200,
+        "replies": ws["conversations"] // 400,
+        "closes": ws["conversations"] // 400,
+        "contact_updates": ws["contacts"] // 100,
+        "company_updates": ws["companies"] // 100,
+    }
+
+
+def run_scale(scale: str, args: argparse.Namespace) -> ScaleResult:
+    """Full run, 1% change, incremental run against a fresh sandbox at `scale`; reports both."""
     sandbox, base, status = start_sandbox(
-        "--scale",
-        args.scale,
-        "--latency-ms",
-        str(args.latency_ms),
-        "--rate-limit",
-        str(args.rate_limit),
+        "--scale", scale, "--latency-ms", str(args.latency_ms), "--rate-limit", str(args.rate_limit)
     )
     workdir = Path(tempfile.mkdtemp(prefix="intercom-bench-"))
-    dlt.config["runtime.log_level"] = "ERROR"
     env = {
         "INTERCOM_BASE_URL": base,
         "INTERCOM_ACCESS_TOKEN": "sandbox-token",
         "DUCKDB_PATH": str(workdir / "warehouse.duckdb"),
     }
+    ceiling = status["rate_limit_per_minute"] / 60
+    print(
+        f"scale={scale} latency={args.latency_ms:.0f} ms rate limit={args.rate_limit}/min "
+        f"(ceiling {ceiling:.1f} calls/s)"
+    )
     try:
         resources = resources_from_environment(env, resolved=True)
         warehouse, intercom = resources["warehouse"].get(), resources["intercom"]
-        ceiling = status["rate_limit_per_minute"] / 60
-
-        memory = PeakMemory()
+        memory, calls = PeakMemory(), CallSampler(base)
         memory.thread.start()
-        sampler = DetailRate(base)
-        sampler.thread.start()
+        calls.start()
+        started = time.time()
         full = run_ingestion(warehouse, intercom.connect())
-        sampler.stop.set()
-        sampler.thread.join()
-
-        ws = status["workspace"]
-        one_percent = {
-            "new_conversations": ws["conversations"] // 200,
-            "replies": ws["conversations"] // 400,
-            "closes": ws["conversations"] // 400,
-            "contact_updates": ws["contacts"] // 100,
-            "company_updates": ws["companies"] // 100,
-        }
+        calls.finish()
         requests.post(
-            f"{base}/_sandbox/clock/advance",
-            json={"seconds": 3600, "activity": one_percent},
+            f"{base}{CONTROL}/clock/advance",
+            json={"seconds": 3600, "activity": _one_percent(status["workspace"])},
             timeout=600,
         ).raise_for_status()
-        # The incremental run: what changed since the last run (companies are read whole by the
-        # scroll once a day, and deletions are reconciled daily: both are left to that schedule).
-        incremental_tables = [t for t in RAW_TABLES if t not in ("companies", "deletions")]
-        incremental = run_ingestion(warehouse, intercom.connect(), incremental_tables)
+        # The hourly tables: companies are read whole daily, deletions reconciled daily.
+        hourly = [t for t in RAW_TABLES if t not in ("companies", "deletions")]
+        incremental = run_ingestion(warehouse, intercom.connect(), hourly)
         memory.stop.set()
         memory.thread.join()
     finally:
         sandbox.terminate()
         sandbox.wait(timeout=30)
+    _report_full(full, started, ceiling, calls, memory)
+    _report_incremental(full, incremental)
+    made = full.api["api_calls"]
+    return ScaleResult(scale, made, full.seconds, full.seconds * ceiling / made, memory.peak())
 
-    _report(args, ceiling, full, incremental, sampler.rate(), memory)
+
+def main() -> int:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--scales", default="bench")
+    parser.add_argument("--latency-ms", type=float, default=150)
+    parser.add_argument("--rate-limit", type=int, default=10_000)
+    args = parser.parse_args()
+    dlt.config["runtime.log_level"] = "ERROR"
+    results = [run_scale(scale, args) for scale in args.scales.split(",")]
+    print("scale      calls  seconds  x floor  peak MB (whole process, both runs)")
+    for r in results:
+        print(
+            f"{r.scale:<6} {r.calls:>9,} {r.seconds:>8.0f} {r.floor_ratio:>8.2f} {r.peak_mb:>8,.0f}"
+        )
     return 0
 
 

@@ -42,7 +42,7 @@ class WriteRate(CallRate):
 
     def _run(self) -> None:
         while not self._stop.is_set():
-            self.samples.append((time.monotonic(), sandbox_stats(self.base)["write_count"]))
+            self.samples.append((time.time(), {"writes": sandbox_stats(self.base)["write_count"]}))
             self._stop.wait(1.0)
 
 

@@ -30,13 +30,12 @@ def start_sandbox(*args: str) -> tuple[subprocess.Popen[bytes], str, dict[str, A
             time.sleep(0.1)
 
 
-class CallRate:
-    """Samples the sandbox's count of one endpoint's calls once a second."""
+class CallSampler:
+    """Samples the sandbox's calls per endpoint once a second, with the time of each sample."""
 
-    def __init__(self, base: str, endpoint: str) -> None:
+    def __init__(self, base: str) -> None:
         self.base = base
-        self.endpoint = endpoint
-        self.samples: list[tuple[float, int]] = []
+        self.samples: list[tuple[float, dict[str, int]]] = []  # (time.time(), calls by endpoint)
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._run, daemon=True)
 
@@ -48,15 +47,50 @@ class CallRate:
         self._thread.join()
 
     def _run(self) -> None:
-        while not self._stop.is_set():
+        while True:
             calls = requests.get(f"{self.base}/_sandbox/stats/summary", timeout=30).json()["calls"]
-            self.samples.append((time.monotonic(), calls.get(self.endpoint, 0)))
-            self._stop.wait(1.0)
+            self.samples.append((time.time(), calls))
+            if self._stop.wait(1.0):
+                return
+
+    def counts(self, endpoint: str) -> list[tuple[float, int]]:
+        return [(t, calls.get(endpoint, 0)) for t, calls in self.samples]
+
+    def calls_between(self, start: float, end: float) -> int:
+        """Calls of every endpoint between two times (to the nearest sample)."""
+
+        def total_at(moment: float) -> int:
+            before = [calls for t, calls in self.samples if t <= moment]
+            return sum(before[-1].values()) if before else 0
+
+        return total_at(end) - total_at(start)
+
+    def windows(self) -> dict[str, tuple[float, float, int]]:
+        """Endpoint -> (first, last second its count moved, its calls), in order of first call."""
+        found: dict[str, tuple[float, float, int]] = {}
+        previous: tuple[float, dict[str, int]] | None = None
+        for t, calls in self.samples:
+            before_t, before = previous if previous else (t, {})
+            for endpoint, count in calls.items():
+                if count != before.get(endpoint, 0):
+                    first = found.get(endpoint, (before_t, 0.0, 0))[0]
+                    found[endpoint] = (first, t, count)
+            previous = (t, calls)
+        return dict(sorted(found.items(), key=lambda item: item[1][0]))
+
+
+class CallRate(CallSampler):
+    """The steady rate of one endpoint's calls."""
+
+    def __init__(self, base: str, endpoint: str) -> None:
+        super().__init__(base)
+        self.endpoint = endpoint
 
     def rate(self) -> float:
         """Calls per second between 10% and 90% of the calls (the steady state)."""
-        total = self.samples[-1][1] if self.samples else 0
-        inside = [(t, n) for t, n in self.samples if 0.1 * total <= n <= 0.9 * total]
+        samples = self.counts(self.endpoint)
+        total = samples[-1][1] if samples else 0
+        inside = [(t, n) for t, n in samples if 0.1 * total <= n <= 0.9 * total]
         if len(inside) < 2:
             return 0.0
         (t0, n0), (t1, n1) = inside[0], inside[-1]

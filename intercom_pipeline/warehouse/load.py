@@ -42,8 +42,8 @@ LOAD_FORMAT = "parquet"
 log = logging.getLogger(__name__)
 
 # dlt settings the loads need, set once in dlt's own configuration (a variable of the same name
-# in the environment still wins): those the source needs, with their reasons there (it is read
-# one resource at a time), and the loading's own. Load jobs share one DuckDB budget: side by
+# in the environment still wins): those the source needs, with their reasons there (its
+# resources are read side by side), and the loading's own. Load jobs share one DuckDB budget: side by
 # side they only compete for it, so they run one at a time.
 DLT_SETTINGS = {
     "runtime.dlthub_telemetry": False,
@@ -200,6 +200,9 @@ def run_ingestion(
             if refused is None:
                 raise
             raise refused from exc
+        finally:
+            for ws in workspaces:
+                ws.end_run()
         info.raise_on_failed_jobs()
         ensure_raw_tables(pipeline)
         after = quality.type_findings(warehouse) if stop_on_type_change else []

@@ -22,7 +22,7 @@ from intercom_pipeline.sources.intercom.hints import merged
 from intercom_pipeline.sources.intercom.source import linked
 from intercom_pipeline.sources.intercom.tables import family_of, parent_of
 
-# Dagster asset keys and the order dlt reads in (fifo) follow the source's resources.
+# Dagster asset keys follow the source's resources, in this order.
 SOURCE_ORDER = [
     "admins",
     "teams",
@@ -95,7 +95,7 @@ def test_a_transformer_the_families_do_not_declare_is_refused() -> None:
 def test_the_loader_applies_the_settings_the_source_declares() -> None:
     from intercom_pipeline.warehouse.load import DLT_SETTINGS
 
-    assert SOURCE_DLT_SETTINGS == {"extract.next_item_mode": "fifo"}
+    assert SOURCE_DLT_SETTINGS["extract.next_item_mode"] == "round_robin"
     assert SOURCE_DLT_SETTINGS.items() <= DLT_SETTINGS.items()
 
 
@@ -132,7 +132,7 @@ def test_ticket_parts_travel_with_their_ticket_and_never_into_the_tickets_table(
         [a_ticket("t1", 100, "p1", "p2"), a_ticket("t2", 200), a_ticket("t1", 300, "p1", "p3")]
     )
     workspace = Workspace(client)  # type: ignore[arg-type]
-    workspace.__dict__["workspace_id"] = "app"  # instead of asking GET /me
+    workspace.app_id = "app"  # instead of asking GET /me
     source = intercom_source([workspace]).with_resources("tickets", "ticket_parts")
     warehouse = tmp_path / "warehouse.duckdb"
     with loading_pipeline(Warehouse.at(warehouse)) as pipeline:

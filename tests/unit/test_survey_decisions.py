@@ -333,7 +333,7 @@ def _workspace(base_url: str) -> Workspace:
         intercom_settings({"INTERCOM_BASE_URL": base_url, "INTERCOM_ACCESS_TOKEN": "t"})
     )
     workspace = Workspace(client)
-    workspace.__dict__["workspace_id"] = base_url.rsplit("/", 1)[-1]  # no GET /me
+    workspace.app_id = base_url.rsplit("/", 1)[-1]  # no GET /me
     return workspace
 
 

@@ -39,6 +39,11 @@ log = logging.getLogger(__name__)
 RETRY_STATUSES = frozenset({500, 502, 503, 504})
 MAX_PER_PAGE = 150
 POOL_SIZE = 128
+# The share of each rate-limit window that bulk calls (one record each, many at once) leave to
+# walks (a listing's next page, which brings more work), until the window's last second, when
+# bulk calls may take it: the walks never wait for the window to reset, and no budget is lost.
+WALK_RESERVE_SHARE = 0.05
+WALK_RESERVE_RELEASE_SECONDS = 1.0
 
 
 # IntercomError.code when Intercom cannot have acted on the request (refused, or rate limited
@@ -213,8 +218,12 @@ class IntercomClient:
         params: dict[str, Any] | None = None,
         json: Any = None,
         idempotent: bool = True,
+        bulk: bool = False,
     ) -> Any:
         """Send one request and return its decoded JSON (None for an empty body).
+
+        `bulk`: one of many calls for one record each (a conversation's parts); those leave a
+        reserve of each rate-limit window to the walks (see WALK_RESERVE_SHARE).
 
         Each failure is handled as its row in the retry policy says. With `idempotent=False` (a
         POST that acts, such as POST /messages), a failure after the request may have reached
@@ -228,7 +237,7 @@ class IntercomClient:
         failures = waits = 0
         while True:
             try:
-                response = self._send(method, url, params, json)
+                response = self._send(method, url, params, json, bulk)
                 self._check_is_intercom(method, path, response)
                 failure = classify(response)
                 if failure is None:
@@ -246,10 +255,10 @@ class IntercomClient:
             failures += 1
 
     def _send(
-        self, method: str, url: str, params: dict[str, Any] | None, json: Any
+        self, method: str, url: str, params: dict[str, Any] | None, json: Any, bulk: bool
     ) -> requests.Response:
         """One call, once the window's budget allows it; its answer's headers pace later calls."""
-        self._wait_for_budget()
+        self._wait_for_budget(bulk)
         self._count("api_calls", url[len(self.settings.base_url) :])
         try:
             response = self.session.request(
@@ -342,21 +351,29 @@ class IntercomClient:
             else:  # answers arrive out of order: within a window, the lowest count is the latest
                 self._remaining = min(self._remaining, int(remaining))
 
-    def _wait_for_budget(self) -> None:
+    def _wait_for_budget(self, bulk: bool = False) -> None:
         """Before a call: wait while the window's budget is spent by answered and in-flight calls.
 
-        Counting the calls still in flight keeps many threads from overshooting the window.
+        Counting the calls still in flight keeps many threads from overshooting the window. A
+        bulk call also leaves the walks' reserve, until the window's last second.
         """
         while True:
             with self._pace_lock:
-                spent = self._remaining is not None and self._remaining <= self._in_flight
-                if spent and time.time() >= self._reset_at:
-                    self._remaining, spent = None, False  # a new window: learn it from answers
-                if not spent:
+                now = time.time()
+                if self._remaining is not None and now >= self._reset_at:
+                    self._remaining = None  # a new window: learn it from answers
+                kept = self._walk_reserve(now) if bulk else 0
+                if self._remaining is None or self._remaining - self._in_flight > kept:
                     self._in_flight += 1
                     return
-                wait = self._reset_at - time.time()
-            self.sleep(min(max(wait, 0.01), self.max_rate_limit_wait))
+                until = self._reset_at - (WALK_RESERVE_RELEASE_SECONDS if kept else 0.0)
+            self.sleep(min(max(until - now, 0.01), self.max_rate_limit_wait))
+
+    def _walk_reserve(self, now: float) -> int:
+        """Calls of this window bulk calls leave to the walks: none in its last second."""
+        if not self.rate_limit or self._reset_at - now <= WALK_RESERVE_RELEASE_SECONDS:
+            return 0
+        return max(1, round(self.rate_limit * WALK_RESERVE_SHARE))
 
     def _answered(self) -> None:
         with self._pace_lock:

@@ -6,7 +6,7 @@ transformer that reads it.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from typing import Any
 
 import dlt
@@ -32,26 +32,25 @@ def resources(
 ) -> list[DltResource]:
     """The contacts family's resources, transformers unbound (`source.linked` feeds them)."""
 
-    def contacts(ws: Workspace) -> Iterator[dict[str, Any]]:
+    def contacts(ws: Workspace) -> Iterator[list[dict[str, Any]]]:
         """Contacts (users and leads) changed since the last run (POST /contacts/search).
 
         Contact search matches dates by whole day, so each run re-reads a day of changes;
         merging on id keeps one row per contact.
         """
-        for contact in changed_contacts(ws, lookback_seconds, related_only):
-            yield helpers.shape("contacts", contact, ws.workspace_id)
+        changed = changed_contacts(ws, lookback_seconds, related_only)
+        rows = (helpers.shape("contacts", contact, ws.workspace_id) for contact in changed)
+        yield from helpers.in_pages(rows, PAGE_SIZE)
 
     @dlt.transformer(**replace_children("contact_tags", "contact_id", "tag_id"))
-    def contact_tags(contact: dict[str, Any]) -> Iterator[list[dict[str, Any]]]:
+    def contact_tags(page: list[dict[str, Any]]) -> Iterator[list[dict[str, Any]]]:
         """Every tag of each changed contact; lists Intercom truncated at ten are fetched whole."""
-        ids = tag_ids(connected, contact)
-        yield links(connected, contact, "contact_tags", "tag_id", ids)
+        yield links(connected, page, "contact_tags", "tag_id", tag_ids)
 
     @dlt.transformer(**replace_children("contact_companies", "contact_id", "company_id"))
-    def contact_companies(contact: dict[str, Any]) -> Iterator[list[dict[str, Any]]]:
+    def contact_companies(page: list[dict[str, Any]]) -> Iterator[list[dict[str, Any]]]:
         """Every company of each changed contact; truncated lists are fetched whole."""
-        ids = company_ids(connected, contact)
-        yield links(connected, contact, "contact_companies", "company_id", ids)
+        yield links(connected, page, "contact_companies", "company_id", company_ids)
 
     return [
         dlt.resource(per_workspace(connected, contacts), **merged("contacts", "id")),
@@ -116,13 +115,16 @@ def company_ids(connected: list[Workspace], contact: dict[str, Any]) -> list[str
 
 def links(
     connected: list[Workspace],
-    contact: dict[str, Any],
+    page: list[dict[str, Any]],
     table: str,
     child_key: str,
-    ids: list[str],
+    ids_of: Callable[[list[Workspace], dict[str, Any]], list[str]],
 ) -> list[dict[str, Any]]:
-    """A contact's rows in a link table, with the contact's marker."""
-    parent = {"workspace_id": contact["workspace_id"], "contact_id": contact["id"]}
-    return with_markers(
-        connected, table, [{**parent, child_key: i} for i in ids], [parent], child_key
-    )
+    """A page of contacts' rows in a link table (`ids_of` each contact), with their markers."""
+    parents = [{"workspace_id": c["workspace_id"], "contact_id": c["id"]} for c in page]
+    rows = [
+        {**parent, child_key: i}
+        for parent, contact in zip(parents, page, strict=True)
+        for i in ids_of(connected, contact)
+    ]
+    return with_markers(connected, table, rows, parents, child_key)

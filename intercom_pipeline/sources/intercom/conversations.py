@@ -10,7 +10,6 @@ records it.
 from __future__ import annotations
 
 from collections.abc import Iterator
-from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 import dlt
@@ -32,9 +31,7 @@ from intercom_pipeline.sources.intercom.settings import PAGE_SIZE
 from intercom_pipeline.sources.intercom.workspace import Workspace, workspace_of
 
 
-def resources(
-    connected: list[Workspace], lookback_seconds: int, part_fetch_workers: int
-) -> list[DltResource]:
+def resources(connected: list[Workspace], lookback_seconds: int) -> list[DltResource]:
     """The conversations family's resources, transformers unbound (`source.linked` feeds them)."""
 
     def conversations(ws: Workspace) -> Iterator[list[dict[str, Any]]]:
@@ -53,7 +50,7 @@ def resources(
         Intercom returns the 500 most recent parts; conversations with more are flagged on the
         conversations table (`parts_truncated_by_api`, `count_parts_total`).
         """
-        yield from fetched_parts(connected, rows, part_fetch_workers)
+        yield from fetched_parts(connected, rows)
 
     @dlt.transformer(**replace_children(HANDLING_EVENTS, "conversation_id", "id"))
     def conversation_handling_events(
@@ -63,7 +60,7 @@ def resources(
 
         Skipped with a warning where the workspace's plan lacks them (403 api_plan_restricted).
         """
-        yield from fetched_handling_events(connected, rows, part_fetch_workers)
+        yield from fetched_handling_events(connected, rows)
 
     return [
         dlt.resource(per_workspace(connected, conversations), **merged("conversations", "id")),
@@ -71,6 +68,10 @@ def resources(
         conversation_parts,
         conversation_handling_events,
     ]
+
+
+# Fetches waiting or running before the search reads its next page: about one page's worth.
+DETAIL_LOOKAHEAD = 2 * PAGE_SIZE
 
 
 def changed_pages(ws: Workspace, lookback_seconds: int) -> Iterator[list[dict[str, Any]]]:
@@ -84,7 +85,11 @@ def changed_pages(ws: Workspace, lookback_seconds: int) -> Iterator[list[dict[st
         remember("updated_at", ws.workspace_id, conversation["updated_at"])
         return helpers.conversation_row(conversation, ws.workspace_id)
 
-    yield from helpers.in_pages(map(row, found), PAGE_SIZE)
+    for page in helpers.in_pages(map(row, found), PAGE_SIZE):
+        # Each page brings a fetch or two per conversation: staying one page ahead of them keeps
+        # the workers busy without filling dlt's pool with pages that wait for them.
+        ws.wait_for_fetches(DETAIL_LOOKAHEAD)
+        yield page
 
 
 def contact_links(connected: list[Workspace], rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
@@ -103,9 +108,9 @@ def contact_links(connected: list[Workspace], rows: list[dict[str, Any]]) -> lis
 
 
 def fetched_parts(
-    connected: list[Workspace], rows: list[dict[str, Any]], workers: int
+    connected: list[Workspace], rows: list[dict[str, Any]]
 ) -> Iterator[list[dict[str, Any]]]:
-    """The parts of a page of conversations (of one workspace), `workers` calls at a time."""
+    """The parts of a page of conversations (of one workspace), fetched by the run's workers."""
     if not rows:
         return
     workspace = workspace_of(connected, rows[0]["workspace_id"])
@@ -114,40 +119,43 @@ def fetched_parts(
         detail = unless_deleted(workspace, f"/conversations/{row['id']}")
         return [] if detail is None else helpers.part_rows(detail, row["workspace_id"])
 
-    with ThreadPoolExecutor(max_workers=workers) as pool:
-        yield [part for parts in pool.map(fetch, rows) for part in parts]
+    yield [part for parts in workspace.fetch_all(fetch, rows) for part in parts]
 
 
 HANDLING_EVENTS = "conversation_handling_events"
 
 
 def fetched_handling_events(
-    connected: list[Workspace], rows: list[dict[str, Any]], workers: int
+    connected: list[Workspace], rows: list[dict[str, Any]]
 ) -> Iterator[list[dict[str, Any]]]:
-    """The handling events of a page's assigned conversations, `workers` calls at a time.
+    """The handling events of a page's assigned conversations, fetched by the run's workers.
 
-    The first call goes alone: a plan without handling events refuses it, and the rest of the
-    run then asks no more.
+    The run's first call goes alone (`Workspace.probe`): a plan without handling events refuses
+    it, and the rest of the run then asks no more.
     """
     handled = [row for row in rows if row.get("admin_assignee_id")]
     if not handled:
         return
     workspace = workspace_of(connected, handled[0]["workspace_id"])
-    if HANDLING_EVENTS in workspace.modules_unavailable:
-        return
 
     def fetch(row: dict[str, Any]) -> list[dict[str, Any]]:
         body = unless_deleted(workspace, f"/conversations/{row['id']}/handling_events")
         events = [] if body is None else body.get("handling_events") or []
         return helpers.handling_event_rows(events, str(row["id"]), workspace.workspace_id)
 
-    try:
-        first = fetch(handled[0])
-    except IntercomPermissionError as exc:
-        skip_unavailable(workspace, HANDLING_EVENTS, exc)
-        return
-    with ThreadPoolExecutor(max_workers=workers) as pool:
-        events = [*first, *(e for found in pool.map(fetch, handled[1:]) for e in found)]
+    first: list[dict[str, Any]] = []
+    rest = handled
+    with workspace.probe(HANDLING_EVENTS):
+        if HANDLING_EVENTS in workspace.modules_unavailable:
+            return
+        if HANDLING_EVENTS not in workspace.modules_available:
+            try:
+                first, rest = fetch(handled[0]), handled[1:]
+            except IntercomPermissionError as exc:
+                skip_unavailable(workspace, HANDLING_EVENTS, exc)
+                return
+            workspace.modules_available.add(HANDLING_EVENTS)
+    events = [*first, *(e for found in workspace.fetch_all(fetch, rest) for e in found)]
     parents = (
         {"workspace_id": r["workspace_id"], "conversation_id": str(r["id"])} for r in handled
     )
@@ -157,7 +165,7 @@ def fetched_handling_events(
 def unless_deleted(workspace: Workspace, path: str) -> Any:
     """GET `path` of a conversation; None when it was deleted since the search listed it."""
     try:
-        return workspace.client.request("GET", path)
+        return workspace.client.request("GET", path, bulk=True)
     except IntercomError as exc:
         if exc.status == 404:
             return None

@@ -90,5 +90,5 @@ def with_markers(
     """
     parents = list(parents)
     for parent in parents:
-        workspace_of(connected, parent["workspace_id"]).parent_markers[table] += 1
+        workspace_of(connected, parent["workspace_id"]).count_markers(table, 1)
     return helpers.with_parent_markers(rows, parents, child_key)

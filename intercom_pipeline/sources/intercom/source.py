@@ -28,13 +28,20 @@ from intercom_pipeline.sources.intercom.settings import (
 from intercom_pipeline.sources.intercom.tables import RAW_TABLES, parent_of
 from intercom_pipeline.sources.intercom.workspace import Workspace
 
+# Resources read side by side: dlt runs each step of every resource (a page of a walk, the
+# details of a page) in its thread pool, round robin, so the walks that only list (contacts,
+# companies, tickets) move on while conversation details use the rate budget. The steps that
+# may run at once: every family's walk, and the details of a few pages of conversations (their
+# calls go through the workspace's own workers, `part_fetch_workers` in all).
+EXTRACT_WORKERS = 16
+
 # The dlt settings this source needs. dlt reads them from its configuration, not from the
 # source, so whoever runs the source applies them (`intercom_pipeline.warehouse.load` does).
-# "fifo": dlt reads one resource at a time, with its transformers, in the order the source lists
-# them, instead of round-robin across resources. Each resource's API calls then come together and
-# in a fixed order, a slow sequential read (the companies scroll, the contact listing) never
-# stalls the concurrent fetches of conversation parts, and the scroll is read in one go.
-SOURCE_DLT_SETTINGS: dict[str, Any] = {"extract.next_item_mode": "fifo"}
+SOURCE_DLT_SETTINGS: dict[str, Any] = {
+    "extract.next_item_mode": "round_robin",
+    "extract.workers": EXTRACT_WORKERS,
+    "extract.max_parallel_items": EXTRACT_WORKERS,
+}
 
 
 @dlt.source(name="intercom", section=SECTION, max_table_nesting=0)
@@ -54,8 +61,8 @@ def intercom_source(
             tables (as the Dagster definitions need).
         lookback_seconds: overlap of incremental conversation, ticket and activity log reads
             (contacts keep at least a day: a smaller value is raised to a day for them).
-        part_fetch_workers: concurrent GET /conversations/{id} calls for parts (and for
-            handling events).
+        part_fetch_workers: concurrent calls for one record each (a conversation's parts, its
+            handling events) in the whole run.
         related_only: contacts and companies read only those of recently changed
             conversations (the hourly run) instead of every changed contact and company.
         reconcile_deletions: compare every contact and company id with the warehouse.
@@ -65,13 +72,15 @@ def intercom_source(
             refused with a warning, marking none, and named in `Workspace.deletions_refused`.
     """
     connected: list[Workspace] = list(workspaces or [])
-    # The order dlt reads them in (see SOURCE_DLT_SETTINGS). The hourly run (related_only)
-    # never reconciles deletions.
+    for ws in connected:
+        ws.fetch_workers = part_fetch_workers
+    # Read side by side (see SOURCE_DLT_SETTINGS). The hourly run (related_only) never
+    # reconciles deletions.
     return linked(
         *settings_tables.resources(connected),
         *admin_activity.resources(connected, lookback_seconds),
         *help_center.resources(connected),
-        *conversations.resources(connected, lookback_seconds, part_fetch_workers),
+        *conversations.resources(connected, lookback_seconds),
         *tickets.resources(connected, lookback_seconds),
         *contacts.resources(connected, lookback_seconds, related_only),
         *companies.resources(connected, lookback_seconds, related_only, scroll_conflict_wait),
@@ -87,6 +96,8 @@ def intercom_source(
 def linked(*resources: DltResource) -> tuple[DltResource, ...]:
     """The resources, each transformer fed by its family's parent as `tables.FAMILIES` declares.
 
+    Each is parallelized: dlt runs its steps in its thread pool, beside the other resources'.
+
     Raises:
         ValueError: the resources are not one per raw table, or a resource is a transformer
             without a declared parent (or a declared child is not a transformer).
@@ -100,4 +111,5 @@ def linked(*resources: DltResource) -> tuple[DltResource, ...]:
             raise ValueError(f"{resource.name}: a transformer exactly when its family says so")
         if parent is not None:
             resource.pipe_data_from(by_name[parent])
+        resource.parallelize()
     return resources

@@ -24,12 +24,13 @@ from intercom_pipeline.sources.intercom.reading import (
     resume_from,
     updated_after,
 )
+from intercom_pipeline.sources.intercom.settings import PAGE_SIZE
 from intercom_pipeline.sources.intercom.workspace import Workspace
 
 
 @dataclass(frozen=True)
 class TicketParts:
-    """The ticket_parts rows of the ticket row they travel with."""
+    """The ticket_parts rows of the page of ticket rows they travel with."""
 
     rows: list[dict[str, Any]]
 
@@ -42,7 +43,9 @@ def resources(connected: list[Workspace], lookback_seconds: int) -> list[DltReso
         yield from changed_tickets(ws, lookback_seconds)
 
     @dlt.transformer(**merged("ticket_parts", "id"))
-    def ticket_parts(ticket: dict[str, Any], meta: TicketParts) -> Iterator[list[dict[str, Any]]]:
+    def ticket_parts(
+        tickets: list[dict[str, Any]], meta: TicketParts
+    ) -> Iterator[list[dict[str, Any]]]:
         """Parts of each new or changed ticket (as the ticket search returns them, at most 500)."""
         yield meta.rows
 
@@ -53,11 +56,11 @@ def resources(connected: list[Workspace], lookback_seconds: int) -> list[DltReso
 
 
 def changed_tickets(ws: Workspace, lookback_seconds: int) -> Iterator[DataItemWithMeta]:
-    """Ticket rows changed since the resource's mark, each with its parts; moves the mark."""
+    """Pages of ticket rows changed since the resource's mark, with their parts; moves the mark."""
     start = resume_from("updated_at", ws.workspace_id, lookback_seconds)
-    for ticket in ws.client.search(
-        "/tickets/search", updated_after(start), "tickets", sort=ASCENDING
-    ):
-        remember("updated_at", ws.workspace_id, ticket["updated_at"])
-        parts = TicketParts(helpers.ticket_part_rows(ticket, ws.workspace_id))
-        yield DataItemWithMeta(parts, helpers.ticket_row(ticket, ws.workspace_id))
+    found = ws.client.search("/tickets/search", updated_after(start), "tickets", sort=ASCENDING)
+    for page in helpers.in_pages(found, PAGE_SIZE):
+        for ticket in page:
+            remember("updated_at", ws.workspace_id, ticket["updated_at"])
+        parts = TicketParts([p for t in page for p in helpers.ticket_part_rows(t, ws.workspace_id)])
+        yield DataItemWithMeta(parts, [helpers.ticket_row(t, ws.workspace_id) for t in page])

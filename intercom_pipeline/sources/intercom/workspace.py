@@ -2,15 +2,21 @@
 
 from __future__ import annotations
 
+import threading
 from collections import Counter
+from collections.abc import Callable, Iterable, Iterator
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field, replace
-from functools import cached_property
-from typing import Any
+from typing import Any, TypeVar
 
 import dlt
 
 from intercom_pipeline.settings import IntercomSettings, Secret
 from intercom_pipeline.sources.intercom.client import IntercomClient
+from intercom_pipeline.sources.intercom.settings import DEFAULT_PART_FETCH_WORKERS
+
+T = TypeVar("T")
+R = TypeVar("R")
 
 
 @dataclass
@@ -28,16 +34,81 @@ class Workspace:
     deletions_refused: dict[str, dict[str, int]] = field(default_factory=dict)
     # Marker rows yielded per link table (`helpers.with_parent_markers`): never stored.
     parent_markers: Counter[str] = field(default_factory=Counter)
+    # Concurrent calls for one record each (a conversation's parts, its handling events), shared
+    # by every resource of the run: pages read side by side never multiply the workers.
+    fetch_workers: int = DEFAULT_PART_FETCH_WORKERS
+    _pool: ThreadPoolExecutor | None = field(default=None, repr=False)
+    _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
+    _queued: int = field(default=0, repr=False)  # fetches submitted and not yet done
+    _fetched: threading.Condition = field(default_factory=threading.Condition, repr=False)
+    # Modules whose first call of the run succeeded, and the locks those first calls go under.
+    modules_available: set[str] = field(default_factory=set)
+    _probes: dict[str, threading.Lock] = field(default_factory=dict, repr=False)
 
-    @cached_property
+    # The app's id_code when known; else asked of GET /me once (`workspace_id`).
+    app_id: str | None = None
+    _id_lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
+
+    @property
     def workspace_id(self) -> str:
-        return str(self.client.request("GET", "/me")["app"]["id_code"])
+        """The app id, asked once however many resources want it at the same moment."""
+        with self._id_lock:
+            if self.app_id is None:
+                self.app_id = str(self.client.request("GET", "/me")["app"]["id_code"])
+            return self.app_id
 
     def start_run(self) -> None:
         """Forget what an earlier run found: each run reports its own."""
+        self.end_run()
         self.modules_unavailable.clear()
         self.deletions_refused.clear()
         self.parent_markers.clear()
+        self.modules_available.clear()
+        self._probes.clear()
+
+    def end_run(self) -> None:
+        """Stop the run's fetch workers."""
+        with self._lock:
+            pool, self._pool = self._pool, None
+        if pool is not None:
+            pool.shutdown(wait=True)
+
+    def fetch_all(self, fetch: Callable[[T], R], items: Iterable[T]) -> Iterator[R]:
+        """`fetch` of each item, `fetch_workers` at a time across the whole run, in order."""
+        with self._lock:
+            if self._pool is None:
+                self._pool = ThreadPoolExecutor(self.fetch_workers, thread_name_prefix="fetch")
+            pool = self._pool
+        items = list(items)
+        with self._fetched:
+            self._queued += len(items)
+
+        def counted(item: T) -> R:
+            try:
+                return fetch(item)
+            finally:
+                with self._fetched:
+                    self._queued -= 1
+                    self._fetched.notify_all()
+
+        return pool.map(counted, items)
+
+    def wait_for_fetches(self, at_most: int) -> None:
+        """Block until no more than `at_most` fetches wait or run: a listing stays just ahead."""
+        with self._fetched:
+            self._fetched.wait_for(lambda: self._queued <= at_most)
+
+    def count_markers(self, table: str, count: int) -> None:
+        with self._lock:
+            self.parent_markers[table] += count
+
+    def probe(self, module: str) -> threading.Lock:
+        """The lock under which a module's first call of the run goes alone.
+
+        A plan without the module refuses that call, and the rest of the run asks no more.
+        """
+        with self._lock:
+            return self._probes.setdefault(module, threading.Lock())
 
 
 def connect(workspaces: list[IntercomSettings], **client_options: Any) -> list[Workspace]:
