@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import time
 from collections.abc import Iterator
 
 import pytest
@@ -289,3 +290,27 @@ def test_a_gone_contact_keeps_its_link() -> None:
         "gone",
         link,
     )
+
+
+def test_bulk_calls_leave_the_walks_a_reserve_until_the_window_s_last_second() -> None:
+    """5% of a 200-call window is 10 calls: with 10 left, a walk goes and a bulk call waits."""
+    ends_at = time.time() + 5
+    window = {
+        "X-RateLimit-Limit": "200",
+        "X-RateLimit-Remaining": "10",
+        "X-RateLimit-Reset": f"{ends_at:.3f}",
+    }
+    run = Scripted(*[answer(200, b"{}", window)] * 3)
+    run.client.request("GET", "/admins")  # learns the window: 10 calls left, 5 s to go
+    run.client.request("POST", "/contacts/search", json={})  # a walk: at once
+    assert run.slept == []
+
+    def last_second_comes(seconds: float) -> None:
+        run.slept.append(seconds)
+        run.client._reset_at = time.time() + 0.5  # the window's last second has come
+
+    run.client.sleep = last_second_comes
+    run.client.request("GET", "/conversations/1", bulk=True)
+    assert len(run.slept) == 1
+    assert 3.5 < run.slept[0] < 4.01  # until one second before the reset, then it went
+    assert run.client.stats["api_calls"] == 3
