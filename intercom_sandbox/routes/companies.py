@@ -15,12 +15,18 @@ from intercom_sandbox.model import Company
 from intercom_sandbox.routes.common import RouteSpec, company_list, numbered
 from intercom_sandbox.state import ApiState, ScrollState
 
-COMPANIES_LIST_REACH = 10_000  # POST /companies/list cannot page past this many companies
+# GET /companies and POST /companies/list cannot page past this many companies (only the scroll
+# reaches the rest); their total_count still counts them all.
+COMPANIES_LIST_REACH = 10_000
 SCROLL_PAGE_SIZE = 50
 
 
 def list_companies(state: ApiState, request: Request) -> Response:
-    """GET /companies: all companies, or the one named by company_id or name, or by tag."""
+    """GET /companies: all companies, or the one named by company_id or name, or by tag.
+
+    The spec states no order; Intercom's docs for this listing (1.x, where it was the list
+    endpoint) sort it by last_request_at, most recent first, as POST /companies/list does.
+    """
     q = request.query
     companies = state.ws.visible_companies()
     if "company_id" in q or "name" in q:
@@ -34,8 +40,7 @@ def list_companies(state: ApiState, request: Request) -> Response:
         companies = [c for c in companies if any(t.tag_id == q["tag_id"] for t in c.tags)]
     if "segment_id" in q:
         companies = []
-    chunk, pages = numbered(request, companies, 15, 60)
-    return Response(200, company_list(state.ws, chunk, pages, len(companies)))
+    return _reachable_page(state, request, _by_last_request(companies, descending=True))
 
 
 def list_all_companies(state: ApiState, request: Request) -> Response:
@@ -44,9 +49,16 @@ def list_all_companies(state: ApiState, request: Request) -> Response:
     if order not in ("asc", "desc"):
         raise ApiError(400, "parameter_invalid", f"order must be asc or desc, got {order!r}")
     companies = [c for c in state.ws.visible_companies() if c.user_count > 0]
-    companies.sort(key=lambda c: (c.last_request_at, c.id), reverse=order == "desc")
-    reachable = companies[:COMPANIES_LIST_REACH]
-    chunk, pages = numbered(request, reachable, 15, 60)
+    return _reachable_page(state, request, _by_last_request(companies, descending=order == "desc"))
+
+
+def _by_last_request(companies: list[Company], *, descending: bool) -> list[Company]:
+    return sorted(companies, key=lambda c: (c.last_request_at, c.id), reverse=descending)
+
+
+def _reachable_page(state: ApiState, request: Request, companies: list[Company]) -> Response:
+    """One page of a company listing: paging reaches the first COMPANIES_LIST_REACH only."""
+    chunk, pages = numbered(request, companies[:COMPANIES_LIST_REACH], 15, 60)
     return Response(200, company_list(state.ws, chunk, pages, len(companies)))
 
 

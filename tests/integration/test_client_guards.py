@@ -290,7 +290,7 @@ def test_a_server_closing_the_socket_is_named_whole(fake) -> None:
     with pytest.raises(IntercomError) as caught:
         list(client.search("/conversations/search", {}, "conversations"))
     message = str(caught.value)
-    assert message.startswith("POST /conversations/search failed 6 times")
+    assert message.startswith("POST /conversations/search failed 11 times")
     assert "the server closed the connection without answering" in message
     assert message.rstrip().endswith("the run can be retried safely.")
     assert "token" not in message.lower()
@@ -308,7 +308,7 @@ def test_a_server_gone_mid_run_says_connection_refused(fake, tmp_path: Path) -> 
     with pytest.raises(Exception) as caught:
         ingest(fake_server.base_url, tmp_path, ["conversations"])
     message = str(cause(caught.value))
-    assert message.startswith("POST /conversations/search failed 6 times")
+    assert message.startswith("POST /conversations/search failed 11 times")
     assert "connection refused" in message
     # The whole cause, not cut mid-word, then the advice.
     assert re.search(

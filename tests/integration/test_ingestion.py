@@ -21,6 +21,7 @@ from intercom_pipeline.warehouse.load import (
 )
 from intercom_sandbox import RunningSandbox, SandboxConfig
 from intercom_sandbox.generate_extras import handling_events
+from intercom_sandbox.routes import companies as company_routes
 from intercom_sandbox.workspace import Workspace
 from tests.conftest import SandboxClient
 
@@ -318,8 +319,13 @@ def test_a_custom_attribute_type_change_is_reported_and_nothing_lost(
 
 
 def test_storms_of_faults_are_survived(
-    running_sandbox: RunningSandbox, intercom: SandboxClient, tmp_path: Path
+    running_sandbox: RunningSandbox,
+    intercom: SandboxClient,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
 ) -> None:
+    # Companies the listing cannot reach go through the scroll, refused once (scroll_exists).
+    monkeypatch.setattr(company_routes, "COMPANIES_LIST_REACH", 0)
     intercom.control("PUT", "/rate_limit", {"per_minute": 1200})  # 200 per 10-second window
     intercom.control(
         "PUT",
@@ -457,9 +463,13 @@ def stored_ids(warehouse: Path, table: str) -> list[str]:
 
 @pytest.mark.parametrize("sandbox_config", [DEMO])
 def test_a_cut_scroll_page_restarts_the_scroll_and_loses_no_company(
-    running_sandbox: RunningSandbox, intercom: SandboxClient, tmp_path: Path
+    running_sandbox: RunningSandbox,
+    intercom: SandboxClient,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     """Each scroll page moves the scroll on: sending one again would skip it, so none is resent."""
+    monkeypatch.setattr(company_routes, "COMPANIES_LIST_REACH", 0)  # companies by the scroll
     live = sorted(c.id for c in running_sandbox.sandbox.workspace.visible_companies())
     assert len(live) > 50
     intercom.control("PUT", "/faults", {"truncate_scroll_pages": 2})

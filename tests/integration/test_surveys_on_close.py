@@ -514,7 +514,7 @@ def test_a_bad_webhook_never_blocks_the_others(
 
     def flaky_conversation(method: str, path: str, **kwargs: object) -> object:
         if path == f"/conversations/{flaky.id}":
-            raise IntercomError(f"GET {path} failed 6 times, last: HTTP 503")
+            raise IntercomError(f"GET {path} failed 11 times, last: HTTP 503")
         return real(method, path, **kwargs)
 
     monkeypatch.setattr(client, "request", flaky_conversation)

@@ -1,4 +1,4 @@
-"""Companies: read whole through the scroll, or, hourly, only those of recent conversations."""
+"""Companies: read whole (listed by pages, or scrolled), or, hourly, those of recent conversations."""
 
 from __future__ import annotations
 
@@ -25,12 +25,12 @@ def resources(
     """The companies resource (a family of one)."""
 
     def companies() -> Iterator[list[dict[str, Any]]]:
-        """Companies, read whole through the scroll (one scroll per workspace at a time)."""
+        """Companies, read whole (see `helpers.spooled_companies`), or only related ones."""
         for ws in connected:
             if related_only:
                 yield related_companies(ws, lookback_seconds)
             else:
-                yield from scrolled_pages(ws, scroll_conflict_wait)
+                yield from every_company(ws, scroll_conflict_wait)
 
     return [dlt.resource(companies, **merged("companies", "id"))]
 
@@ -45,11 +45,12 @@ def related_companies(ws: Workspace, lookback_seconds: int) -> list[dict[str, An
     return [helpers.shape("companies", c, ws.workspace_id) for c in found.values()]
 
 
-def scrolled_pages(ws: Workspace, conflict_wait: float) -> Iterator[list[dict[str, Any]]]:
+def every_company(ws: Workspace, conflict_wait: float) -> Iterator[list[dict[str, Any]]]:
     """Every company of the workspace, a page at a time; moves the resource's mark.
 
-    The scroll is read to its end (into a file) before yielding: a scroll left idle while other
-    resources run would expire, and the lock must not be held across a yield.
+    They are all read (into a file) before the first is yielded: a listing must be proven
+    complete first, a scroll left idle while other resources run would expire, and the scroll's
+    lock must not be held across a yield.
     """
     with helpers.spooled_companies(ws.client, conflict_wait=conflict_wait) as spool:
         for page in helpers.spooled_pages(spool, PAGE_SIZE):

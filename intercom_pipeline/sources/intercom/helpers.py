@@ -1,4 +1,4 @@
-"""Record shaping and the companies scroll (spooled to disk); no dlt resources, no Dagster."""
+"""Record shaping and the companies spool (listed or scrolled to disk); no dlt, no Dagster."""
 
 from __future__ import annotations
 
@@ -24,6 +24,8 @@ from intercom_pipeline.sources.intercom.client import (
 )
 from intercom_pipeline.sources.intercom.errors import NotIntercom, PaginationLoop
 from intercom_pipeline.sources.intercom.settings import (
+    COMPANIES_LISTING_REACH,
+    COMPANIES_PER_PAGE,
     DELETIONS_ALWAYS_PLAUSIBLE,
     MAX_CONVERSATION_PARTS,
     SCROLL_ATTEMPTS,
@@ -195,19 +197,67 @@ def spooled_companies(
     *,
     conflict_wait: float = SCROLL_CONFLICT_WAIT_SECONDS,
     lock_dir: Path | None = None,
+    listing_reach: int = COMPANIES_LISTING_REACH,
 ) -> Iterator[BinaryIO]:
-    """Every company, read through the scroll into an unnamed temporary file (a JSON line each).
+    """Every company, read into an unnamed temporary file (a JSON line each).
 
-    The scroll must be read to its end under the lock and without pausing (an idle scroll expires
-    after a minute), so it cannot be yielded page by page to dlt; holding it on disk instead of in
-    a list keeps memory flat whatever the number of companies. The file is gone once closed, and
-    with the process if it dies. Read it with `spooled_pages`.
+    By the pages of GET /companies where they reach every company (`spool_listing`): a failed
+    page is sent again on its own. Otherwise through the scroll, whose failed page costs a
+    restart that waits for the broken scroll to expire; it must be read to its end under the
+    lock and without pausing (an idle scroll expires after a minute), so it cannot be yielded
+    page by page to dlt. Either way the file, not a list, holds the companies: memory stays flat
+    whatever their number. The file is gone once closed, and with the process if it dies. Read
+    it with `spooled_pages`.
     """
     with tempfile.TemporaryFile(prefix="intercom-companies-") as spool:
-        with scroll_lock(client, lock_dir):
-            spool_scroll(client, spool, conflict_wait=conflict_wait)
+        if not spool_listing(client, spool, reach=listing_reach):
+            with scroll_lock(client, lock_dir):
+                spool_scroll(client, spool, conflict_wait=conflict_wait)
         spool.seek(0)
         yield spool
+
+
+def spool_listing(
+    client: IntercomClient, spool: BinaryIO, *, reach: int = COMPANIES_LISTING_REACH
+) -> bool:
+    """Write every company to `spool` from GET /companies' pages; False if the scroll must.
+
+    The pages reach `reach` companies at most, so the first answer's total_count decides. The
+    listing is sorted (by last_request_at) and live: a company that moves or goes while it is
+    paged shifts others across a page boundary, unseen, and the deletions reconciliation would
+    mark one it missed deleted. So the listing counts only when proven complete, with as many
+    distinct ids as the largest total_count reported before and after it; a company seen twice
+    is written twice (the merge keeps its latest values).
+    """
+    before = _listed_total(client)
+    if before is None or before > reach:
+        reported = "no total_count" if before is None else f"{before:,}, over {reach:,}"
+        log.info("companies read through the scroll: GET /companies counts %s", reported)
+        return False
+    seen: set[str] = set()
+    for company in client.numbered_pages("/companies", per_page=COMPANIES_PER_PAGE):
+        seen.add(company["id"])
+        spool.write(json.dumpb(company) + b"\n")
+    total = max(before, _listed_total(client) or 0)
+    if len(seen) >= total:
+        spool.flush()
+        return True
+    log.warning(
+        "GET /companies listed %d distinct companies of the %d it reported: some moved between "
+        "its pages while they were read (or it reaches fewer than %d); reading them through the "
+        "scroll instead",
+        len(seen),
+        total,
+        reach,
+    )
+    return False
+
+
+def _listed_total(client: IntercomClient) -> int | None:
+    """GET /companies' total_count now (one company asked for), None if it reports none."""
+    answer = client.request("GET", "/companies", params={"page": 1, "per_page": 1})
+    total = answer.get("total_count")
+    return total if isinstance(total, int) and not isinstance(total, bool) else None
 
 
 def spool_scroll(

@@ -159,3 +159,9 @@ COLUMNS: dict[str, dict[str, dict[str, Any]]] = {
 # A paginated walk stops with an error past this many pages, whatever the server says: the
 # bench scale (100,000 conversations, 150 a page) needs 667; this allows 1,000,000 records.
 MAX_WALK_PAGES = 1_000_000 // PAGE_SIZE
+
+# Companies are read by the pages of GET /companies where those reach them all: Intercom's page
+# listings stop at 10,000 companies (only the scroll reaches more). 60 a page: the most known to
+# be served for companies (the spec states no maximum).
+COMPANIES_LISTING_REACH = 10_000
+COMPANIES_PER_PAGE = 60
