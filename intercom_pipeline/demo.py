@@ -13,9 +13,10 @@ import os
 import signal
 import sys
 import time
-from collections.abc import Iterator
+import uuid
+from collections.abc import Iterator, Mapping
 from contextlib import contextmanager, redirect_stdout
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, TextIO
 
 from intercom_pipeline.settings import IntercomSettings
 from intercom_sandbox import DEFAULT_TOKEN, Faults, RunningSandbox, Sandbox, SandboxConfig
@@ -28,6 +29,15 @@ if TYPE_CHECKING:
     from intercom_pipeline.warehouse import Warehouse
 
 DEMO_JOB = "intercom_build_all"
+# The console's name for the step of an asset group; the dbt models are "dbt", whatever their group.
+STEP_NAMES = {
+    "intercom_raw": "ingest",
+    "survey_feed": "survey feed",
+    "surveys_on_close": "surveys on close",
+    "audiences": "audiences",
+    "push_back": "push back",
+    "serving": "publish",
+}
 
 
 def add_sandbox_arguments(serve: argparse.ArgumentParser) -> None:
@@ -172,24 +182,35 @@ def demo_left_out(settings: IntercomSettings, push: bool) -> dg.AssetSelection |
 def run_demo(push: bool) -> int:
     """Run everything through Dagster (ingest, models, BI copy); print rows and headline metrics.
 
+    Each step's wall time is printed as it finishes, and the times of the whole demo at the end.
     On a workspace the user configured, what writes to Intercom runs only with `push`.
     """
+    started = time.monotonic()
     from intercom_pipeline.definitions import build_definitions
     from intercom_pipeline.defs.resources import resources_from_environment
     from intercom_pipeline.defs.reverse_etl import PUSH_ASSET
 
     configured = resources_from_environment(resolved=True)
     warehouse = configured["warehouse"].get()
-    left_out = demo_left_out(configured["intercom"].settings()[0], push)
+    settings = configured["intercom"].settings()[0]
+    left_out = demo_left_out(settings, push)
+    sandbox_started = time.monotonic()
     with _workspace(configured) as (label, resources):
+        timings = (
+            {} if _is_configured(settings) else {"sandbox": time.monotonic() - sandbox_started}
+        )
         print(f"Workspace: {label}")
         print(f"Warehouse: {warehouse.path}")
         print(f"Survey feed: {resources['survey_feed'].path()}")
-        started = time.monotonic()
-        result = _build_all(build_definitions(resources), left_out)
+        loaded = build_definitions(resources)
+        clock = StepClock(step_names(loaded), sys.stdout)
+        timings["start-up"] = time.monotonic() - started - sum(timings.values())
+        run_started = time.monotonic()
+        result = _build_all(loaded, left_out, clock)
         if result is None:
             return 1
-        print(f"Built in {time.monotonic() - started:.1f}s.", end=" ")
+        timings.update(clock.seconds)
+        timings["Dagster"] = time.monotonic() - run_started - sum(clock.seconds.values())
         _print_tables(warehouse, result)
         pushed = (
             None
@@ -199,7 +220,72 @@ def run_demo(push: bool) -> int:
     _print_metrics(warehouse)
     if pushed is not None:
         print_push_report(warehouse, pushed)
+    print(timings_line(timings, time.monotonic() - started))
     return 0
+
+
+def timings_line(timings: Mapping[str, float], total: float) -> str:
+    """The demo's times, part by part, and its total."""
+    parts = [f"{name} {seconds:.1f} s" for name, seconds in timings.items()]
+    return f"Timings: {', '.join(parts)}, total {total:.1f} s"
+
+
+def step_names(loaded: dg.Definitions) -> dict[dg.AssetKey, str]:
+    """Each asset's step name on the console: "dbt" for the models, else its group's name."""
+    import dagster as dg
+
+    graph = loaded.resolve_asset_graph()
+    dbt = dg.AssetSelection.kind("dbt").resolve(graph)
+    names = {}
+    for key in graph.get_all_asset_keys():
+        group = graph.get(key).group_name
+        names[key] = "dbt" if key in dbt else STEP_NAMES.get(group, group)
+    return names
+
+
+class StepClock:
+    """Times the run's steps from its events: a line as each finishes, and the seconds per name.
+
+    A step is named after the assets it materializes (`step_names`), or "checks" when it only
+    checks some. Consecutive steps of one name (the audiences, the checks) make one line.
+    """
+
+    def __init__(self, names: Mapping[dg.AssetKey, str], out: TextIO) -> None:
+        self.names = names
+        self.out = out  # the console: the build's own output is held back
+        self.seconds: dict[str, float] = {}
+        self._step_names: dict[str, str] = {}
+        self._started: dict[str, float] = {}
+        self._line: tuple[str, float] = ("", 0.0)  # the name and seconds not printed yet
+
+    def __call__(self, entry: dg.EventLogEntry) -> None:
+        """Called with each event of the run as it is stored."""
+        import dagster as dg
+
+        event = entry.dagster_event
+        if event is None or event.step_key is None:
+            return
+        step = event.step_key
+        if event.event_type == dg.DagsterEventType.ASSET_MATERIALIZATION_PLANNED:
+            self._step_names.setdefault(step, self.names[event.asset_key])
+        elif event.event_type == dg.DagsterEventType.STEP_START:
+            if self._line[0] != self._name(step):
+                self.flush()
+            self._started[step] = entry.timestamp
+        elif event.is_step_success or event.is_step_failure:
+            name, seconds = self._name(step), entry.timestamp - self._started.pop(step)
+            self.seconds[name] = self.seconds.get(name, 0.0) + seconds
+            self._line = (name, self._line[1] + seconds)
+
+    def flush(self) -> None:
+        """Print the line of the last steps, if not yet printed."""
+        name, seconds = self._line
+        if name:
+            print(f"  {name:<16} {seconds:6.1f} s", file=self.out, flush=True)
+        self._line = ("", 0.0)
+
+    def _name(self, step: str) -> str:
+        return self._step_names.get(step, "checks")
 
 
 @contextmanager
@@ -218,12 +304,14 @@ def _progress_on_console() -> Iterator[None]:
 
 
 def _build_all(
-    loaded: dg.Definitions, left_out: dg.AssetSelection | None
+    loaded: dg.Definitions, left_out: dg.AssetSelection | None, clock: StepClock
 ) -> dg.ExecuteInProcessResult | None:
     """Materialize the demo job (less `left_out`) quietly; None, with the reason shown, if it fails.
 
     dbt's event stream is held back (the Dagster UI keeps it as logs) and its tail printed only
-    when the build fails.
+    when the build fails. The clock hears every event of the run as it is stored, through
+    `DagsterInstance.add_event_listener` (not in Dagster's API docs; Dagster's own external steps
+    use it).
     """
     import dagster as dg
 
@@ -243,11 +331,18 @@ def _build_all(
         else dg.DagsterInstance.ephemeral()
     )
     quiet = {"loggers": {"console": {"config": {"log_level": "WARNING"}}}}
+    run_id = str(uuid.uuid4())
+    instance.add_event_listener(run_id, clock)
     dbt_output = io.StringIO()
     with redirect_stdout(dbt_output), _progress_on_console():
         result = job.execute_in_process(
-            instance=instance, run_config=quiet, raise_on_error=False, asset_selection=selection
+            instance=instance,
+            run_config=quiet,
+            raise_on_error=False,
+            asset_selection=selection,
+            run_id=run_id,
         )
+    clock.flush()
     if result.success:
         return result
     print(dbt_output.getvalue()[-4000:], file=sys.stderr)

@@ -30,7 +30,7 @@ def test_demo_builds_everything_from_the_embedded_sandbox(
     expected = build_workspace(1, "demo").summary()
     rows = {
         line.split()[0]: (int(line.split()[1]), int(line.split()[2]))
-        for line in out.split("Headline metrics")[0].splitlines()
+        for line in out.split("Raw tables")[1].split("Headline metrics")[0].splitlines()
         if line.startswith("  ")
     }
     for table in (
@@ -66,6 +66,42 @@ def test_demo_builds_everything_from_the_embedded_sandbox(
     pushed = next(line for line in out.splitlines() if line.startswith("Pushed to Intercom"))
     assert "(mode score_and_comment)" in pushed and " 0 failed" in pushed
     assert "0 events merged" in pushed
+    assert_timings(out)
+
+
+# The demo's steps, named after the assets they build (`demo.STEP_NAMES`, "dbt", "checks").
+STEPS = {
+    "ingest",
+    "survey feed",
+    "surveys on close",
+    "checks",
+    "dbt",
+    "audiences",
+    "push back",
+    "publish",
+}
+
+
+def assert_timings(out: str) -> None:
+    """A line per step as it finishes, and at the end every part's time and the total."""
+    step_lines = out.split("Survey feed:")[1].split("Raw tables")[0].splitlines()[1:]
+    finished = [line.strip().rsplit(maxsplit=2) for line in step_lines]
+    assert {name for name, _, _ in finished} == STEPS
+    assert {unit for _, _, unit in finished} == {"s"}
+    timings = out.splitlines()[-1]
+    assert timings.startswith("Timings: ") and timings.endswith(" s")
+    parts = {
+        name: float(seconds)
+        for name, seconds, _ in (part.rsplit(maxsplit=2) for part in timings[9:].split(", "))
+    }
+    total = parts.pop("total")
+    names = list(parts)
+    assert names[:2] == ["sandbox", "start-up"] and names[-1] == "Dagster"
+    assert set(names[2:-1]) == STEPS
+    assert sum(parts.values()) <= total + 0.05 * len(parts)  # each is rounded to 0.1 s
+    for name in STEPS:  # a step's part is the sum of its lines
+        lines = [float(seconds) for step, seconds, _ in finished if step == name]
+        assert abs(sum(lines) - parts[name]) <= 0.05 * (len(lines) + 1), name
 
 
 def test_the_demo_writes_to_a_configured_workspace_only_when_asked() -> None:
@@ -107,6 +143,7 @@ def test_the_demo_on_a_configured_workspace_writes_nothing_to_it(
     assert "`intercom-pipeline demo --push` runs them too." in out
     assert "Pushed to Intercom" not in out
     assert "Headline metrics" in out
+    assert out.splitlines()[-1].startswith("Timings: start-up ")  # no sandbox was started
 
 
 def test_the_push_report_reads_the_run_s_failures_from_the_warehouse(
