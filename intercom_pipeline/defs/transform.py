@@ -1,8 +1,8 @@
 """The dbt models as Dagster assets: sources are the raw assets, tests are asset checks."""
 
 import json
-from collections.abc import Iterator, Mapping
-from functools import cache
+from collections.abc import Iterator, Mapping, Sequence
+from functools import cache, cached_property
 from pathlib import Path
 from typing import Any
 
@@ -14,6 +14,8 @@ from dagster_dbt import (
     DbtProject,
     dbt_assets,
 )
+from dagster_dbt.compat import DBT_PYTHON_VERSION
+from pydantic import Field
 
 from intercom_pipeline.defs.audiences import audience_asset_keys
 from intercom_pipeline.defs.automation import FOLLOW_UPSTREAMS, MART_FRESHNESS
@@ -84,6 +86,36 @@ def _is_mart(dbt_resource_props: Mapping[str, Any]) -> bool:
     return dbt_resource_props.get("resource_type") == "model" and fqn[1:2] == ["marts"]
 
 
+class DbtBuildConfig(dg.Config):
+    """Run options of the dbt build; the automation and "Materialize" use the defaults."""
+
+    full_refresh: bool = Field(
+        default=False,
+        description="After a change to the models' SQL: rebuild the incremental models from "
+        "scratch (dbt --full-refresh; their stored rows were made by the old SQL) and run the "
+        "unit tests, which other builds leave out (they check the SQL, not the data).",
+    )
+
+
+class _DbtCli(DbtCliResource):
+    """dagster-dbt's dbt CLI without two start-up costs of every build that we have no use for.
+
+    Before each dbt command dagster-dbt asks the executable its version (`dbt --version`, a
+    Python start of its own) and opens a dbt adapter in this process, loading dbt's macros: a
+    few seconds a build. The adapter only serves `fetch_row_counts` and `fetch_column_metadata`,
+    which we leave out (they would open the warehouse from this process while dbt writes it),
+    and the executable is this environment's dbt-core (`DBT_EXECUTABLE`), whose version
+    dagster-dbt read when imported.
+    """
+
+    @cached_property
+    def _cli_version(self) -> Any:
+        return DBT_PYTHON_VERSION
+
+    def _initialize_dbt_core_adapter(self, args: Sequence[str]) -> None:
+        return None
+
+
 @cache
 def dbt_project() -> DbtProject:
     """The project, with its manifest parsed when stale (no warehouse connection)."""
@@ -109,18 +141,24 @@ def _dbt_assets(audiences: tuple[dg.AssetKey, ...]) -> dg.AssetsDefinition:
     )
     def _assets(
         context: dg.AssetExecutionContext,
+        config: DbtBuildConfig,
         warehouse: WarehouseResource,
         survey_feed: SurveyFeedResource,
     ) -> Iterator[Any]:
         store = warehouse.get(context.log)
-        dbt = DbtCliResource(
+        dbt = _DbtCli(
             project_dir=project,
             dbt_executable=str(DBT_EXECUTABLE),
             profiles_dir=str(store.write_dbt_profile()),
         )
+        args = ["build", "--vars", dbt_vars(survey_feed.dbt_vars())]
+        if config.full_refresh:
+            args.append("--full-refresh")
+        else:  # unit tests check the SQL on fixed rows: they run when it changes, not every sync
+            args += ["--exclude-resource-type", "unit_test"]
         with store.exclusive("building the dbt models"), build_folder(store) as folder:
             build = dbt.cli(
-                ["build", "--vars", dbt_vars(survey_feed.dbt_vars())],
+                args,
                 context=context,
                 raise_on_error=False,
                 target_path=folder,

@@ -3,6 +3,8 @@
 - Every column a staging model requires (a `typed_columns` spec not marked 'optional') is one
   its loader guarantees, so a required column can only be missing when it is misspelled.
 - Every model and seed states its grain: its description starts with "One row per".
+- An incremental model reads only the loads since its last build, and a key it rebuilds replaces
+  all of that key's rows: its unique_key starts its primary key.
 """
 
 from __future__ import annotations
@@ -21,6 +23,7 @@ from intercom_pipeline.sources.intercom.settings import COLUMNS
 from intercom_pipeline.sources.survey_feed import COLUMN_TYPES
 
 DBT_PROJECT = Path(__file__).resolve().parents[2] / "dbt_project"
+_INCREMENTAL = re.compile(r"config\(materialized='incremental', unique_key=(\[.*?\])\)")
 _CALL = re.compile(r"typed_columns\(source\('(\w+)', '(\w+)'\), \[\n(.*?)\n\s*\]\)", re.S)
 
 
@@ -127,3 +130,31 @@ def test_every_model_and_seed_states_its_grain_first() -> None:
         assert described.get(name, "").startswith("One row per "), (
             f"{name}: its description must start with its grain ('One row per ...')"
         )
+
+
+def _primary_keys() -> dict[str, list[str]]:
+    """Model name -> the columns of its primary_key test, from every YAML file of the project."""
+    keys = {}
+    for path in DBT_PROJECT.glob("models/**/*.yml"):
+        for node in yaml.safe_load(path.read_text()).get("models", []):
+            for test in node.get("data_tests", []):
+                if isinstance(test, dict) and "primary_key" in test:
+                    keys[node["name"]] = test["primary_key"]["arguments"]["columns"]
+    return keys
+
+
+def test_incremental_models_read_new_loads_and_replace_whole_keys() -> None:
+    keys = _primary_keys()
+    incremental = []
+    for path in sorted(DBT_PROJECT.glob("models/**/*.sql")):
+        sql = path.read_text()
+        config = _INCREMENTAL.search(sql)
+        assert bool(config) == ("materialized='incremental'" in sql), (
+            f"{path.stem}: say config(materialized='incremental', unique_key=[...])"
+        )
+        if config:
+            unique_key = ast.literal_eval(config[1])
+            assert keys[path.stem][: len(unique_key)] == unique_key, path.stem
+            assert "loaded_since_last_build()" in sql, path.stem
+            incremental.append(path.stem)
+    assert {"stg_intercom__conversation_parts", "feedback_documents"} <= set(incremental)

@@ -1,9 +1,18 @@
 {#- One row per conversation: what its loaded parts say happened. Intercom's own statistics are
     preferred in the marts; these fill in when a statistic is missing, and give what the
     statistics do not have (who closed last and whether that was a bot, customer replies).
-    A conversation with more than 500 parts has only its 500 most recent loaded. -#}
+    A conversation with more than 500 parts has only its 500 most recent loaded.
+    Incremental: a conversation is summed up again when one of its parts was loaded again. -#}
+{{ config(materialized='incremental', unique_key=['workspace_id', 'conversation_id']) }}
+
 with parts as (
     select * from {{ ref('stg_intercom__conversation_parts') }}
+    {% if is_incremental() %}
+    where (workspace_id, conversation_id) in (
+        select workspace_id, conversation_id from {{ ref('stg_intercom__conversation_parts') }}
+        where {{ loaded_since_last_build() }}
+    )
+    {% endif %}
 ),
 
 events as (
@@ -27,7 +36,8 @@ events as (
         arg_max(author_id, created_at) filter (where part_type = 'close') as last_closed_by_id,
         arg_max(author_type, created_at) filter (where part_type = 'close')
             as last_closed_by_type,
-        count(*) filter (where part_type = 'open') as count_reopens
+        count(*) filter (where part_type = 'open') as count_reopens,
+        max(_dlt_load_id) as _dlt_load_id
     from parts
     group by workspace_id, conversation_id
 )

@@ -1,3 +1,6 @@
+{#- Incremental: a contact is staged again when a load wrote it or its deletion mark. -#}
+{{ config(materialized='incremental', unique_key=['workspace_id', 'contact_id']) }}
+
 with source as (
     select * from {{ source('intercom', 'contacts') }}
 ),
@@ -34,18 +37,20 @@ renamed as (
             ['last_contacted_at', 'utc', 'optional'],
             ['last_email_opened_at', 'utc', 'optional'],
             ['last_email_clicked_at', 'utc', 'optional'],
+            ['_dlt_load_id', 'varchar', 'optional'],
         ]) }}
     from source
 ),
 
 final as (
     select
-        renamed.* exclude (location),
+        renamed.* exclude (location, _dlt_load_id),
         json_extract_string(renamed.location, '$.country') as country,
         json_extract_string(renamed.location, '$.region') as region,
         json_extract_string(renamed.location, '$.city') as city,
         deletions.deleted_at,
-        deletions.deleted_at is not null as is_deleted
+        deletions.deleted_at is not null as is_deleted,
+        greatest(renamed._dlt_load_id, deletions._dlt_load_id) as _dlt_load_id
     from renamed
     left join deletions
         on renamed.workspace_id = deletions.workspace_id
@@ -53,4 +58,7 @@ final as (
 )
 
 select * from final
+{% if is_incremental() %}
+where {{ loaded_since_last_build() }}
+{% endif %}
 {{ deduplicate(['workspace_id', 'contact_id'], 'updated_at desc nulls last') }}

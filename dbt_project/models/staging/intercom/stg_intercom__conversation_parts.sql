@@ -1,3 +1,7 @@
+{#- Incremental: only the parts loaded since the last build are staged (again); parts are never
+    removed from the raw table, so a stored part stays until a load writes it anew. -#}
+{{ config(materialized='incremental', unique_key=['workspace_id', 'part_id']) }}
+
 with source as (
     select * from {{ source('intercom', 'conversation_parts') }}
 ),
@@ -16,6 +20,7 @@ renamed as (
             ['redacted', 'boolean', 'is_redacted', 'optional'],
             ['created_at', 'utc', 'optional'],
             ['updated_at', 'utc', 'optional'],
+            ['_dlt_load_id', 'varchar', 'optional'],
         ]) }}
     from source
 ),
@@ -39,8 +44,12 @@ final as (
         coalesce(attachments, '[]'::json) as attachments,
         coalesce(is_redacted, false) as is_redacted,
         created_at,
-        updated_at
+        updated_at,
+        _dlt_load_id
     from renamed
+    {% if is_incremental() %}
+    where {{ loaded_since_last_build() }}
+    {% endif %}
 )
 
 select * from final

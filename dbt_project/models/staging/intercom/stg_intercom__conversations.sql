@@ -1,5 +1,8 @@
 {#- Intercom sends an unassigned assignee as null or 0; both become null here. Statistics are
-    unix seconds inside a JSON object; they become UTC timestamps and seconds. -#}
+    unix seconds inside a JSON object; they become UTC timestamps and seconds.
+    Incremental: a conversation is staged again when a load wrote it or its deletion mark. -#}
+{{ config(materialized='incremental', unique_key=['workspace_id', 'conversation_id']) }}
+
 with source as (
     select * from {{ source('intercom', 'conversations') }}
 ),
@@ -35,6 +38,7 @@ renamed as (
             ['updated_at', 'utc', 'optional'],
             ['waiting_since', 'utc', 'optional'],
             ['snoozed_until', 'utc', 'optional'],
+            ['_dlt_load_id', 'varchar', 'optional'],
         ]) }}
     from source
 ),
@@ -107,7 +111,8 @@ final as (
         snoozed_until,
         deletions.deleted_at,
         deletions.deleted_at is not null as is_deleted,
-        deletions.metrics_retained as is_deleted_metrics_retained
+        deletions.metrics_retained as is_deleted_metrics_retained,
+        greatest(renamed._dlt_load_id, deletions._dlt_load_id) as _dlt_load_id
     from renamed
     left join deletions
         on renamed.workspace_id = deletions.workspace_id
@@ -115,4 +120,7 @@ final as (
 )
 
 select * from final
+{% if is_incremental() %}
+where {{ loaded_since_last_build() }}
+{% endif %}
 {{ deduplicate(['workspace_id', 'conversation_id'], 'updated_at desc nulls last') }}

@@ -11,6 +11,7 @@ renamed as (
             ['deleted_at', 'utc', 'optional'],
             ['reason', 'varchar', 'optional'],
             ['metrics_retained', 'boolean'],
+            ['_dlt_load_id', 'varchar', 'optional'],
         ]) }}
     from source
 )
