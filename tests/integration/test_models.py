@@ -560,7 +560,7 @@ def test_a_failing_dbt_test_fails_the_dbt_step_and_nothing_after_it_runs(
     with duckdb.connect(str(broken)) as conn:
         conn.execute(
             "insert into intercom_raw.conversations by name"
-            " select * replace ('bogus' as state, 'x-1' as id)"
+            " select * replace ('bogus' as state, 'x-1' as id, '9999999999.0' as _dlt_load_id)"
             " from intercom_raw.conversations limit 1"
         )
     failing = Build(
