@@ -12,7 +12,7 @@ export DAGSTER_HOME
 $(STAMP): pyproject.toml constraints.txt
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install --quiet --upgrade pip
-	$(BIN)/pip install --quiet -c constraints.txt -e '.[dev]'
+	$(BIN)/pip install --quiet -c constraints.txt -e '.[dev,lake]'
 	touch $(STAMP)
 
 setup: $(STAMP)

@@ -257,7 +257,6 @@ def ensure_raw_tables(pipeline: dlt.Pipeline) -> None:
         pipeline,
         {
             table: {
-                "_dlt_load_id": "text",
                 "workspace_id": "text",
                 **{c: "timestamp" for c in TIMESTAMPS.get(table, ())},
                 **{c: h["data_type"] for c, h in COLUMNS.get(table, {}).items()},
@@ -272,11 +271,15 @@ def ensure_raw_tables(pipeline: dlt.Pipeline) -> None:
     )
 
 
+DLT_COLUMNS = ("_dlt_load_id", "_dlt_id")
+
+
 def create_missing_tables(pipeline: dlt.Pipeline, tables: dict[str, dict[str, str]]) -> None:
     """Create, empty, each table (name -> column -> dlt data type) missing from the dataset.
 
-    A table that exists is left alone; dlt adds its own columns (`_dlt_id`, ...) to it with the
-    first load that has rows.
+    A table that exists is left alone. A new table carries dlt's own columns (`_dlt_load_id`,
+    `_dlt_id`, NOT NULL as dlt declares them) from the start: DuckDB 1.5 cannot add a column with
+    a constraint to an existing table, which dlt would otherwise try with the first load that has rows.
     """
     with pipeline.sql_client() as client:
         existing = {
@@ -290,6 +293,9 @@ def create_missing_tables(pipeline: dlt.Pipeline, tables: dict[str, dict[str, st
             if table in existing:
                 continue
             definitions = [f'"{name}" {_duckdb_type(kind)}' for name, kind in columns.items()]
+            definitions += [
+                f'"{name}" VARCHAR NOT NULL' for name in DLT_COLUMNS if name not in columns
+            ]
             client.execute_sql(
                 f"create table if not exists {client.make_qualified_table_name(table)} "
                 f"({', '.join(definitions)})"
