@@ -19,45 +19,7 @@ import sys
 
 import duckdb
 
-VOLATILE = {"_dlt_load_id", "_dlt_id", "_dlt_parent_id"}
-# Columns that record when this run did something, or measure against the clock of the machine.
-RUN_TIMES = {
-    "analytics.conversations": {"conversation_age_days"},
-    "audiences.audience_definitions": {"updated_at"},
-    "audiences.audience_members": {"first_added_at", "updated_at"},
-    "audiences.audience_overview": {"last_sync_at"},
-    "audiences.audience_syncs": {"sync_id", "started_at", "finished_at"},
-    "reverse_etl.intercom_push_ledger": {"sent_at"},
-    "reverse_etl.intercom_push_runs": {"run_id", "started_at", "finished_at"},
-    "survey_feed_raw.responses": {"file_modified_at"},
-}
-
-
-def fingerprints(path: str) -> dict[str, dict[str, object]]:
-    conn = duckdb.connect(path, read_only=True)
-    tables = conn.execute(
-        "select table_schema, table_name from information_schema.tables "
-        "where table_schema not like '%staging' and table_name not like '\\_dlt%' escape '\\' "
-        "order by 1, 2"
-    ).fetchall()
-    result: dict[str, dict[str, object]] = {}
-    for schema, table in tables:
-        columns = [
-            name
-            for (name,) in conn.execute(
-                "select column_name from information_schema.columns "
-                "where table_schema = ? and table_name = ? order by ordinal_position",
-                [schema, table],
-            ).fetchall()
-            if name not in VOLATILE | RUN_TIMES.get(f"{schema}.{table}", set())
-        ]
-        quoted = ", ".join(f'"{c}"' for c in columns)
-        rows, digest = conn.execute(
-            f"select count(*), coalesce(sum(hash(struct_pack({quoted}))::hugeint), 0)::varchar "
-            f'from "{schema}"."{table}"'
-        ).fetchone()
-        result[f"{schema}.{table}"] = {"rows": rows, "hash": digest, "columns": columns}
-    return result
+from intercom_pipeline.warehouse.fingerprint import fingerprints
 
 
 def main() -> int:
@@ -65,7 +27,8 @@ def main() -> int:
     parser.add_argument("warehouse")
     parser.add_argument("--compare", help="a fingerprint file written earlier")
     args = parser.parse_args()
-    now = fingerprints(args.warehouse)
+    with duckdb.connect(args.warehouse, read_only=True) as conn:
+        now = fingerprints(conn)
     if not args.compare:
         json.dump(now, sys.stdout, indent=1)
         return 0

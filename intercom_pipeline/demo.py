@@ -200,7 +200,7 @@ def run_demo(push: bool) -> int:
             {} if _is_configured(settings) else {"sandbox": time.monotonic() - sandbox_started}
         )
         print(f"Workspace: {label}")
-        print(f"Warehouse: {warehouse.path}")
+        print(f"Warehouse: {warehouse.describe()}")
         print(f"Survey feed: {resources['survey_feed'].path()}")
         loaded = build_definitions(resources)
         clock = StepClock(step_names(loaded), sys.stdout)
@@ -372,11 +372,15 @@ def _print_tables(warehouse: Warehouse, result: dg.ExecuteInProcessResult) -> No
 def _print_metrics(warehouse: Warehouse) -> None:
     from intercom_pipeline.warehouse.metrics import headline_metrics
 
-    serving = warehouse.settings.serving_path
     print("Headline metrics (analytics schema):")
-    for name, value in headline_metrics(serving).items():
-        print(f"  {name:<38} {value}")
-    print(f"BI tools: open {serving} read-only (e.g. duckdb -readonly {serving})")
+    with warehouse.read() as conn:
+        for name, value in headline_metrics(conn).items():
+            print(f"  {name:<38} {value}")
+    if warehouse.settings.lake is None:
+        serving = warehouse.settings.serving_path
+        print(f"BI tools: open {serving} read-only (e.g. duckdb -readonly {serving})")
+    else:
+        print(f"BI tools: attach the {warehouse.describe()} read-only (README, Scale-out)")
 
 
 def print_push_report(warehouse: Warehouse, pushed: dict[str, Any]) -> None:

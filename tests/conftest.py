@@ -16,6 +16,7 @@ from intercom_sandbox import (
     SandboxConfig,
 )
 from intercom_sandbox.workspace import Workspace
+from tests.postgres import PostgresCluster
 
 
 class SandboxClient:
@@ -97,3 +98,13 @@ def isolated_warehouse(
     monkeypatch.setenv("SURVEY_FEED_DIR", str(scratch / "survey_feed"))
     monkeypatch.setenv("DLT_DATA_DIR", str(scratch / "dlt"))
     monkeypatch.setenv("RUNTIME__DLTHUB_TELEMETRY", "false")
+
+
+@pytest.fixture(scope="session")
+def postgres() -> Iterator[PostgresCluster]:
+    """One throwaway PostgreSQL server for the whole session; each test makes its databases."""
+    cluster = PostgresCluster.start()
+    try:
+        yield cluster
+    finally:
+        cluster.stop()

@@ -5,7 +5,7 @@ import dagster as dg
 from intercom_pipeline.defs.automation import FOLLOW_UPSTREAMS
 from intercom_pipeline.defs.resources import WarehouseResource
 from intercom_pipeline.defs.transform import intercom_dbt_assets
-from intercom_pipeline.warehouse.publish import publish_warehouse
+from intercom_pipeline.warehouse.publish import LakeSnapshot, publish_warehouse
 
 
 def mart_keys() -> list[dg.AssetKey]:
@@ -30,9 +30,21 @@ def build_publish_asset() -> dg.AssetsDefinition:
         """A read-only copy of the warehouse (DUCKDB_SERVING_DIR) that BI tools can keep open.
 
         Replaced atomically after each build, in a storage format DuckDB 1.x clients read: a tool
-        holding the old copy keeps reading it, and neither side ever waits for the other.
+        holding the old copy keeps reading it, and neither side ever waits for the other. In the
+        lake mode, the lake's snapshot that readers now see (they attach the lake itself).
         """
         published = publish_warehouse(warehouse.get(context.log))
+        if isinstance(published, LakeSnapshot):
+            context.log.info(
+                f"readers of the {published.location} see snapshot {published.snapshot_id} "
+                f"({published.tables} tables): a lake needs no copy"
+            )
+            return dg.MaterializeResult(
+                metadata={
+                    "lake_snapshot_id": dg.MetadataValue.int(published.snapshot_id),
+                    "tables": dg.MetadataValue.int(published.tables),
+                }
+            )
         context.log.info(
             f"published {published.path} ({published.tables} tables, storage "
             f"{published.storage_version})"

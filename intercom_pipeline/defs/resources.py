@@ -20,11 +20,20 @@ from intercom_pipeline.settings import (
     DEFAULT_SURVEY_FEED_DIR,
     ConfigurationError,
     IntercomSettings,
+    Secret,
     absolute_path,
     intercom_settings,
 )
 from intercom_pipeline.sources.intercom import Workspace, connect
-from intercom_pipeline.warehouse import Warehouse, warehouse_settings
+from intercom_pipeline.warehouse import Warehouse, open_warehouse, warehouse_settings
+from intercom_pipeline.warehouse.lake import (
+    DEFAULT_DATA_PATH,
+    DEFAULT_MODE,
+    LakeSettings,
+    S3Settings,
+    lake_settings,
+    warehouse_mode,
+)
 from intercom_pipeline.warehouse.lock import Log
 from intercom_pipeline.warehouse.settings import (
     DEFAULT_LOAD_MEMORY_LIMIT,
@@ -36,8 +45,21 @@ from intercom_pipeline.warehouse.settings import (
 
 
 class WarehouseResource(dg.ConfigurableResource):
-    """The DuckDB warehouse: its file, the BI copy, memory budgets and how long writers wait."""
+    """The warehouse: a DuckDB file (its BI copy, how long writers wait) or a DuckLake."""
 
+    mode: str = Field(default=DEFAULT_MODE, description="WAREHOUSE: duckdb (a file) or ducklake")
+    lake_catalog: str = Field(
+        default="", description="DUCKLAKE_CATALOG: the lake's catalog, a PostgreSQL database"
+    )
+    lake_data_path: str = Field(
+        default=DEFAULT_DATA_PATH, description="DUCKLAKE_DATA_PATH: the lake's files (or s3://)"
+    )
+    s3_key_id: str = Field(default="", description="AWS_ACCESS_KEY_ID: for an s3:// data path")
+    s3_secret: str = Field(default="", description="AWS_SECRET_ACCESS_KEY")
+    s3_region: str = Field(default="", description="AWS_REGION")
+    s3_endpoint_url: str = Field(
+        default="", description="AWS_ENDPOINT_URL: an S3-compatible store (MinIO, R2, ...)"
+    )
     path: str = Field(default=DEFAULT_PATH, description="DUCKDB_PATH: the warehouse file")
     serving_dir: str = Field(
         default=DEFAULT_SERVING_DIR, description="DUCKDB_SERVING_DIR: folder of the BI copy"
@@ -62,7 +84,7 @@ class WarehouseResource(dg.ConfigurableResource):
 
     def get(self, log: Log | None = None) -> Warehouse:
         """The warehouse; `log` (a step's `context.log`) hears about waits."""
-        return Warehouse(
+        return open_warehouse(
             warehouse_settings(
                 self.path,
                 self.serving_dir,
@@ -70,9 +92,18 @@ class WarehouseResource(dg.ConfigurableResource):
                 self.load_memory_limit,
                 self.lock_timeout_seconds,
                 self.serving_storage_version,
+                self._lake(),
             ),
             log,
         )
+
+    def _lake(self) -> LakeSettings | None:
+        if warehouse_mode(self.mode) != "ducklake":
+            return None
+        s3 = S3Settings(
+            self.s3_key_id, Secret(self.s3_secret), self.s3_region, self.s3_endpoint_url
+        )
+        return lake_settings(self.lake_catalog, self.lake_data_path, s3)
 
 
 class IntercomWorkspaceConfig(dg.Config):
@@ -130,6 +161,13 @@ class SurveyFeedResource(dg.ConfigurableResource):
 
 
 _WAREHOUSE_VARIABLES = {
+    "mode": "WAREHOUSE",
+    "lake_catalog": "DUCKLAKE_CATALOG",
+    "lake_data_path": "DUCKLAKE_DATA_PATH",
+    "s3_key_id": "AWS_ACCESS_KEY_ID",
+    "s3_secret": "AWS_SECRET_ACCESS_KEY",
+    "s3_region": "AWS_REGION",
+    "s3_endpoint_url": "AWS_ENDPOINT_URL",
     "path": "DUCKDB_PATH",
     "serving_dir": "DUCKDB_SERVING_DIR",
     "memory_limit": "DUCKDB_MEMORY_LIMIT",

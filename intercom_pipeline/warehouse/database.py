@@ -12,7 +12,7 @@ import logging
 import re
 import threading
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import AbstractContextManager, contextmanager
 from pathlib import Path
 from typing import Any, ClassVar
 
@@ -44,7 +44,7 @@ class Warehouse:
     # (path, thread) -> the connection that thread opened: its nested `connect` calls share it
     # (dlt's borrowed connection and a check run inside a load). Other threads open their own,
     # which DuckDB serves from the same database instance.
-    _open: ClassVar[dict[tuple[Path, int], duckdb.DuckDBPyConnection]] = {}
+    _open: ClassVar[dict[tuple[str, int], duckdb.DuckDBPyConnection]] = {}
 
     def __init__(self, settings: WarehouseSettings, log: Log | None = None) -> None:
         self.settings = settings
@@ -74,6 +74,14 @@ class Warehouse:
     def exists(self) -> bool:
         return self.path.exists()
 
+    def describe(self) -> str:
+        """Where the warehouse is, for messages (never with a secret)."""
+        return str(self.path)
+
+    def _writer(self, purpose: str) -> AbstractContextManager[None]:
+        """One writer at a time: DuckDB lets one process open a file for writing."""
+        return self.lock.held(purpose)
+
     @contextmanager
     def connect(
         self, purpose: str = "writing", *, memory_limit: str | None = None
@@ -84,14 +92,14 @@ class Warehouse:
             WarehouseBusy: another process held the file longer than the configured wait.
             NotADatabase: the file is not a DuckDB database.
         """
-        with self.lock.held(purpose):
-            key = (self.path, threading.get_ident())
+        with self._writer(purpose):
+            key = (self.describe(), threading.get_ident())
             shared = self._open.get(key)
             if shared is not None:
                 with shared.cursor() as cursor:
                     yield cursor
                 return
-            conn = self._open_file()
+            conn = self._open_database()
             try:
                 conn.execute(f"set memory_limit = '{memory_limit or self.settings.memory_limit}'")
                 self._open[key] = conn
@@ -101,14 +109,20 @@ class Warehouse:
                 conn.close()
 
     @contextmanager
+    def read(self) -> Iterator[duckdb.DuckDBPyConnection]:
+        """What a reader sees: a read-only connection to the published BI copy."""
+        with duckdb.connect(str(self.settings.serving_path), read_only=True) as conn:
+            yield conn
+
+    @contextmanager
     def exclusive(self, purpose: str) -> Iterator[None]:
         """Hold the warehouse, free of other processes, for a subprocess of ours (dbt) to open."""
         with self.lock.held(purpose):
             if self.path.exists():
-                self._open_file().close()
+                self._open_database().close()
             yield
 
-    def _open_file(self) -> duckdb.DuckDBPyConnection:
+    def _open_database(self) -> duckdb.DuckDBPyConnection:
         self.path.parent.mkdir(parents=True, exist_ok=True)
         holder = Holder(None, "another process")
 
@@ -139,6 +153,14 @@ class Warehouse:
             return NotADatabase(
                 f"{self.path} is not a DuckDB database: move it aside (a new warehouse is "
                 "created in its place), or point DUCKDB_PATH at the warehouse file."
+            )
+        if "created with an newer version of DuckDB" in str(exc):
+            return WarehouseError(
+                f"{self.path} was written by a newer DuckDB than this project's {duckdb.__version__} "
+                "(releases before the lake mode ran DuckDB 2.0). Put the BI copy in its place, which "
+                "holds every table in a format this DuckDB reads: cp "
+                f"{self.settings.serving_path} {self.path} (or move the file aside "
+                "and run a full sync)."
             )
         return WarehouseError(f"cannot open the warehouse {self.path}: {exc}")
 

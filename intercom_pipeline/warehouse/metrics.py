@@ -8,8 +8,6 @@ rule: two decimals, null when the denominator is zero.
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import duckdb
 
 
@@ -59,10 +57,9 @@ _METRICS: dict[str, tuple[str, str]] = {
 }
 
 
-def headline_metrics(warehouse: Path) -> dict[str, object]:
-    """Name -> value, read through a short read-only connection (the BI copy is fine)."""
-    with duckdb.connect(str(warehouse), read_only=True) as conn:
-        return {
-            name: conn.execute(f"select {expression} from {relation}").fetchone()[0]  # type: ignore[index]
-            for name, (expression, relation) in _METRICS.items()
-        }
+def headline_metrics(conn: duckdb.DuckDBPyConnection) -> dict[str, object]:
+    """Name -> value, read on `conn` (a reader's: `Warehouse.read()`)."""
+    return {
+        name: conn.execute(f"select {expression} from {relation}").fetchone()[0]  # type: ignore[index]
+        for name, (expression, relation) in _METRICS.items()
+    }

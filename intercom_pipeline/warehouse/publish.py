@@ -31,12 +31,25 @@ class Published:
     storage_version: str
 
 
-def publish_warehouse(warehouse: Warehouse) -> Published:
+@dataclass(frozen=True)
+class LakeSnapshot:
+    """What readers of a lake now see: its last snapshot (nothing is copied)."""
+
+    location: str
+    snapshot_id: int
+    tables: int
+
+
+def publish_warehouse(warehouse: Warehouse) -> Published | LakeSnapshot:
     """Copy the warehouse to its serving path (a read-only file), replacing the old copy.
+
+    A lake needs no copy: readers attach it read-only and see each committed snapshot.
 
     Raises:
         FileNotFoundError: the warehouse does not exist yet (nothing was loaded).
     """
+    if warehouse.settings.lake is not None:
+        return _lake_snapshot(warehouse)
     if not warehouse.exists():
         raise FileNotFoundError(
             f"no warehouse at {warehouse.path} to publish: run the ingestion first (DUCKDB_PATH)"
@@ -77,3 +90,16 @@ def _copy(conn: duckdb.DuckDBPyConnection, partial: Path, version: str) -> int:
     finally:
         conn.execute(f"detach {COPY_ALIAS}")
     return int(tables)
+
+
+def _lake_snapshot(warehouse: Warehouse) -> LakeSnapshot:
+    with warehouse.read() as conn:
+        snapshot = conn.execute(
+            "select max(snapshot_id) from ducklake_snapshots(current_database())"
+        ).fetchone()[0]  # type: ignore[index]
+        tables = conn.execute(
+            "select count(*) from information_schema.tables where table_catalog = "
+            "current_database() and not ends_with(table_schema, ?)",
+            [_STAGING_SUFFIX],
+        ).fetchone()[0]  # type: ignore[index]
+    return LakeSnapshot(warehouse.describe(), int(snapshot), int(tables))

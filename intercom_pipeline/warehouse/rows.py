@@ -7,7 +7,7 @@ milliseconds.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 import duckdb
@@ -28,6 +28,58 @@ def write_rows(
         conn.execute(statement)
     finally:
         conn.unregister("incoming")
+
+
+def merge_rows(
+    conn: duckdb.DuckDBPyConnection,
+    table: str,
+    key_columns: Sequence[str],
+    columns: Sequence[str],
+    rows: Sequence[Sequence[Any]],
+    *,
+    update: bool | Mapping[str, str] = True,
+) -> None:
+    """Insert each row whose key `table` lacks; with `update`, rewrite the row already there.
+
+    DuckLake has no PRIMARY KEY or UNIQUE constraint, so no ON CONFLICT or INSERT OR REPLACE:
+    the state tables declare none, and this MERGE on `key_columns` is what keeps one row per key,
+    in a DuckDB file and a DuckLake alike (tables made with the old constraints take it too).
+
+    `update`: True sets every other column from the row; a mapping sets only its columns, each
+    to SQL over `t` (the stored row) and `s` (the row given); False inserts absent keys only.
+    A MERGE source may not hold a key twice: a repeated key keeps its first row, as DuckDB's
+    ON CONFLICT (DO NOTHING or DO UPDATE) and INSERT OR REPLACE did.
+    """
+    if not rows:
+        return
+    positions = [list(columns).index(k) for k in key_columns]
+    first: dict[tuple[Any, ...], Sequence[Any]] = {}
+    for row in rows:
+        first.setdefault(tuple(row[i] for i in positions), row)
+    statement = _merge_sql(conn, table, key_columns, columns, update)
+    write_rows(conn, statement, columns, [*first.values()])
+
+
+def _merge_sql(
+    conn: duckdb.DuckDBPyConnection,
+    table: str,
+    key_columns: Sequence[str],
+    columns: Sequence[str],
+    update: bool | Mapping[str, str],
+) -> str:
+    """The MERGE over `incoming`, cast to the table's types (a column of Nones has no type)."""
+    types = dict(
+        conn.execute(f"select column_name, column_type from (describe {table})").fetchall()
+    )
+    source = ", ".join(f"cast({c} as {types[c]}) as {c}" for c in columns)
+    on = " and ".join(f"t.{k} = s.{k}" for k in key_columns)
+    sql = f"merge into {table} as t using (select {source} from incoming) as s on {on}"
+    sets = {c: f"s.{c}" for c in columns if c not in key_columns} if update is True else update
+    if sets:
+        assigned = ", ".join(f"{c} = {e}" for c, e in sets.items())
+        sql += f" when matched then update set {assigned}"
+    values = ", ".join(f"s.{c}" for c in columns)
+    return f"{sql} when not matched then insert ({', '.join(columns)}) values ({values})"
 
 
 def first_row(

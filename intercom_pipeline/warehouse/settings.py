@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from intercom_pipeline.settings import ConfigurationError, absolute_path
+from intercom_pipeline.warehouse.lake import LakeSettings
 
 # The dlt datasets (schemas) the raw data loads into; dbt declares them as its sources.
 RAW_DATASET = "intercom_raw"
@@ -28,9 +29,9 @@ DEFAULT_LOAD_MEMORY_LIMIT = "128MB"
 DEFAULT_MEMORY_SHARE = 0.5
 # Long enough for the longest hold (a bench-scale load), bounded so nothing waits forever.
 DEFAULT_LOCK_TIMEOUT_SECONDS = 1800
-# The storage format of the BI copy: DuckDB 1.2 to 1.5 read it (the CLI, @duckdb/node-api, and
-# the engines DBeaver, Metabase and Evidence ship); the project's DuckDB 2.0 writes format 69,
-# which no 1.x client opens.
+# The storage format of the BI copy, written explicitly so that it does not follow the project's
+# DuckDB: every release from 1.2 on reads it (the CLI, @duckdb/node-api, and the engines DBeaver,
+# Metabase and Evidence ship), whatever DuckDB the pipeline runs.
 DEFAULT_SERVING_STORAGE_VERSION = "v1.2.0"
 _MEMORY = re.compile(r"^\d+(\.\d+)?\s*(B|KB|MB|GB|TB|KiB|MiB|GiB|TiB)$", re.IGNORECASE)
 _STORAGE_VERSION = re.compile(r"^v\d+\.\d+\.\d+$")
@@ -46,6 +47,7 @@ class WarehouseSettings:
     load_memory_limit: str
     lock_timeout_seconds: float
     serving_storage_version: str
+    lake: LakeSettings | None = None  # WAREHOUSE=ducklake: the lake; None: the file at `path`
 
     @property
     def work_dir(self) -> Path:
@@ -92,6 +94,7 @@ def warehouse_settings(
     load_memory_limit: str = DEFAULT_LOAD_MEMORY_LIMIT,
     lock_timeout_seconds: float = DEFAULT_LOCK_TIMEOUT_SECONDS,
     serving_storage_version: str = DEFAULT_SERVING_STORAGE_VERSION,
+    lake: LakeSettings | None = None,
 ) -> WarehouseSettings:
     """Validated settings; each error names the variable and how to fix it."""
     warehouse = absolute_path(path.strip() or DEFAULT_PATH)
@@ -126,4 +129,5 @@ def warehouse_settings(
         load_memory_limit=_memory("DUCKDB_LOAD_MEMORY_LIMIT", load_memory_limit),
         lock_timeout_seconds=float(lock_timeout_seconds),
         serving_storage_version=version,
+        lake=lake,
     )

@@ -241,7 +241,8 @@ def test_the_demo_headline_metrics_follow_the_rate_rule(build: Build) -> None:
         scores.setdefault(metric, []).append((score, category))
     csat = [category for _, category in scores["CSAT"]]
     ces = [score for score, _ in scores["CES"]]
-    metrics = headline_metrics(build.warehouse)
+    with duckdb.connect(str(build.warehouse), read_only=True) as conn:
+        metrics = headline_metrics(conn)
     assert {
         name: metrics[name]
         for name in (

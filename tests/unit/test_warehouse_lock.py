@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import os
 import signal
+import struct
 import subprocess
 import sys
 import threading
@@ -17,7 +18,7 @@ from pathlib import Path
 import duckdb
 import pytest
 
-from intercom_pipeline.warehouse import NotADatabase, Warehouse, WarehouseBusy
+from intercom_pipeline.warehouse import NotADatabase, Warehouse, WarehouseBusy, WarehouseError
 from intercom_pipeline.warehouse import lock as lock_module
 
 HOLD_AS_WRITER = """
@@ -172,6 +173,31 @@ def test_a_file_that_is_not_a_database_is_named_in_one_line(tmp_path: Path) -> N
     assert "\n" not in message
     assert str(damaged) in message
     assert "move it aside" in message and "DUCKDB_PATH" in message
+
+
+def test_a_file_from_a_newer_duckdb_names_the_bi_copy_that_replaces_it(tmp_path: Path) -> None:
+    """Releases before the lake mode wrote the warehouse with DuckDB 2.0, which 1.5 cannot read."""
+    newer = tmp_path / "warehouse.duckdb"
+    duckdb.connect(str(newer)).close()
+    header = bytearray(newer.read_bytes())
+    assert header[8:12] == b"DUCK"
+    header[12:20] = (999).to_bytes(8, "little")  # the storage version a DuckDB 2.0 file carries
+    header[:8] = _block_checksum(header[8:4096]).to_bytes(8, "little")
+    newer.write_bytes(bytes(header))
+    with pytest.raises(WarehouseError) as refused:
+        with Warehouse.at(newer).connect("the test"):
+            pass
+    message = str(refused.value)
+    assert "newer DuckDB" in message and duckdb.__version__ in message
+    assert f"cp {tmp_path / 'serving' / 'warehouse.duckdb'} {newer}" in message
+
+
+def _block_checksum(block: bytes) -> int:
+    """DuckDB's checksum of a block (src/common/checksum.cpp): 5381 xor each word times a constant."""
+    result = 5381
+    for (word,) in struct.iter_unpack("<Q", block):
+        result ^= (word * 0xBF58476D1CE4E5B9) % 2**64
+    return result
 
 
 def test_two_warehouses_have_their_own_working_folders(tmp_path: Path) -> None:

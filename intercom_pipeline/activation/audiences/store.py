@@ -14,6 +14,7 @@ from typing import Any, NamedTuple
 import duckdb
 
 from intercom_pipeline.activation.audiences.config import Audience
+from intercom_pipeline.warehouse.rows import merge_rows
 
 SCHEMA = "audiences"
 DEFINITIONS = f"{SCHEMA}.audience_definitions"
@@ -24,7 +25,7 @@ FAILURES = f"{SCHEMA}.audience_sync_failures"
 _DDL = (
     f"create schema if not exists {SCHEMA}",
     f"""create table if not exists {DEFINITIONS} (
-        audience_id varchar primary key,
+        audience_id varchar not null,
         name varchar not null,
         kind varchar not null,
         auto_sync boolean not null,
@@ -42,11 +43,10 @@ _DDL = (
         first_added_at timestamp not null,
         updated_at timestamp not null,
         removed_at timestamp,
-        is_unsubscribed boolean,
-        primary key (audience_id, workspace_id, contact_id)
+        is_unsubscribed boolean
     )""",
     f"""create table if not exists {SYNCS} (
-        sync_id varchar primary key,
+        sync_id varchar not null,
         audience_id varchar not null,
         started_at timestamp not null,
         finished_at timestamp,
@@ -92,15 +92,21 @@ def ensure_tables(conn: duckdb.DuckDBPyConnection) -> None:
 
 
 def save_definition(conn: duckdb.DuckDBPyConnection, audience: Audience, now: datetime) -> None:
-    conn.execute(
-        f"insert or replace into {DEFINITIONS} values (?, ?, ?, ?, ?, ?)",
+    """Replace the audience's definition: the next sync compares itself with it."""
+    merge_rows(
+        conn,
+        DEFINITIONS,
+        ("audience_id",),
+        ("audience_id", "name", "kind", "auto_sync", "definition", "updated_at"),
         [
-            audience.id,
-            audience.name,
-            audience.kind,
-            audience.auto_sync,
-            json.dumps(asdict(audience)),
-            now,
+            (
+                audience.id,
+                audience.name,
+                audience.kind,
+                audience.auto_sync,
+                json.dumps(asdict(audience)),
+                now,
+            )
         ],
     )
 

@@ -23,6 +23,7 @@ from intercom_pipeline.settings import ConfigurationError
 from intercom_pipeline.sources.intercom import Workspace
 from intercom_pipeline.sources.intercom.client import IntercomError
 from intercom_pipeline.warehouse import Warehouse, write_rows
+from intercom_pipeline.warehouse.rows import merge_rows
 
 TAG_BATCH = 50
 MEMBER_COLUMNS = (
@@ -378,28 +379,24 @@ def _row(
 
 
 def _write(conn: duckdb.DuckDBPyConnection, rows: list[tuple[Any, ...]]) -> None:
-    write_rows(
+    """Store member rows: `None` properties keep the stored ones; a rejoin restarts the date."""
+    merge_rows(
         conn,
-        f"""insert into {store.MEMBERS} as m ({", ".join(MEMBER_COLUMNS)})
-            select
-                cast(audience_id as varchar), cast(workspace_id as varchar),
-                cast(contact_id as varchar), cast(status as varchar), cast(properties as json),
-                cast(properties_hash as varchar), cast(tag as varchar),
-                cast(first_added_at as timestamp), cast(updated_at as timestamp),
-                cast(removed_at as timestamp), cast(is_unsubscribed as boolean)
-            from incoming
-            on conflict (audience_id, workspace_id, contact_id) do update set
-                status = excluded.status,
-                properties = coalesce(excluded.properties, m.properties),
-                properties_hash = coalesce(excluded.properties_hash, m.properties_hash),
-                tag = excluded.tag,
-                first_added_at = case when m.status = 'removed' and excluded.status <> 'removed'
-                    then excluded.first_added_at else m.first_added_at end,
-                updated_at = excluded.updated_at,
-                removed_at = excluded.removed_at,
-                is_unsubscribed = excluded.is_unsubscribed""",
+        store.MEMBERS,
+        ("audience_id", "workspace_id", "contact_id"),
         MEMBER_COLUMNS,
         rows,
+        update={
+            "status": "s.status",
+            "properties": "coalesce(s.properties, t.properties)",
+            "properties_hash": "coalesce(s.properties_hash, t.properties_hash)",
+            "tag": "s.tag",
+            "first_added_at": "case when t.status = 'removed' and s.status <> 'removed'"
+            " then s.first_added_at else t.first_added_at end",
+            "updated_at": "s.updated_at",
+            "removed_at": "s.removed_at",
+            "is_unsubscribed": "s.is_unsubscribed",
+        },
     )
 
 

@@ -11,17 +11,28 @@ from datetime import datetime
 
 import duckdb
 
-from intercom_pipeline.warehouse import Warehouse, first_row, write_rows
+from intercom_pipeline.warehouse import Warehouse, first_row
+from intercom_pipeline.warehouse.rows import merge_rows
 
 SCHEMA = "reverse_etl"
 LEDGER = f"{SCHEMA}.intercom_push_ledger"
 RUNS = f"{SCHEMA}.intercom_push_runs"
 FAILURES = f"{SCHEMA}.intercom_push_failures"
+LEDGER_COLUMNS = (
+    "item_key",
+    "kind",
+    "workspace_id",
+    "contact_id",
+    "payload_hash",
+    "sent_at",
+    "last_error",
+    "last_error_at",
+)
 
 _DDL = (
     f"create schema if not exists {SCHEMA}",
     f"""create table if not exists {LEDGER} (
-        item_key varchar primary key,
+        item_key varchar not null,
         kind varchar not null,
         workspace_id varchar not null,
         contact_id varchar not null,
@@ -31,7 +42,7 @@ _DDL = (
         last_error_at timestamp
     )""",
     f"""create table if not exists {RUNS} (
-        run_id varchar primary key,
+        run_id varchar not null,
         started_at timestamp not null,
         finished_at timestamp,
         mode varchar not null,
@@ -78,23 +89,22 @@ def record(
     A hash is kept for what arrived and for what must not be retried (a deleted contact);
     a failure worth retrying keeps the previous hash, so the next run sends it again.
     """
-    write_rows(
+    merge_rows(
         conn,
-        f"""insert into {LEDGER} as ledger
-            select
-                cast(item_key as varchar), cast(kind as varchar), cast(workspace_id as varchar),
-                cast(contact_id as varchar), cast(payload_hash as varchar),
-                case when error is null then cast(recorded_at as timestamp) end,
-                cast(error as varchar),
-                case when error is not null then cast(recorded_at as timestamp) end
-            from incoming
-            on conflict (item_key) do update set
-                payload_hash = coalesce(excluded.payload_hash, ledger.payload_hash),
-                sent_at = coalesce(excluded.sent_at, ledger.sent_at),
-                last_error = excluded.last_error,
-                last_error_at = coalesce(excluded.last_error_at, ledger.last_error_at)""",
-        ("item_key", "kind", "workspace_id", "contact_id", "payload_hash", "error", "recorded_at"),
-        [(*outcome, at) for outcome in outcomes],
+        LEDGER,
+        ("item_key",),
+        LEDGER_COLUMNS,
+        [
+            (*outcome, at if error is None else None, error, None if error is None else at)
+            for *outcome, error in outcomes
+        ],
+        # kind, workspace and contact stay as first recorded
+        update={
+            "payload_hash": "coalesce(s.payload_hash, t.payload_hash)",
+            "sent_at": "coalesce(s.sent_at, t.sent_at)",
+            "last_error": "s.last_error",
+            "last_error_at": "coalesce(s.last_error_at, t.last_error_at)",
+        },
     )
 
 

@@ -17,7 +17,8 @@ import duckdb
 
 from intercom_pipeline.activation.audiences import store as audiences
 from intercom_pipeline.activation.surveys.conversations import Closure
-from intercom_pipeline.warehouse import first_row, write_rows
+from intercom_pipeline.warehouse import first_row
+from intercom_pipeline.warehouse.rows import merge_rows
 
 SCHEMA = "surveys"
 REQUESTS = f"{SCHEMA}.survey_requests"
@@ -50,7 +51,7 @@ REASON_CODES = (
 _DDL = (
     f"create schema if not exists {SCHEMA}",
     f"""create table if not exists {REQUESTS} (
-        request_id varchar primary key,
+        request_id varchar not null,
         workspace_id varchar not null,
         conversation_id varchar not null,
         contact_id varchar,
@@ -69,7 +70,7 @@ _DDL = (
         message_id varchar
     )""",
     f"""create table if not exists {CURSORS} (
-        workspace_id varchar primary key,
+        workspace_id varchar not null,
         searched_until bigint not null
     )""",
 )
@@ -99,13 +100,10 @@ def add_pending(
     if not closures:
         return 0
     before = first_row(conn, f"select count(*) from {REQUESTS}")[0]  # type: ignore[index]
-    write_rows(
+    merge_rows(
         conn,
-        f"insert into {REQUESTS} (request_id, workspace_id, conversation_id, metric, source,"
-        " mode, status, closed_at, first_seen_at)"
-        " select request_id, workspace_id, conversation_id, metric, source, mode, 'pending',"
-        " cast(closed_at as timestamp), cast(first_seen_at as timestamp) from incoming"
-        " on conflict do nothing",
+        REQUESTS,
+        ("request_id",),
         (
             "request_id",
             "workspace_id",
@@ -113,6 +111,7 @@ def add_pending(
             "metric",
             "source",
             "mode",
+            "status",
             "closed_at",
             "first_seen_at",
         ),
@@ -124,11 +123,13 @@ def add_pending(
                 metric,
                 c.source,
                 mode,
+                "pending",
                 datetime.fromtimestamp(c.closed_at, UTC).replace(tzinfo=None),
                 now,
             )
             for c in closures
         ],
+        update=False,  # a closure logged before keeps its row; of repeats, the first is logged
     )
     after = first_row(conn, f"select count(*) from {REQUESTS}")[0]  # type: ignore[index]
     return int(after - before)
@@ -261,7 +262,13 @@ def searched_until(conn: duckdb.DuckDBPyConnection, workspace_id: str) -> int | 
 
 
 def set_searched_until(conn: duckdb.DuckDBPyConnection, workspace_id: str, until: int) -> None:
-    conn.execute(f"insert or replace into {CURSORS} values (?, ?)", [workspace_id, until])
+    merge_rows(
+        conn,
+        CURSORS,
+        ("workspace_id",),
+        ("workspace_id", "searched_until"),
+        [(workspace_id, until)],
+    )
 
 
 def audience_facts(
