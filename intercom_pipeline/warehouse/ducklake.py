@@ -127,7 +127,7 @@ class Lake(Warehouse):
 
     def _s3_secret_sql(self) -> str:
         fields = "".join(
-            f", {k} {v}" if isinstance(v, bool) else f", {k} '{_sql(v)}'"
+            f", {k} {str(v).lower()}" if isinstance(v, bool) else f", {k} '{_sql(v)}'"
             for k, v in self._s3_secret().items()
             if k != "type"
         )
