@@ -5,6 +5,7 @@ intercom-pipeline demo [--push]                                  run the main jo
 intercom-pipeline ingest [TABLE ...]                             load raw tables without Dagster
 intercom-pipeline config                                         show the effective settings
 intercom-pipeline webhook [--host 127.0.0.1 --port 8766]         receive Intercom webhooks
+intercom-pipeline lake-import FILE                               copy a warehouse file into the lake
 """
 
 from __future__ import annotations
@@ -60,6 +61,11 @@ def _parser() -> argparse.ArgumentParser:
     )
     webhook.add_argument("--host", default="127.0.0.1")
     webhook.add_argument("--port", type=int, default=8766)
+    lake_import = commands.add_parser(
+        "lake-import",
+        help="copy a DuckDB warehouse file into the (new, empty) lake WAREHOUSE=ducklake names",
+    )
+    lake_import.add_argument("file", help="the warehouse file, e.g. data/intercom.duckdb")
     return parser
 
 
@@ -74,6 +80,8 @@ def main(argv: list[str] | None = None) -> int:
             return _ingest(args.tables, args.lookback_seconds, args.accept_mass_deletions)
         if args.command == "webhook":
             return _webhook(args)
+        if args.command == "lake-import":
+            return _lake_import(args.file)
         return _show_config()
     except _user_errors() as exc:
         print(f"error: {exc}", file=sys.stderr)
@@ -113,6 +121,27 @@ def _webhook(args: argparse.Namespace) -> int:
         pass
     finally:
         server.server_close()
+    return 0
+
+
+def _lake_import(file: str) -> int:
+    """Move from the file mode to the lake: everything the file holds, into an empty lake."""
+    from pathlib import Path
+
+    from intercom_pipeline.defs.resources import resources_from_environment
+    from intercom_pipeline.warehouse import Lake
+    from intercom_pipeline.warehouse.ducklake import import_file
+
+    lake = resources_from_environment(resolved=True)["warehouse"].get()
+    if not isinstance(lake, Lake):
+        raise ConfigurationError(
+            "lake-import copies into the lake: set WAREHOUSE=ducklake, DUCKLAKE_CATALOG and "
+            "DUCKLAKE_DATA_PATH first."
+        )
+    tables = import_file(lake, Path(file).resolve())
+    print(f"Imported {file} into the {lake.describe()}:")
+    for schema, count in tables.items():
+        print(f"  {schema:<24}{count:>5} tables and views")
     return 0
 
 

@@ -44,13 +44,15 @@ class PostgresCluster:
     bin_dir: Path
 
     @classmethod
-    def start(cls) -> PostgresCluster:
+    def start(cls, fsync: bool = False) -> PostgresCluster:
+        """A new cluster; `fsync` off (the tests' default) trades durability for speed."""
         folder = Path(tempfile.mkdtemp(prefix="pg-"))
         cluster = cls(folder, _free_port(), _binaries())
         if os.geteuid() == 0:
             shutil.chown(folder, SUPERUSER)
         cluster._run("initdb", "-D", str(folder / "data"), "-A", "trust", "-U", SUPERUSER)
-        options = f"-p {cluster.port} -k {folder} -c listen_addresses=127.0.0.1 -c fsync=off"
+        options = f"-p {cluster.port} -k {folder} -c listen_addresses=127.0.0.1"
+        options += f" -c fsync={'on' if fsync else 'off'}"
         cluster._run(
             "pg_ctl", "-D", str(folder / "data"), "-o", options, "-l", str(folder / "log"), "-w",
             "start",

@@ -98,8 +98,7 @@ class Lake(Warehouse):
                     continue
                 raise WarehouseError(
                     f"cannot attach the {self.describe()}: {_without_password(exc, self.lake)}. "
-                    "Check that the PostgreSQL server answers and DUCKLAKE_CATALOG names a "
-                    "database you may create tables in."
+                    f"{_attach_fix(exc)}"
                 ) from None
 
     def _attach(self, read_only: bool) -> duckdb.DuckDBPyConnection:
@@ -216,8 +215,61 @@ class Lake(Warehouse):
         return folder
 
 
+def import_file(lake: Lake, path: Path) -> dict[str, int]:
+    """Copy the warehouse file `path` into the empty lake; returns tables per schema.
+
+    Everything moves: raw tables with dlt's state (the next sync goes on incrementally), the
+    marts, and the push back's, surveys' and audiences' state. dlt's `*_staging` schemas (the
+    last load's merge rows) stay behind. A lake that holds tables already is left alone.
+    """
+    if not path.is_file():
+        raise WarehouseError(f"{path} is no file: name the DuckDB warehouse file to import.")
+    with lake.connect(f"importing {path}") as conn:
+        if held := _tables_per_schema(conn, LAKE_NAME):
+            raise WarehouseError(
+                f"the {lake.describe()} holds tables already ({sum(held.values())}): import "
+                "into a new lake (another DUCKLAKE_CATALOG database and DUCKLAKE_DATA_PATH)."
+            )
+        conn.execute(f"attach '{_sql(str(path))}' as import_source (read_only)")
+        try:
+            conn.execute(f"copy from database import_source to {LAKE_NAME}")
+            for schema in _tables_per_schema(conn, LAKE_NAME):
+                if schema.endswith("_staging"):
+                    conn.execute(f'drop schema {LAKE_NAME}."{schema}" cascade')
+        finally:
+            conn.execute("detach import_source")
+        return _tables_per_schema(conn, LAKE_NAME)
+
+
+def _tables_per_schema(conn: duckdb.DuckDBPyConnection, catalog: str) -> dict[str, int]:
+    rows = conn.execute(
+        "select table_schema, count(*) from information_schema.tables "
+        "where table_catalog = ? group by 1 order by 1",
+        [catalog],
+    ).fetchall()
+    return dict(rows)
+
+
 def _sql(value: str) -> str:
     return value.replace("'", "''")
+
+
+def _attach_fix(exc: duckdb.Error) -> str:
+    """The fix for an attach that failed, after its cause: the catalog, the data, DuckDB itself."""
+    text = str(exc).lower()
+    if "home directory" in text:
+        return (
+            "DuckDB keeps its extensions under $HOME/.duckdb: run with HOME set to a writable "
+            "folder."
+        )
+    if "s3" in text or "http" in text:
+        return (
+            "Check DUCKLAKE_DATA_PATH and the AWS_* credentials, region and endpoint of its bucket."
+        )
+    return (
+        "Check that the PostgreSQL server answers and DUCKLAKE_CATALOG names a database you may "
+        "create tables in."
+    )
 
 
 def _lost_catalog_race(exc: duckdb.Error) -> bool:

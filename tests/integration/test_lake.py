@@ -142,6 +142,37 @@ def test_the_lake_holds_the_same_rows_as_the_file_table_by_table(builds: Builds)
     assert in_lake["analytics.conversations"]["rows"] > 0
 
 
+def lake_import(file: Path, env: dict[str, str]) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [CLI, "lake-import", str(file)],
+        env=env,
+        capture_output=True,
+        text=True,
+        cwd=file.parent,
+        check=False,
+    )
+
+
+def test_a_warehouse_file_moves_into_a_new_lake_whole(
+    builds: Builds, postgres: PostgresCluster, tmp_path: Path
+) -> None:
+    env = {**lake_env(postgres, tmp_path, "imported"), "HOME": os.environ["HOME"]}
+    copy = tmp_path / "intercom.duckdb"  # the file mode's warehouse, as a user's would be
+    copy.write_bytes(builds.file_path.read_bytes())
+    imported = lake_import(copy, env)
+    assert imported.returncode == 0, imported.stderr
+    assert "analytics" in imported.stdout and "intercom_raw" in imported.stdout
+    with duckdb.connect(str(copy), read_only=True) as conn:
+        in_file = fingerprints(conn)
+    with lake_of(env).read() as conn:
+        in_lake = fingerprints(conn)
+        states = conn.execute("select count(*) from intercom_raw._dlt_pipeline_state").fetchone()
+    assert in_lake == in_file
+    assert states[0] > 0  # dlt's state came along: the next sync goes on incrementally
+    again = lake_import(copy, env)
+    assert again.returncode == 2 and "holds tables already" in again.stderr
+
+
 # Two ingestions at once: one loads the conversations' family, the other contacts and the rest.
 CONVERSATIONS = ["conversations"]
 OTHERS = ["contacts", "companies", "admins", "teams", "tags", "articles", "tickets"]

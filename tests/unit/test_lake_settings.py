@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import socket
 import stat
 from pathlib import Path
 
@@ -10,7 +11,7 @@ import pytest
 
 from intercom_pipeline.defs.resources import resources_from_environment
 from intercom_pipeline.settings import ConfigurationError
-from intercom_pipeline.warehouse import Lake, Warehouse
+from intercom_pipeline.warehouse import Lake, Warehouse, WarehouseError
 from intercom_pipeline.warehouse.database import DBT_PROFILE
 from intercom_pipeline.warehouse.extensions import ExtensionMissing, extension_file
 from intercom_pipeline.warehouse.lake import lake_settings, parse_catalog, warehouse_mode
@@ -123,3 +124,26 @@ def test_a_missing_extension_package_names_the_package_and_the_install() -> None
     with pytest.raises(ExtensionMissing, match=r"built for DuckDB v1\.5\.5.*DuckDB 9\.9\.9"):
         extension_file("ducklake", version="9.9.9")
     assert extension_file("ducklake").name == "ducklake.duckdb_extension"
+
+
+def test_an_unreachable_catalog_is_named_without_its_password(tmp_path: Path) -> None:
+    with socket.socket() as probe:  # a port nothing listens on
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    catalog = f"dbname=intercom host=127.0.0.1 port={port} user=etl password=hunter2"
+    warehouse = lake(tmp_path, DUCKLAKE_CATALOG=catalog, DUCKLAKE_DATA_PATH=str(tmp_path / "d"))
+    with pytest.raises(WarehouseError) as refused:
+        warehouse.connect("the test").__enter__()
+    message = str(refused.value)
+    assert f"port={port}" in message and "PostgreSQL server answers" in message
+    assert "hunter2" not in message and "password=****" in message
+
+
+def test_without_a_home_folder_the_error_names_home_not_postgres(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.delenv("HOME")
+    warehouse = lake(tmp_path, DUCKLAKE_DATA_PATH=str(tmp_path / "d"))
+    with pytest.raises(WarehouseError) as refused:
+        warehouse.connect("the test").__enter__()
+    assert "HOME" in str(refused.value) and "PostgreSQL" not in str(refused.value)
