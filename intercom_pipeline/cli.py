@@ -226,7 +226,8 @@ def _show_config() -> int:
 
     resources = resources_from_environment(resolved=True)
     settings = resources["intercom"].settings()[0]
-    warehouse = resources["warehouse"].get().settings
+    store = resources["warehouse"].get()
+    warehouse = store.settings
     print(
         f"INTERCOM_ACCESS_TOKEN  {'set (hidden)' if settings.access_token else 'not set: the embedded sandbox is used'}"
     )
@@ -234,6 +235,8 @@ def _show_config() -> int:
     print(f"INTERCOM_BASE_URL      {settings.base_url}")
     print(f"INTERCOM_API_VERSION   {settings.api_version}")
     print(f"INTERCOM_LOOKBACK_SECONDS {lookback_seconds()} (contacts: at least a day)")
+    mode = "ducklake" if warehouse.lake else "duckdb"
+    print(f"WAREHOUSE              {mode}: {store.describe()}")
     print(f"DUCKDB_PATH            {warehouse.path}")
     print(f"DUCKDB_SERVING_DIR     {warehouse.serving_dir}")
     print(

@@ -147,3 +147,20 @@ def test_without_a_home_folder_the_error_names_home_not_postgres(
     with pytest.raises(WarehouseError) as refused:
         warehouse.connect("the test").__enter__()
     assert "HOME" in str(refused.value) and "PostgreSQL" not in str(refused.value)
+
+
+def test_config_shows_the_mode_and_the_lake_without_its_password(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from intercom_pipeline.cli import main
+
+    monkeypatch.setenv("WAREHOUSE", "ducklake")
+    monkeypatch.setenv("DUCKLAKE_CATALOG", CATALOG)
+    monkeypatch.setenv("DUCKLAKE_DATA_PATH", str(tmp_path / "data"))
+    assert main(["config"]) == 0
+    shown = capsys.readouterr().out
+    assert (
+        "WAREHOUSE              ducklake: DuckLake intercom (catalog postgres:dbname=intercom "
+        f"host=db.internal port=5433 user=etl password=****, data {tmp_path / 'data'}/)"
+    ) in shown
+    assert "s3cr" not in shown
