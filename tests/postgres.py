@@ -31,7 +31,7 @@ def _binaries() -> Path:
     return Path(found[-1]).parent
 
 
-def _free_port() -> int:
+def free_port() -> int:
     with socket.socket() as probe:
         probe.bind(("127.0.0.1", 0))
         return int(probe.getsockname()[1])
@@ -47,7 +47,7 @@ class PostgresCluster:
     def start(cls, fsync: bool = False) -> PostgresCluster:
         """A new cluster; `fsync` off (the tests' default) trades durability for speed."""
         folder = Path(tempfile.mkdtemp(prefix="pg-"))
-        cluster = cls(folder, _free_port(), _binaries())
+        cluster = cls(folder, free_port(), _binaries())
         if os.geteuid() == 0:
             shutil.chown(folder, SUPERUSER)
         cluster._run("initdb", "-D", str(folder / "data"), "-A", "trust", "-U", SUPERUSER)

@@ -108,6 +108,8 @@ class Lake(Warehouse):
             install_extensions(conn)
             for statement in self.session_statements(read_only):
                 conn.execute(statement)
+            if self.lake.is_s3 and not read_only:
+                conn.execute(self._bucket_probe_sql())
         except duckdb.Error:
             conn.close()
             raise
@@ -123,6 +125,15 @@ class Lake(Warehouse):
             f"as {LAKE_NAME} ({options}{', read_only' if read_only else ''})",
             f"use {LAKE_NAME}",
         ]
+
+    def _bucket_probe_sql(self) -> str:
+        """One listing of an empty prefix: a wrong key, bucket or endpoint fails at the attach.
+
+        The attach itself never touches the bucket, so a writer would otherwise fail only when
+        its first Parquet file is written, deep inside dlt or dbt. Readers are not probed: a
+        read-only key may lack s3:ListBucket, and their first query names the failure itself.
+        """
+        return f"select count(*) from glob('{_sql(self.lake.data_path)}.intercom-probe*')"
 
     def _s3_secret_sql(self) -> str:
         fields = "".join(
@@ -262,7 +273,7 @@ def _attach_fix(exc: duckdb.Error) -> str:
             "DuckDB keeps its extensions under $HOME/.duckdb: run with HOME set to a writable "
             "folder."
         )
-    if "s3" in text or "http" in text:
+    if "s3://" in text or "http" in text:  # not "s3": a catalog host may be named s3-...
         return (
             "Check DUCKLAKE_DATA_PATH and the AWS_* credentials, region and endpoint of its bucket."
         )
