@@ -36,6 +36,7 @@ from intercom_pipeline.warehouse.lake import (
 )
 from intercom_pipeline.warehouse.lock import Log
 from intercom_pipeline.warehouse.settings import (
+    DEFAULT_LAKE_LOAD_MEMORY_LIMIT,
     DEFAULT_LOAD_MEMORY_LIMIT,
     DEFAULT_LOCK_TIMEOUT_SECONDS,
     DEFAULT_PATH,
@@ -70,8 +71,9 @@ class WarehouseResource(dg.ConfigurableResource):
         "(unset: half the machine's memory)",
     )
     load_memory_limit: str = Field(
-        default=DEFAULT_LOAD_MEMORY_LIMIT,
-        description="DUCKDB_LOAD_MEMORY_LIMIT: DuckDB's budget while dlt loads (spills beyond)",
+        default="",
+        description="DUCKDB_LOAD_MEMORY_LIMIT: DuckDB's budget while dlt loads, spilling beyond "
+        f"(unset: {DEFAULT_LOAD_MEMORY_LIMIT}, in the lake mode {DEFAULT_LAKE_LOAD_MEMORY_LIMIT})",
     )
     lock_timeout_seconds: int = Field(
         default=DEFAULT_LOCK_TIMEOUT_SECONDS,

@@ -11,6 +11,8 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
+import socket
 import time
 from collections.abc import Iterator
 from contextlib import AbstractContextManager, contextmanager, nullcontext
@@ -53,9 +55,17 @@ class Lake(Warehouse):
     def pipelines_dir(self) -> Path:
         """Dlt's working folder, one per process: runs load side by side, each from its own.
 
-        The state that counts (incremental cursors) lives in the lake; dlt restores it.
+        The state that counts (incremental cursors) lives in the lake; dlt restores it. The
+        folders of this host's processes that have ended are removed, so a bench-scale run's
+        few hundred MB do not pile up (another host's are left to that host).
         """
-        return self.settings.work_dir / "dlt" / f"process-{os.getpid()}"
+        folders = self.settings.work_dir / "dlt"
+        prefix = f"process-{socket.gethostname()}-"
+        for folder in folders.glob(f"{prefix}*"):
+            pid = folder.name.removeprefix(prefix)
+            if pid.isdigit() and not _process_alive(int(pid)):
+                shutil.rmtree(folder, ignore_errors=True)
+        return folders / f"{prefix}{os.getpid()}"
 
     def exists(self) -> bool:
         """A lake is created on its first attach: it always exists once reachable."""
@@ -63,6 +73,15 @@ class Lake(Warehouse):
 
     def describe(self) -> str:
         return self.lake.describe()
+
+    @property
+    def spill_dir(self) -> Path:
+        """Where DuckDB spills beyond its memory budget.
+
+        The lake's connections are in-memory databases, which have no spill folder of their
+        own (a file has `<file>.tmp`).
+        """
+        return self.settings.work_dir / "spill"
 
     def _writer(self, purpose: str) -> AbstractContextManager[None]:
         """No lock: the catalog orders commits; a conflicting one fails, and says so."""
@@ -105,6 +124,7 @@ class Lake(Warehouse):
         conn = duckdb.connect()
         try:
             conn.execute("set TimeZone = 'UTC'")
+            conn.execute(f"set temp_directory = '{_sql(str(self.spill_dir))}'")
             install_extensions(conn)
             for statement in self.session_statements(read_only):
                 conn.execute(statement)
@@ -178,7 +198,10 @@ class Lake(Warehouse):
             ),
             storage=self._dlt_storage(),
         )
-        credentials.global_config = {"memory_limit": self.settings.load_memory_limit}
+        credentials.global_config = {
+            "memory_limit": self.settings.load_memory_limit,
+            "temp_directory": str(self.spill_dir),
+        }
         return dlt.destinations.ducklake(credentials=credentials)
 
     def _dlt_storage(self) -> str | FilesystemConfiguration:
@@ -211,6 +234,7 @@ class Lake(Warehouse):
             ],
             "settings": {
                 "memory_limit": self.settings.memory_limit,
+                "temp_directory": str(self.spill_dir),
                 "preserve_insertion_order": False,
                 "TimeZone": "UTC",
             },
@@ -263,6 +287,16 @@ def _tables_per_schema(conn: duckdb.DuckDBPyConnection, catalog: str) -> dict[st
 
 def _sql(value: str) -> str:
     return value.replace("'", "''")
+
+
+def _process_alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True  # alive, another user's
+    return True
 
 
 def _attach_fix(exc: duckdb.Error) -> str:

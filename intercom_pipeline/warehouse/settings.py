@@ -23,6 +23,9 @@ DEFAULT_SERVING_DIR = "data/serving"
 # DuckDB spills merges to disk beyond its budget, and the budget adds to the process's peak: at
 # bench scale the load peaked at 588 MB with 256MB and 454 MB with 128MB, in the same time.
 DEFAULT_LOAD_MEMORY_LIMIT = "128MB"
+# DuckLake writes Parquet row groups, buffered in memory: a bench-scale load (1M parts merged)
+# runs out of 128MB even with a spill folder, and loads in 1GB (the process peaks at 1.2 GB).
+DEFAULT_LAKE_LOAD_MEMORY_LIMIT = "1GB"
 # The dbt build and the Python writers: a share of the machine, as DuckDB's own default (80%)
 # is, but leaving room for Dagster's processes. A bench-scale build (1M parts) fits in 1 GB;
 # with this default it peaks at about 1.7 GB and takes about 40 s (bench/dbt_build.py).
@@ -91,7 +94,7 @@ def warehouse_settings(
     path: str = DEFAULT_PATH,
     serving_dir: str = DEFAULT_SERVING_DIR,
     memory_limit: str = "",
-    load_memory_limit: str = DEFAULT_LOAD_MEMORY_LIMIT,
+    load_memory_limit: str = "",
     lock_timeout_seconds: float = DEFAULT_LOCK_TIMEOUT_SECONDS,
     serving_storage_version: str = DEFAULT_SERVING_STORAGE_VERSION,
     lake: LakeSettings | None = None,
@@ -126,7 +129,11 @@ def warehouse_settings(
         memory_limit=_memory("DUCKDB_MEMORY_LIMIT", memory_limit)
         if memory_limit.strip()
         else default_memory_limit(),
-        load_memory_limit=_memory("DUCKDB_LOAD_MEMORY_LIMIT", load_memory_limit),
+        load_memory_limit=_memory(
+            "DUCKDB_LOAD_MEMORY_LIMIT",
+            load_memory_limit.strip()
+            or (DEFAULT_LAKE_LOAD_MEMORY_LIMIT if lake else DEFAULT_LOAD_MEMORY_LIMIT),
+        ),
         lock_timeout_seconds=float(lock_timeout_seconds),
         serving_storage_version=version,
         lake=lake,

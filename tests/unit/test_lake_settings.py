@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import json
+import os
 import socket
 import stat
+import subprocess
 from pathlib import Path
 
 import pytest
@@ -164,3 +166,34 @@ def test_config_shows_the_mode_and_the_lake_without_its_password(
         f"host=db.internal port=5433 user=etl password=****, data {tmp_path / 'data'}/)"
     ) in shown
     assert "s3cr" not in shown
+
+
+def test_the_lake_loads_with_a_larger_budget_unless_one_is_set(tmp_path: Path) -> None:
+    """DuckLake buffers Parquet row groups: a bench-scale merge runs out of the file's 128MB."""
+    assert lake(tmp_path).settings.load_memory_limit == "1GB"
+    assert lake(tmp_path, DUCKDB_LOAD_MEMORY_LIMIT="2GB").settings.load_memory_limit == "2GB"
+    env = {"DUCKDB_PATH": str(tmp_path / "intercom.duckdb")}
+    file_mode = resources_from_environment(env, resolved=True)["warehouse"].get()
+    assert file_mode.settings.load_memory_limit == "128MB"
+
+
+def test_dlt_folders_of_ended_processes_on_this_host_are_removed(tmp_path: Path) -> None:
+    warehouse = lake(tmp_path)
+    folders = warehouse.settings.work_dir / "dlt"
+    host = socket.gethostname()
+    dead = subprocess.Popen(["true"])
+    dead.wait()
+    leftovers = {
+        "ended": folders / f"process-{host}-{dead.pid}",
+        "other host": folders / f"process-elsewhere-{dead.pid}",
+        "alive": folders / f"process-{host}-1",  # pid 1 is always alive
+    }
+    for folder in leftovers.values():
+        (folder / "intercom").mkdir(parents=True)
+    own = warehouse.pipelines_dir
+    assert own == folders / f"process-{host}-{os.getpid()}"
+    assert {name: folder.exists() for name, folder in leftovers.items()} == {
+        "ended": False,
+        "other host": True,
+        "alive": True,
+    }
