@@ -15,6 +15,7 @@ from typing import Any
 import dagster as dg
 from pydantic import Field
 
+from intercom_pipeline.defs.notifications import NOTIFY_VARIABLES, NotificationsResource
 from intercom_pipeline.settings import (
     DEFAULT_API_VERSION,
     DEFAULT_SURVEY_FEED_DIR,
@@ -254,4 +255,5 @@ def resources_from_environment(
         "warehouse": WarehouseResource(**_from_env(_WAREHOUSE_VARIABLES, env, resolved)),
         "intercom": IntercomResource(workspaces=_workspaces_from_env(env, resolved)),
         "survey_feed": SurveyFeedResource(**survey_feed),
+        "notifications": NotificationsResource(**_from_env(NOTIFY_VARIABLES, env, resolved)),
     }
