@@ -6,6 +6,7 @@ intercom-pipeline ingest [TABLE ...]                             load raw tables
 intercom-pipeline config                                         show the effective settings
 intercom-pipeline webhook [--host 127.0.0.1 --port 8766]         receive Intercom webhooks
 intercom-pipeline lake-import FILE                               copy a warehouse file into the lake
+intercom-pipeline auth check                                     verify the token; resume the syncs
 """
 
 from __future__ import annotations
@@ -66,6 +67,13 @@ def _parser() -> argparse.ArgumentParser:
         help="copy a DuckDB warehouse file into the (new, empty) lake WAREHOUSE=ducklake names",
     )
     lake_import.add_argument("file", help="the warehouse file, e.g. data/intercom.duckdb")
+    auth = commands.add_parser("auth", help="the Intercom access token")
+    auth.add_argument(
+        "action",
+        choices=["check"],
+        help="check: ask Intercom (GET /me) whether it accepts the token; if so, resume the "
+        "schedules a rejected token paused (in the Dagster instance at DAGSTER_HOME)",
+    )
     return parser
 
 
@@ -82,6 +90,8 @@ def main(argv: list[str] | None = None) -> int:
             return _webhook(args)
         if args.command == "lake-import":
             return _lake_import(args.file)
+        if args.command == "auth":
+            return _auth_check()
         return _show_config()
     except _user_errors() as exc:
         print(f"error: {exc}", file=sys.stderr)
@@ -142,6 +152,57 @@ def _lake_import(file: str) -> int:
     print(f"Imported {file} into the {lake.describe()}:")
     for schema, count in tables.items():
         print(f"  {schema:<24}{count:>5} tables and views")
+    return 0
+
+
+def _auth_check() -> int:
+    """Verify the token of every workspace with GET /me, then resume what a rejection paused.
+
+    A rejected token raises the client's IntercomAuthError (main() prints it, exit 2); the token
+    itself is never printed.
+    """
+    from intercom_pipeline.defs.resources import resources_from_environment
+
+    for workspace in resources_from_environment(resolved=True)["intercom"].connect():
+        if not workspace.client.settings.access_token:
+            raise ConfigurationError(
+                f"workspace {workspace.name}: no access token to check; set INTERCOM_ACCESS_TOKEN "
+                "(or INTERCOM_<NAME>_ACCESS_TOKEN for each of INTERCOM_WORKSPACES)."
+            )
+        app = workspace.client.request("GET", "/me").get("app") or {}
+        print(
+            f"workspace {workspace.name}: token accepted by {app.get('name', '?')} "
+            f"(app {app.get('id_code', '?')})"
+        )
+    return _resume_token_pauses()
+
+
+def _resume_token_pauses() -> int:
+    """Resume the schedules paused for a rejected token in the instance at DAGSTER_HOME."""
+    if not os.environ.get("DAGSTER_HOME"):
+        print(
+            "DAGSTER_HOME is not set, so no paused schedule was resumed: set it to the folder of "
+            "the Dagster instance the daemon uses (the one holding dagster.yaml) and run "
+            "`intercom-pipeline auth check` again."
+        )
+        return 0
+    import dagster as dg
+
+    from intercom_pipeline.defs.schedules import schedule_jobs
+    from intercom_pipeline.operations.pause import TOKEN_REJECTED, read_pauses, resume_schedules
+
+    with dg.DagsterInstance.get() as instance:
+        store = instance.run_storage
+        paused = read_pauses(store, schedule_jobs())
+        resumed = sorted(s for s, pause in paused.items() if pause.reason == TOKEN_REJECTED)
+        resume_schedules(store, resumed)
+    for schedule in resumed:
+        pause = paused[schedule]
+        print(f"resumed {schedule} (paused since {pause.since} by run {pause.run_id})")
+    if not resumed:
+        print("no schedule was paused for a rejected token")
+    for schedule in sorted(set(paused) - set(resumed)):
+        print(f"still paused: {paused[schedule].skip_message()}")
     return 0
 
 

@@ -8,6 +8,12 @@ the push back follow by themselves (`automation.py`).
 | intercom_conversations | conversations, parts, handling events, tickets, deleted conversations (+ contacts and companies of changed conversations) | hourly |
 | intercom_contacts | contacts, their tags and companies, companies, deletions | daily |
 | intercom_settings | admins, teams, tags, segments, data attributes, ticket types and states, admin activity logs, help center content | daily |
+
+A failure the next run cannot fix (a rejected token, a missing permission, a core type change
+in stop mode: `operations/pause.py`) pauses the schedules it would fail again
+(`pause_on_blocking_failure`): their ticks skip, each saying why and how to resume, while a
+manual launch of a job still runs. A success that shows the cause gone resumes them
+(`resume_on_success`), as `intercom-pipeline auth check` does for a new token.
 """
 
 import os
@@ -18,7 +24,17 @@ from typing import Any
 import dagster as dg
 
 from intercom_pipeline.defs.keys import raw_key
+from intercom_pipeline.defs.notifications import failure_text
 from intercom_pipeline.defs.survey_feed import survey_feed_responses
+from intercom_pipeline.operations.pause import (
+    blocking_cause,
+    new_pause,
+    pause_schedules,
+    read_pauses,
+    resume_schedules,
+    schedules_to_pause,
+    schedules_to_resume,
+)
 from intercom_pipeline.settings import ConfigurationError
 from intercom_pipeline.sources.intercom.tables import (
     ADMIN_ACTIVITY,
@@ -120,28 +136,78 @@ def raw_freshness() -> dict[str, dg.FreshnessPolicy]:
     }
 
 
+def schedule_jobs() -> dict[str, str]:
+    """Each API sync schedule's name -> its job's name."""
+    return {sync.name: sync_job_name(sync) for sync in SYNCS}
+
+
+def sync_job_name(sync: Sync) -> str:
+    return f"{sync.name}_job"
+
+
 def build_schedules() -> list[dg.ScheduleDefinition]:
     """One running schedule per sync, its job selecting the sync's raw tables only."""
-    schedules = []
-    for sync in SYNCS:
-        job = dg.define_asset_job(
-            f"{sync.name}_job",
-            selection=sync.selection(),
-            config={"ops": {"intercom_raw": {"config": sync.op_config}}}
-            if sync.op_config
-            else None,
-            description=f"Sync {', '.join(sync.tables)}; the models follow by themselves.",
-        )
-        schedules.append(
-            dg.ScheduleDefinition(
-                name=sync.name,
-                job=job,
-                cron_schedule=INTERVALS[sync.interval()][0],
-                default_status=dg.DefaultScheduleStatus.RUNNING,
-                execution_timezone="UTC",
-            )
-        )
-    return schedules
+    return [_schedule(sync) for sync in SYNCS]
+
+
+def _schedule(sync: Sync) -> dg.ScheduleDefinition:
+    """The sync's job and schedule: a run each tick, unless a blocking failure paused it."""
+    job = dg.define_asset_job(
+        sync_job_name(sync),
+        selection=sync.selection(),
+        config={"ops": {"intercom_raw": {"config": sync.op_config}}} if sync.op_config else None,
+        description=f"Sync {', '.join(sync.tables)}; the models follow by themselves.",
+    )
+
+    @dg.schedule(
+        name=sync.name,
+        job=job,
+        cron_schedule=INTERVALS[sync.interval()][0],
+        default_status=dg.DefaultScheduleStatus.RUNNING,
+        execution_timezone="UTC",
+    )
+    def _tick(context: dg.ScheduleEvaluationContext) -> dg.RunRequest | dg.SkipReason:
+        pause = read_pauses(context.instance.run_storage, [sync.name]).get(sync.name)
+        if pause is not None:
+            return dg.SkipReason(pause.skip_message())
+        return dg.RunRequest()
+
+    return _tick
+
+
+@dg.run_failure_sensor(minimum_interval_seconds=30, default_status=dg.DefaultSensorStatus.RUNNING)
+def pause_on_blocking_failure(context: dg.RunFailureSensorContext) -> None:
+    """Pauses the schedules a failure the next run cannot fix would fail again, saying why.
+
+    A token or permission failure pauses every API sync (they share the token); a type change
+    in stop mode, the failed job's own schedule. Other failures leave the schedules alone.
+    """
+    run = context.dagster_run
+    reason = blocking_cause(failure_text(context))
+    if reason is None:
+        return
+    if paused := schedules_to_pause(reason, run.job_name, schedule_jobs()):
+        pause = new_pause(reason, run.run_id, run.job_name)
+        pause_schedules(context.instance.run_storage, paused, pause)
+        context.log.info(f"Paused {', '.join(paused)}: {reason} in run {run.run_id}")
+
+
+@dg.run_status_sensor(
+    run_status=dg.DagsterRunStatus.SUCCESS,
+    minimum_interval_seconds=30,
+    default_status=dg.DefaultSensorStatus.RUNNING,
+)
+def resume_on_success(context: dg.RunStatusSensorContext) -> None:
+    """Resumes the paused schedules a succeeded run shows the cause of gone.
+
+    Its job's own schedule, whatever paused it (a manual run accepted the change, the permission
+    was granted); what its own failure paused; and, when it is a sync, a rejected token's pause.
+    """
+    storage, job_name = context.instance.run_storage, context.dagster_run.job_name
+    jobs = schedule_jobs()
+    if resumed := schedules_to_resume(read_pauses(storage, jobs), job_name, jobs):
+        resume_schedules(storage, resumed)
+        context.log.info(f"Resumed {', '.join(resumed)}: {job_name} succeeded")
 
 
 @dg.definitions
@@ -156,4 +222,8 @@ def defs() -> dg.Definitions:
         selection=dg.AssetSelection.all(),
         description="Every raw table, the survey feed, every model and the BI copy: the demo.",
     )
-    return dg.Definitions(schedules=build_schedules(), jobs=[ingest, everything])
+    return dg.Definitions(
+        schedules=build_schedules(),
+        jobs=[ingest, everything],
+        sensors=[pause_on_blocking_failure, resume_on_success],
+    )
