@@ -7,6 +7,7 @@ intercom-pipeline config                                         show the effect
 intercom-pipeline webhook [--host 127.0.0.1 --port 8766]         receive Intercom webhooks
 intercom-pipeline lake-import FILE                               copy a warehouse file into the lake
 intercom-pipeline auth check                                     verify the token; resume the syncs
+intercom-pipeline status                                         last syncs, next ones, pauses
 """
 
 from __future__ import annotations
@@ -74,6 +75,11 @@ def _parser() -> argparse.ArgumentParser:
         help="check: ask Intercom (GET /me) whether it accepts the token; if so, resume the "
         "schedules a rejected token paused (in the Dagster instance at DAGSTER_HOME)",
     )
+    commands.add_parser(
+        "status",
+        help="the last sync of each module, each schedule's next one and any pause with its "
+        "reason (from the Dagster instance at DAGSTER_HOME)",
+    )
     return parser
 
 
@@ -92,6 +98,8 @@ def main(argv: list[str] | None = None) -> int:
             return _lake_import(args.file)
         if args.command == "auth":
             return _auth_check()
+        if args.command == "status":
+            return _status()
         return _show_config()
     except _user_errors() as exc:
         print(f"error: {exc}", file=sys.stderr)
@@ -206,6 +214,25 @@ def _resume_token_pauses() -> int:
     return 0
 
 
+def _status() -> int:
+    """Print each module's last sync and each schedule's next tick or pause, from DAGSTER_HOME."""
+    if not os.environ.get("DAGSTER_HOME"):
+        print(
+            "DAGSTER_HOME is not set: set it to the folder of the Dagster instance the daemon "
+            "uses (the one holding dagster.yaml) and run `intercom-pipeline status` again."
+        )
+        return 0
+    import dagster as dg
+
+    from intercom_pipeline.defs.operations import status_report
+    from intercom_pipeline.defs.resources import resources_from_environment
+
+    days = resources_from_environment(resolved=True)["operations"].history_days()
+    with dg.DagsterInstance.get() as instance:
+        print(status_report(instance, days))
+    return 0
+
+
 def _ingest(tables: list[str], lookback: int | None, accept_mass_deletions: bool) -> int:
     """Load raw tables from the configured workspace with dlt alone.
 
@@ -217,12 +244,18 @@ def _ingest(tables: list[str], lookback: int | None, accept_mass_deletions: bool
     from intercom_pipeline.defs.resources import resources_from_environment
     from intercom_pipeline.settings import lookback_seconds, stop_on_type_change
     from intercom_pipeline.sources.intercom import RAW_TABLES
+    from intercom_pipeline.sources.intercom.selection import setup_selection
     from intercom_pipeline.warehouse.load import CoreTypeChanged, run_ingestion
     from intercom_pipeline.warehouse.quality import TypeChanged
 
     unknown = sorted(set(tables) - set(RAW_TABLES))
     if unknown:
         raise ConfigurationError(f"unknown tables {unknown}; choose from {', '.join(RAW_TABLES)}")
+    enabled = setup_selection().tables
+    if off := sorted(set(tables) - set(enabled)):
+        raise ConfigurationError(
+            f"{', '.join(off)}: their module is off (INTERCOM_MODULES); add it to load them"
+        )
     if lookback is not None and lookback < 0:
         raise ConfigurationError(f"--lookback-seconds {lookback}: use 0 or more seconds")
     resources = resources_from_environment(resolved=True)
@@ -230,9 +263,10 @@ def _ingest(tables: list[str], lookback: int | None, accept_mass_deletions: bool
         result = run_ingestion(
             resources["warehouse"].get(),
             resources["intercom"].connect(),
-            tables or None,
+            tables or list(enabled),
             stop_on_type_change=stop_on_type_change(),
             accept_mass_deletions=accept_mass_deletions,
+            excluded_fields=resources["intercom"].excluded_fields(),
             lookback_seconds=lookback_seconds() if lookback is None else lookback,
             progress_log=_console,
         )
@@ -284,6 +318,7 @@ def _show_config() -> int:
     from intercom_pipeline.activation.surveys.settings import survey_settings
     from intercom_pipeline.defs.resources import resources_from_environment
     from intercom_pipeline.settings import lookback_seconds
+    from intercom_pipeline.sources.intercom.selection import setup_selection
 
     resources = resources_from_environment(resolved=True)
     settings = resources["intercom"].settings()[0]
@@ -296,6 +331,10 @@ def _show_config() -> int:
     print(f"INTERCOM_BASE_URL      {settings.base_url}")
     print(f"INTERCOM_API_VERSION   {settings.api_version}")
     print(f"INTERCOM_LOOKBACK_SECONDS {lookback_seconds()} (contacts: at least a day)")
+    chosen = setup_selection()
+    off = f" (off: {', '.join(chosen.modules_off)})" if chosen.modules_off else ""
+    print(f"INTERCOM_MODULES       {', '.join(chosen.modules)}{off}")
+    print(f"INTERCOM_EXCLUDE_FIELDS {', '.join(chosen.excluded_fields) or '(none)'}")
     mode = "ducklake" if warehouse.lake else "duckdb"
     print(f"WAREHOUSE              {mode}: {store.describe()}")
     print(f"DUCKDB_PATH            {warehouse.path}")

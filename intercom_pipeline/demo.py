@@ -36,6 +36,7 @@ STEP_NAMES = {
     "surveys_on_close": "surveys on close",
     "audiences": "audiences",
     "push_back": "push back",
+    "operations": "sync history",
     "serving": "publish",
 }
 

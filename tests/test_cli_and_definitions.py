@@ -78,6 +78,7 @@ STEPS = {
     "dbt",
     "audiences",
     "push back",
+    "sync history",
     "publish",
 }
 

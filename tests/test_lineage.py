@@ -59,7 +59,7 @@ def test_every_dbt_source_is_produced_by_an_ingestion_asset(
     for key in sources - {members}:
         node = graph.get(key)  # raises when no asset produces the source
         assert node.is_materializable, f"{key} is a source nothing loads"
-        assert node.group_name in ("intercom_raw", "survey_feed", "surveys_on_close")
+        assert node.group_name in ("intercom_raw", "survey_feed", "surveys_on_close", "operations")
 
 
 def test_every_raw_table_has_a_staging_model(graph: dg.AssetGraph) -> None:
@@ -73,11 +73,13 @@ def test_every_raw_table_has_a_staging_model(graph: dg.AssetGraph) -> None:
 def test_marts_read_only_models_and_the_bi_copy_follows_every_mart(
     graph: dg.AssetGraph, manifest: dict
 ) -> None:
-    marts = {
-        node["name"]
+    # Mart name -> its key, [schema, name]: `analytics`, or `ops` for the sync history.
+    keys = {
+        node["name"]: dg.AssetKey([node["schema"], node["name"]])
         for node in manifest["nodes"].values()
         if node["resource_type"] == "model" and node["fqn"][1] == "marts"
     }
+    marts = set(keys)
     assert {
         "conversations",
         "support_metrics_daily",
@@ -98,10 +100,16 @@ def test_marts_read_only_models_and_the_bi_copy_follows_every_mart(
         "audience_survey_responses",
     } <= marts
     bi_parents = graph.get(dg.AssetKey("bi_warehouse")).parent_keys
-    assert {mart_key(m) for m in marts} <= bi_parents
-    for mart in marts:
-        ancestors = {k.path[0] for k in _ancestors(graph, mart_key(mart))}
-        assert ancestors & {"intercom", "survey_feed", "surveys"}, f"{mart} has no source"
+    assert {keys["sync_history"], keys["audit_log"]} == {
+        dg.AssetKey(["ops", "sync_history"]),
+        dg.AssetKey(["ops", "audit_log"]),
+    }
+    assert set(keys.values()) <= bi_parents
+    for mart, key in keys.items():
+        ancestors = {k.path[0] for k in _ancestors(graph, key)}
+        assert ancestors & {"intercom", "survey_feed", "surveys", "ops_raw"}, (
+            f"{mart} has no source"
+        )
 
 
 def test_dbt_tests_are_asset_checks_and_error_severity_blocks(manifest: dict) -> None:
@@ -151,6 +159,7 @@ def test_groups_follow_the_flow_without_loops(graph: dg.AssetGraph) -> None:
     order = {"intercom_raw": 0, "survey_feed": 0, "surveys_on_close": 0, "staging": 1}
     order |= dict.fromkeys(("support", "customers", "surveys"), 2)
     order |= {"feedback": 3, "audiences": 3, "push_back": 4, "serving": 5}
+    order["operations"] = 2  # the history's raw tables and its marts, read by the BI copy
     groups = {group for edge in edges for group in edge}
     assert groups == set(order)
     backwards = {(a, b) for a, b in edges if a != b and order[a] >= order[b]}

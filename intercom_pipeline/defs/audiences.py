@@ -14,6 +14,7 @@ from intercom_pipeline.activation.audiences.sync import (
     sync_audience,
 )
 from intercom_pipeline.defs.keys import mart_key, raw_key
+from intercom_pipeline.defs.modules import keys_off, reads_on
 from intercom_pipeline.defs.resources import IntercomResource, WarehouseResource
 
 AUTO_SYNC_SCHEDULE = "audiences_auto_sync"
@@ -26,7 +27,22 @@ _COUNTS = ("contacts", "new", "updated", "unchanged", "skipped", "failed", "remo
 
 def audience_asset_keys() -> list[dg.AssetKey]:
     """Every audience asset: they all write the members table (the dbt source `audiences`)."""
-    return [dg.AssetKey(["audiences", a.id]) for a in load_audiences()] + [SEGMENTS_KEY]
+    audiences, segments_on = audiences_on()
+    keys = [dg.AssetKey(["audiences", a.id]) for a in audiences]
+    return [*keys, SEGMENTS_KEY] if segments_on else keys
+
+
+def audiences_on() -> tuple[list[Audience], bool]:
+    """The audiences whose reads are on (INTERCOM_MODULES), and whether Intercom's segments are.
+
+    Every audience reads the contacts mart; one of an Intercom segment, the segments table too.
+    """
+    off = keys_off()
+    if not reads_on([mart_key("contacts")], off):
+        return [], False
+    segments_on = reads_on([raw_key("segments")], off)
+    audiences = [a for a in load_audiences() if segments_on or a.kind != "intercom_segment"]
+    return audiences, segments_on
 
 
 def report_metadata(report: SyncReport) -> dict[str, dg.MetadataValue]:
@@ -122,8 +138,10 @@ def segments_asset(configured: list[Audience]) -> dg.AssetsDefinition:
 
 @dg.definitions
 def defs() -> dg.Definitions:
-    audiences = load_audiences()
-    assets = [audience_asset(a) for a in audiences] + [segments_asset(audiences)]
+    audiences, segments_on = audiences_on()
+    assets = [audience_asset(a) for a in audiences]
+    if segments_on:
+        assets.append(segments_asset(audiences))
     auto = [dg.AssetKey(["audiences", a.id]) for a in audiences if a.auto_sync]
     schedules = []
     if auto:

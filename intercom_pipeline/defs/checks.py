@@ -11,24 +11,13 @@ import dagster as dg
 
 from intercom_pipeline.defs.keys import raw_key
 from intercom_pipeline.defs.resources import WarehouseResource
-from intercom_pipeline.sources.intercom import RAW_TABLES
+from intercom_pipeline.sources.intercom.selection import setup_selection
 from intercom_pipeline.warehouse import quality
 
 PARTS_KEY = raw_key("conversation_parts")
 
 
-@dg.multi_asset_check(
-    specs=[
-        dg.AssetCheckSpec(
-            "types_unchanged",
-            asset=raw_key(table),
-            description="No column or custom attribute received a value of another type.",
-        )
-        for table in RAW_TABLES
-    ],
-    can_subset=True,
-)
-def types_unchanged(
+def _types_unchanged(
     context: dg.AssetCheckExecutionContext, warehouse: WarehouseResource
 ) -> Iterator[dg.AssetCheckResult]:
     """Fails, naming the table and column, when a type changed upstream.
@@ -83,6 +72,26 @@ def conversation_parts_complete(
     )
 
 
+def types_unchanged(tables: tuple[str, ...]) -> dg.AssetChecksDefinition:
+    """The type check of each raw table the modules turned on load."""
+    return dg.multi_asset_check(
+        specs=[
+            dg.AssetCheckSpec(
+                "types_unchanged",
+                asset=raw_key(table),
+                description="No column or custom attribute received a value of another type.",
+            )
+            for table in tables
+        ],
+        can_subset=True,
+        name="types_unchanged",
+    )(_types_unchanged)
+
+
 @dg.definitions
 def defs() -> dg.Definitions:
-    return dg.Definitions(asset_checks=[types_unchanged, conversation_parts_complete])
+    tables = setup_selection().tables
+    checks = [types_unchanged(tables)]
+    if PARTS_KEY.path[-1] in tables:
+        checks.append(conversation_parts_complete)
+    return dg.Definitions(asset_checks=checks)

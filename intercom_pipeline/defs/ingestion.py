@@ -17,6 +17,7 @@ from intercom_pipeline.defs.schedules import raw_freshness
 from intercom_pipeline.settings import lookback_seconds, stop_on_type_change
 from intercom_pipeline.sources.intercom import Workspace, intercom_source, whole_families
 from intercom_pipeline.sources.intercom.progress import PROGRESS_LOGGER
+from intercom_pipeline.sources.intercom.selection import setup_selection
 from intercom_pipeline.warehouse import quality
 from intercom_pipeline.warehouse.load import (
     CoreTypeChanged,
@@ -63,10 +64,15 @@ class IntercomSyncConfig(dg.Config):
     )
 
 
-@cache
 def intercom_raw_assets() -> dg.AssetsDefinition:
-    """Built once, lazily: the definition-time source has no workspace and makes no call."""
-    definition_source = intercom_source(workspaces=[])
+    """The raw tables of the modules turned on (INTERCOM_MODULES)."""
+    return _raw_assets(setup_selection().tables)
+
+
+@cache
+def _raw_assets(tables: tuple[str, ...]) -> dg.AssetsDefinition:
+    """Built once per set of tables: the definition-time source has no workspace, makes no call."""
+    definition_source = intercom_source(workspaces=[]).with_resources(*tables)
 
     @dlt_assets(
         dlt_source=definition_source,
@@ -131,6 +137,7 @@ def _ingest(
             tables,
             stop_on_type_change=stop_on_type_change(),
             accept_mass_deletions=config.accept_mass_deletions,
+            excluded_fields=intercom.excluded_fields(),
             progress_log=lambda line: _progress(context, line),
             related_only=config.related_only,
             reconcile_deletions=config.reconcile_deletions,

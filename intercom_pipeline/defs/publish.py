@@ -9,9 +9,9 @@ from intercom_pipeline.warehouse.publish import LakeSnapshot, publish_warehouse
 
 
 def mart_keys() -> list[dg.AssetKey]:
-    """Every dbt model and seed in `analytics`: what BI tools read, and what the copy follows."""
+    """Every dbt model and seed in `analytics` and `ops`: what BI tools read, what the copy follows."""
     return sorted(
-        (key for key in intercom_dbt_assets().keys if key.path[0] == "analytics"),
+        (key for key in intercom_dbt_assets().keys if key.path[0] in ("analytics", "ops")),
         key=lambda key: key.to_user_string(),
     )
 

@@ -16,6 +16,7 @@ import dagster as dg
 from pydantic import Field
 
 from intercom_pipeline.defs.notifications import NOTIFY_VARIABLES, NotificationsResource
+from intercom_pipeline.operations.instance import OPERATIONS_VARIABLES, OperationsResource
 from intercom_pipeline.settings import (
     DEFAULT_API_VERSION,
     DEFAULT_SURVEY_FEED_DIR,
@@ -26,6 +27,7 @@ from intercom_pipeline.settings import (
     intercom_settings,
 )
 from intercom_pipeline.sources.intercom import Workspace, connect
+from intercom_pipeline.sources.intercom.selection import SetupSelection, excluded_fields_setting
 from intercom_pipeline.warehouse import Warehouse, open_warehouse, warehouse_settings
 from intercom_pipeline.warehouse.lake import (
     DEFAULT_DATA_PATH,
@@ -123,6 +125,14 @@ class IntercomResource(dg.ConfigurableResource):
     workspaces: list[IntercomWorkspaceConfig] = Field(
         default=[], description="one entry per workspace; none: one from INTERCOM_*"
     )
+    exclude_fields: str = Field(
+        default="",
+        description="INTERCOM_EXCLUDE_FIELDS: table.field entries kept out of the warehouse",
+    )
+
+    def excluded_fields(self) -> dict[str, list[str]]:
+        """Table -> the fields kept out of it (validated: a key or typo names the fix)."""
+        return SetupSelection((), excluded_fields_setting(self.exclude_fields)).excluded_by_table()
 
     def settings(self) -> list[IntercomSettings]:
         """Validated settings; a wrong region or address names the variable and the fix."""
@@ -253,7 +263,11 @@ def resources_from_environment(
         survey_feed["match_by_email"] = match == "true"
     return {
         "warehouse": WarehouseResource(**_from_env(_WAREHOUSE_VARIABLES, env, resolved)),
-        "intercom": IntercomResource(workspaces=_workspaces_from_env(env, resolved)),
+        "intercom": IntercomResource(
+            workspaces=_workspaces_from_env(env, resolved),
+            **_from_env({"exclude_fields": "INTERCOM_EXCLUDE_FIELDS"}, env, resolved),
+        ),
         "survey_feed": SurveyFeedResource(**survey_feed),
         "notifications": NotificationsResource(**_from_env(NOTIFY_VARIABLES, env, resolved)),
+        "operations": OperationsResource(**_from_env(OPERATIONS_VARIABLES, env, resolved)),
     }

@@ -6,6 +6,7 @@ from intercom_pipeline.activation.push_back.push import PushRefused, push_survey
 from intercom_pipeline.activation.push_back.settings import push_settings
 from intercom_pipeline.defs.automation import FOLLOW_UPSTREAMS
 from intercom_pipeline.defs.keys import mart_key
+from intercom_pipeline.defs.modules import keys_off, reads_on
 from intercom_pipeline.defs.resources import IntercomResource, WarehouseResource
 from intercom_pipeline.defs.transform import intercom_dbt_assets
 from intercom_pipeline.sources.intercom.client import IntercomAuthError, IntercomPermissionError
@@ -146,4 +147,6 @@ def defs() -> dg.Definitions:
             "Once a week at most, unless run with force: true."
         ),
     )
+    if not reads_on(intercom_contact_survey_push.dependency_keys, keys_off()):
+        return dg.Definitions()  # a mart it reads is off with its module (INTERCOM_MODULES)
     return dg.Definitions(assets=[intercom_contact_survey_push], jobs=[export_all])

@@ -17,7 +17,7 @@ manual launch of a job still runs. A success that shows the cause gone resumes t
 """
 
 import os
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import timedelta
 from typing import Any
 
@@ -36,6 +36,7 @@ from intercom_pipeline.operations.pause import (
     schedules_to_resume,
 )
 from intercom_pipeline.settings import ConfigurationError
+from intercom_pipeline.sources.intercom.selection import setup_selection
 from intercom_pipeline.sources.intercom.tables import (
     ADMIN_ACTIVITY,
     COMPANIES,
@@ -118,13 +119,23 @@ SYNCS = (
 )
 
 
+def active_syncs() -> tuple[Sync, ...]:
+    """The syncs, each with the tables of the modules turned on (INTERCOM_MODULES).
+
+    A sync left with nothing to read (no table, no survey feed) has no job and no schedule.
+    """
+    enabled = set(setup_selection().tables)
+    syncs = (replace(s, tables=tuple(t for t in s.tables if t in enabled)) for s in SYNCS)
+    return tuple(sync for sync in syncs if sync.tables or sync.survey_feed)
+
+
 def raw_freshness() -> dict[str, dg.FreshnessPolicy]:
     """Each raw table's freshness, from the most frequent sync that loads it.
 
     Late one hour past that sync's interval, failing a day past it.
     """
     hours: dict[str, int] = {}
-    for sync in SYNCS:
+    for sync in active_syncs():
         every = INTERVALS[sync.interval()][1]
         for table in sync.tables:
             hours[table] = min(hours.get(table, every), every)
@@ -138,7 +149,7 @@ def raw_freshness() -> dict[str, dg.FreshnessPolicy]:
 
 def schedule_jobs() -> dict[str, str]:
     """Each API sync schedule's name -> its job's name."""
-    return {sync.name: sync_job_name(sync) for sync in SYNCS}
+    return {sync.name: sync_job_name(sync) for sync in active_syncs()}
 
 
 def sync_job_name(sync: Sync) -> str:
@@ -147,7 +158,7 @@ def sync_job_name(sync: Sync) -> str:
 
 def build_schedules() -> list[dg.ScheduleDefinition]:
     """One running schedule per sync, its job selecting the sync's raw tables only."""
-    return [_schedule(sync) for sync in SYNCS]
+    return [_schedule(sync) for sync in active_syncs()]
 
 
 def _schedule(sync: Sync) -> dg.ScheduleDefinition:

@@ -13,6 +13,7 @@ from intercom_pipeline.defs.resources import IntercomResource, WarehouseResource
 from intercom_pipeline.settings import intercom_settings
 from intercom_pipeline.sources.intercom import Workspace
 from intercom_pipeline.sources.intercom.client import IntercomClient
+from intercom_pipeline.sources.intercom.selection import setup_selection
 
 SURVEY_JOB = "surveys_on_close_job"
 
@@ -125,6 +126,8 @@ def _latest_closed(ws: Workspace) -> int:
 
 @dg.definitions
 def defs() -> dg.Definitions:
+    if "conversations" not in setup_selection().modules:
+        return dg.Definitions()  # surveys follow closed conversations (INTERCOM_MODULES)
     job = dg.define_asset_job(
         SURVEY_JOB,
         selection=[survey_requests],

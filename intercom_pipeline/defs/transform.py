@@ -19,7 +19,9 @@ from pydantic import Field
 
 from intercom_pipeline.defs.audiences import audience_asset_keys
 from intercom_pipeline.defs.automation import FOLLOW_UPSTREAMS, MART_FRESHNESS
+from intercom_pipeline.defs.modules import dbt_manifest, models_off, say_why_not_built
 from intercom_pipeline.defs.resources import SurveyFeedResource, WarehouseResource
+from intercom_pipeline.sources.intercom.selection import setup_selection
 from intercom_pipeline.warehouse import Warehouse
 from intercom_pipeline.warehouse.transform import (
     DBT_EXECUTABLE,
@@ -31,6 +33,8 @@ from intercom_pipeline.warehouse.transform import (
 
 # dbt folder (models/<layer>/...) -> the asset key's prefix, which is also the schema
 _PREFIXES = {"staging": "staging", "intermediate": "staging", "marts": "analytics"}
+# marts area (models/marts/<area>/...) -> its own schema, when not `analytics`
+_MART_SCHEMAS = {"operations": "ops"}
 
 
 class IntercomDbtTranslator(DagsterDbtTranslator):
@@ -74,10 +78,12 @@ class IntercomDbtTranslator(DagsterDbtTranslator):
 
 
 def _layer(dbt_resource_props: Mapping[str, Any]) -> str:
-    """The schema of a model or seed: `staging` (staging, intermediate) or `analytics`."""
+    """The schema of a model or seed: `staging` (staging, intermediate), `analytics` or `ops`."""
     fqn = dbt_resource_props.get("fqn", [])
     if dbt_resource_props.get("resource_type") == "seed" or len(fqn) < 2:
         return "analytics"  # seeds are lookup tables that analysts may read too
+    if fqn[1] == "marts" and len(fqn) > 3 and fqn[2] in _MART_SCHEMAS:
+        return _MART_SCHEMAS[fqn[2]]
     return _PREFIXES[fqn[1]]
 
 
@@ -124,20 +130,31 @@ def dbt_project() -> DbtProject:
 
 
 def intercom_dbt_assets() -> dg.AssetsDefinition:
-    """Every model and seed; `dbt build` runs their tests, error severity blocks downstream."""
-    return _dbt_assets(tuple(audience_asset_keys()))
+    """Every model and seed whose modules are on (`modules.py`).
+
+    `dbt build` runs their tests; error severity blocks downstream.
+    """
+    off = models_off(dbt_manifest(), setup_selection())
+    return _dbt_assets(tuple(audience_asset_keys()), tuple(sorted(off.reasons.items())))
 
 
 @cache
-def _dbt_assets(audiences: tuple[dg.AssetKey, ...]) -> dg.AssetsDefinition:
-    """Built once per set of audience assets: the models reading `audiences` depend on each."""
+def _dbt_assets(
+    audiences: tuple[dg.AssetKey, ...], left_out_models: tuple[tuple[str, str], ...]
+) -> dg.AssetsDefinition:
+    """Built once per set of audience assets and of models left out (name, why).
+
+    The models reading `audiences` depend on each audience asset.
+    """
     project = dbt_project()
+    left_out = dict(left_out_models)
 
     @dbt_assets(
         manifest=project.manifest_path,
         project=project,
         name="intercom_dbt",
         dagster_dbt_translator=IntercomDbtTranslator(audiences),
+        exclude=" ".join(sorted(left_out)) or None,
     )
     def _assets(
         context: dg.AssetExecutionContext,
@@ -166,6 +183,8 @@ def _dbt_assets(audiences: tuple[dg.AssetKey, ...]) -> dg.AssetsDefinition:
             yield from build.stream()
         if not build.is_successful():
             raise _out_of_memory(folder, store) or build.get_error() or dg.Failure("dbt failed")
+        if left_out:
+            say_why_not_built(store, left_out, context.log)
 
     return _assets
 

@@ -16,6 +16,7 @@ from typing import Any
 import dlt
 from dlt.common.pipeline import LoadInfo
 from dlt.common.schema.exceptions import DataValidationError
+from dlt.extract.source import DltSource
 from dlt.pipeline.exceptions import PipelineStepFailed
 
 from intercom_pipeline.settings import lookback_seconds
@@ -28,6 +29,7 @@ from intercom_pipeline.sources.intercom import (
 )
 from intercom_pipeline.sources.intercom.progress import DEFAULT_INTERVAL_SECONDS, Progress
 from intercom_pipeline.sources.intercom.settings import COLUMNS, TIMESTAMPS
+from intercom_pipeline.sources.intercom.source import leave_out_fields
 from intercom_pipeline.warehouse import Warehouse, quality
 from intercom_pipeline.warehouse.settings import RAW_DATASET
 
@@ -150,6 +152,7 @@ def run_ingestion(
     *,
     stop_on_type_change: bool = False,
     accept_mass_deletions: bool = False,
+    excluded_fields: dict[str, list[str]] | None = None,
     progress_log: Any = None,
     progress_interval: float = DEFAULT_INTERVAL_SECONDS,
     **source_options: Any,
@@ -160,11 +163,11 @@ def run_ingestion(
     `IngestionResult.tables` lists what was loaded. With `stop_on_type_change`, a type change
     this run brought raises: a core column's `CoreTypeChanged` before anything is stored, a
     custom attribute's `TypeChanged` after the load (changes found before the run do not).
-    `accept_mass_deletions` lets this run mark any share of contacts and companies deleted.
+    `accept_mass_deletions` lets this run mark any share of contacts and companies deleted;
+    `excluded_fields` (table -> fields) stay out of the warehouse.
     Every `progress_interval` seconds, one line per table family (rows, calls, calls/s against
     the rate limit, 429s, retries) goes to `progress_log` (a logger, Dagster's `context.log`, or
-    a function taking a string; default this module's logger), and once more at the end of a
-    run long enough to have reported during it.
+    a function taking a string; default this module's logger), and once more at the end.
     """
     started = time.monotonic()
     selected = whole_families(tables or RAW_TABLES)
@@ -172,10 +175,9 @@ def run_ingestion(
         log.info("Also loading %s: a table loads with its whole family", ", ".join(added))
     for ws in workspaces:
         ws.start_run()
-    source_options.setdefault("lookback_seconds", lookback_seconds())
     if accept_mass_deletions:
         source_options["max_deletion_share"] = 1.0
-    source = intercom_source(workspaces, **source_options).with_resources(*selected)
+    source = _source(workspaces, selected, excluded_fields or {}, source_options)
     # Explicit both ways: dlt keeps a run's contract in the stored schema, and a frozen one left
     # there would refuse the report-mode run meant to accept a change.
     contract = {"data_type": "freeze" if stop_on_type_change else "evolve"}
@@ -223,6 +225,19 @@ def run_ingestion(
         modules_unavailable(workspaces),
         deletions_refused(workspaces),
     )
+
+
+def _source(
+    workspaces: list[Workspace],
+    tables: list[str],
+    excluded_fields: dict[str, list[str]],
+    options: dict[str, Any],
+) -> DltSource:
+    """The source reading `tables`, without the fields left out."""
+    options.setdefault("lookback_seconds", lookback_seconds())
+    source = intercom_source(workspaces, **options).with_resources(*tables)
+    leave_out_fields(source, excluded_fields)
+    return source
 
 
 def _refused_type_change(exc: PipelineStepFailed, pipeline: dlt.Pipeline) -> CoreTypeChanged | None:

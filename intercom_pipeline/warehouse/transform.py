@@ -115,3 +115,25 @@ def build_folder(warehouse: Warehouse) -> Iterator[Path]:
     yield folder
     if (folder / PARTIAL_PARSE).exists():
         shutil.copy(folder / PARTIAL_PARSE, work / PARTIAL_PARSE)
+
+
+def mark_not_built(warehouse: Warehouse, reasons: dict[str, str]) -> list[str]:
+    """Comment each mart left out of the build (name -> why) that a build made earlier.
+
+    Its table stays, with the rows of its last build: the comment, which BI tools show beside
+    the table, says why it no longer changes. Returns the tables commented.
+    """
+    marked = []
+    with warehouse.connect("saying why marts are not built") as conn:
+        for name, why in sorted(reasons.items()):
+            found = conn.execute(
+                "select schema_name from duckdb_tables() where table_name = ? "
+                "and schema_name = 'analytics' and database_name = current_database()",
+                [name],
+            ).fetchone()
+            if found is None:
+                continue
+            text = f"{why} Its rows are those of its last build."
+            conn.execute(f"comment on table analytics.{name} is '{text.replace(chr(39), '')}'")
+            marked.append(f"analytics.{name}")
+    return marked

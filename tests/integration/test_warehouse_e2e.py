@@ -1,4 +1,5 @@
-"""The whole graph as a new user starts it, and the BI copy in the clients BI tools ship.
+"""The whole graph as a new user starts it, the BI copy in the clients BI tools ship, and the
+support dashboard in a real browser.
 
 One materialization of every asset (`dagster asset materialize --select '*'`) on an instance
 whose `dagster.yaml` is empty: no pools, so Dagster runs steps side by side and only the
@@ -9,6 +10,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import subprocess
 import sys
 from collections.abc import Iterator
@@ -17,8 +19,15 @@ from pathlib import Path
 
 import duckdb
 import pytest
+from selenium import webdriver
+from selenium.webdriver.chrome.service import Service
+from selenium.webdriver.common.by import By
 
+from intercom_pipeline.dashboard import build_dashboard
+from intercom_pipeline.dashboard.page import NO_SYNC_HISTORY
+from intercom_pipeline.dashboard.queries import HEADLINES
 from intercom_pipeline.settings import PROJECT_ROOT
+from intercom_pipeline.warehouse.metrics import headline_metrics
 from intercom_sandbox import DEFAULT_TOKEN, RunningSandbox, Sandbox, SandboxConfig
 from intercom_sandbox.survey_feed import write_demo_survey_feed
 
@@ -38,11 +47,20 @@ QUERIED = (
 )
 
 
+# Debian's chromium and its driver (.ci/run installs them where they are missing).
+CHROMIUM = Path("/usr/bin/chromium")
+CHROMEDRIVER = Path("/usr/bin/chromedriver")
+
+
 @dataclass(frozen=True)
 class Built:
     warehouse: Path
     serving: Path
     run: subprocess.CompletedProcess[str]
+
+    @property
+    def dashboard(self) -> Path:
+        return self.serving.parent / "dashboard" / "index.html"
 
 
 @pytest.fixture(scope="module")
@@ -142,3 +160,224 @@ def test_the_bi_copy_holds_what_analysts_query_and_not_dlt_staging(built: Built)
     with duckdb.connect(str(built.warehouse), read_only=True) as conn:
         main = {r[0] for r in conn.execute("select schema_name from duckdb_schemas()").fetchall()}
     assert "intercom_raw_staging" in main  # dlt's, left out of the copy
+
+
+# ---------- the support dashboard, in a real browser
+
+
+def _browser() -> webdriver.Chrome:
+    """Headless chromium that keeps every console message."""
+    options = webdriver.ChromeOptions()
+    options.binary_location = str(CHROMIUM)
+    for argument in ("--headless=new", "--no-sandbox", "--disable-gpu", "--window-size=1280,2000"):
+        options.add_argument(argument)
+    options.set_capability("goog:loggingPrefs", {"browser": "ALL"})
+    return webdriver.Chrome(options=options, service=Service(str(CHROMEDRIVER)))
+
+
+@dataclass(frozen=True)
+class Shown:
+    """What the page showed: its console, and each figure by (chart, metric, key) -> value."""
+
+    console: list[dict[str, object]]
+    figures: dict[tuple[str, str, str], float]
+    tiles: dict[str, float]
+    syncs: dict[str, str]
+    text: str
+
+    def chart(self, name: str, *metrics: str) -> dict[tuple[str, str], float]:
+        """(metric, key) -> value of one chart's figures of these metrics."""
+        return {(m, k): v for (c, m, k), v in self.figures.items() if c == name and m in metrics}
+
+
+# Read in the browser, from the DOM: the page itself has no script.
+_READ = """
+const all = (selector) => Array.from(document.querySelectorAll(selector));
+return {
+  figures: all('svg [data-value]').map((e) => [
+    e.closest('figure').dataset.chart, e.dataset.metric, e.dataset.key, e.dataset.value]),
+  tiles: all('.tile[data-value]').map((e) => [e.dataset.metric, e.dataset.value]),
+  syncs: all('tr[data-module]').map((e) => [e.dataset.module, e.dataset.status]),
+};
+"""
+
+
+def _read_page(page: Path) -> Shown:
+    browser = _browser()
+    try:
+        browser.get(page.as_uri())
+        found = browser.execute_script(_READ)
+        text = browser.find_element(By.TAG_NAME, "body").text
+        console = browser.get_log("browser")
+    finally:
+        browser.quit()
+    return Shown(
+        console,
+        {(c, m, k): float(v) for c, m, k, v in found["figures"]},
+        {m: float(v) for m, v in found["tiles"]},
+        dict(found["syncs"]),
+        text,
+    )
+
+
+@pytest.fixture(scope="module")
+def shown(built: Built) -> Shown:
+    assert built.dashboard.is_file(), built.run.stderr[-3000:]
+    return _read_page(built.dashboard)
+
+
+def _by_key(conn: duckdb.DuckDBPyConnection, sql: str) -> dict[tuple[str, str], float]:
+    """(metric, key) -> value from rows of (metric, key, value), nulls left out as the page does."""
+    return {(m, str(k)): float(v) for m, k, v in conn.execute(sql).fetchall() if v is not None}
+
+
+def test_the_dashboard_opens_offline_with_no_console_error(built: Built, shown: Shown) -> None:
+    html = built.dashboard.read_text()
+    assert "<script" not in html and "<link" not in html
+    assert not re.search(r"""(src|href)=["']?(https?:)?//""", html), "nothing loads from a network"
+    assert [e for e in shown.console if e["level"] == "SEVERE"] == []
+    assert "nan" not in shown.text.lower()
+    assert "Support dashboard" in shown.text
+
+
+def test_the_dashboard_shows_the_marts_rates_and_counts_per_day(built: Built, shown: Shown) -> None:
+    metrics = ("satisfaction_rate", "dissatisfaction_rate", "response_rate")
+    with duckdb.connect(str(built.serving), read_only=True) as conn:
+        rates = _by_key(
+            conn,
+            " union all ".join(
+                f"select '{m}', strftime(metric_date, '%Y-%m-%d'), {m} "
+                "from analytics.support_metrics_daily"
+                for m in metrics
+            ),
+        )
+        counts = _by_key(
+            conn,
+            " union all ".join(
+                f"select '{m}', strftime(metric_date, '%Y-%m-%d'), nullif({m}, 0) "
+                "from analytics.support_metrics_daily"
+                for m in ("resolved", "unresolved")
+            ),
+        )
+        nps = _by_key(
+            conn,
+            "select 'nps', strftime(response_date, '%Y-%m-%d'), nps from analytics.survey_scores "
+            "where metric = 'NPS'",
+        )
+        headlines = headline_metrics(conn)
+    assert len(rates) > 30
+    assert (
+        shown.chart("satisfaction_rates", *metrics[:2]) | shown.chart("response_rate", metrics[2])
+        == rates
+    )
+    assert shown.chart("resolution_daily", "resolved", "unresolved") == counts
+    assert shown.chart("NPS_score", "nps") == nps
+    assert shown.tiles == {
+        key: float(headlines[name])  # type: ignore[arg-type]
+        for key, name in HEADLINES.items()
+        if headlines[name] is not None
+    }
+    assert shown.tiles["conversations"] == 300
+
+
+def test_the_dashboard_shows_the_marts_times_funnel_and_syncs(built: Built, shown: Shown) -> None:
+    metric = "median_time_to_first_response_minutes"
+    with duckdb.connect(str(built.serving), read_only=True) as conn:
+        by_team = _by_key(
+            conn,
+            f"select '{metric}', team_name, {metric} from analytics.team_performance "
+            "where conversations_handled > 0",
+        )
+        funnel = _by_key(
+            conn,
+            "select 'sent', metric, count(*) from analytics.survey_sends group by all union all "
+            "select 'answered', metric, count(*) filter (where is_answered) "
+            "from analytics.survey_sends group by all",
+        )
+        history = _last_sync_statuses(conn)
+    assert by_team and shown.chart(f"{metric}_by_team", metric) == by_team
+    assert funnel and shown.chart("survey_funnel", "sent", "answered") == funnel
+    if history is None:
+        assert NO_SYNC_HISTORY in shown.text
+    else:
+        assert shown.syncs == history
+
+
+def _last_sync_statuses(conn: duckdb.DuckDBPyConnection) -> dict[str, str] | None:
+    """Module (or table) -> the outcome of its latest sync, straight from ops.sync_history.
+
+    None when there is no history yet (no table, or no row).
+    """
+    columns = {
+        r[0]
+        for r in conn.execute(
+            "select column_name from information_schema.columns "
+            "where table_schema = 'ops' and table_name = 'sync_history'"
+        ).fetchall()
+    }
+    if not columns:
+        return None
+    module = "module" if "module" in columns else "table_name"
+    sync = "sync_id" if "sync_id" in columns else "run_id"
+    rows = conn.execute(
+        f"select {module}, {sync}, min(started_at), list(status) from ops.sync_history "
+        "group by all order by 3"
+    ).fetchall()
+    latest = {name: statuses for name, _, _, statuses in rows}  # the last sync wins
+    outcomes = {
+        name: next((s for s in ("failure", "canceled") if s in statuses), "success")
+        for name, statuses in latest.items()
+    }
+    return outcomes or None
+
+
+def _empty_copy(built: Built, path: Path, *schemas: str) -> Path:
+    """A warehouse holding every table of these schemas of the built copy, with no row."""
+    with duckdb.connect(str(path)) as conn:
+        conn.execute(f"attach '{built.serving}' as built (read_only)")
+        tables = conn.execute(
+            "select table_schema, table_name from information_schema.tables "
+            "where table_catalog = 'built' and list_contains(?, table_schema) "
+            "and table_type = 'BASE TABLE'",
+            [list(schemas)],
+        ).fetchall()
+        for schema, table in tables:
+            conn.execute(f"create schema if not exists {schema}")
+            conn.execute(f"create table {schema}.{table} as from built.{schema}.{table} limit 0")
+    return path
+
+
+def test_the_dashboard_of_empty_marts_says_no_data_yet(built: Built, tmp_path: Path) -> None:
+    """A new workspace: every mart there, with no row, and no sync history yet."""
+    page = build_dashboard(_empty_copy(built, tmp_path / "new.duckdb", "analytics"), tmp_path)
+    assert page.charts == 0
+    shown = _read_page(page.path)
+    assert [e for e in shown.console if e["level"] == "SEVERE"] == []
+    assert shown.figures == {} and shown.tiles == {}
+    assert "No data yet" in shown.text and NO_SYNC_HISTORY in shown.text
+    assert "nan" not in shown.text.lower() and "None" not in shown.text
+
+
+def test_the_dashboard_shows_the_last_sync_of_each_table(built: Built, tmp_path: Path) -> None:
+    """Three syncs of two tables; the last one's contacts failed."""
+    warehouse = _empty_copy(built, tmp_path / "synced.duckdb", "analytics", "ops")
+    with duckdb.connect(str(warehouse)) as conn:
+        conn.execute(
+            "insert into ops.sync_history by name select 'run-' || run as run_id, "
+            "name as table_name, 'intercom_conversations_job' as job_name, "
+            "'schedule' as run_kind, if(run = 2 and name = 'contacts', 'failure', 'success') "
+            "as status, if(status = 'failure', '401: <token> revoked', null) as failure_reason, "
+            "timestamp '2026-11-01 00:00' + to_hours(12 * run) as started_at, "
+            "started_at + interval 5 minute as ended_at, 10 * run as rows_loaded "
+            "from range(3) runs(run), (values ('conversations'), ('contacts')) tables(name)"
+        )
+        expected = _last_sync_statuses(conn)
+    assert expected == {"conversations": "success", "contacts": "failure"}
+    shown = _read_page(build_dashboard(warehouse, tmp_path).path)
+    assert [e for e in shown.console if e["level"] == "SEVERE"] == []
+    assert shown.syncs == expected
+    assert "401: <token> revoked" in shown.text
+    assert shown.chart("sync_daily", "success", "failure", "canceled") == {
+        ("success", "2026-11-01"): 2,
+        ("failure", "2026-11-02"): 1,
+    }

@@ -7,6 +7,7 @@ from typing import Any
 
 import dlt
 from dlt.extract.resource import DltResource
+from dlt.extract.source import DltSource
 
 from intercom_pipeline.settings import DEFAULT_LOOKBACK_SECONDS
 from intercom_pipeline.sources.intercom import (
@@ -113,3 +114,17 @@ def linked(*resources: DltResource) -> tuple[DltResource, ...]:
             resource.pipe_data_from(by_name[parent])
         resource.parallelize()
     return resources
+
+
+def leave_out_fields(source: DltSource, excluded: dict[str, list[str]]) -> None:
+    """Keep the fields `excluded` (table -> fields) out of the warehouse from this load on.
+
+    dlt's own table filters drop them when rows are normalized, after every transformer has
+    read its parent's rows whole (a child may need a field its parent's table leaves out). Each
+    loaded table's filter is set, empty when nothing is left out, so a field taken off the list
+    loads again. Rows stored before keep their values until Intercom sends them again.
+    """
+    for table in source.selected_resources:
+        source.schema.update_table(
+            {"name": table, "columns": {}, "filters": {"excludes": excluded.get(table, [])}}
+        )

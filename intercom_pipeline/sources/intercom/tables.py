@@ -93,3 +93,43 @@ def whole_families(tables: Iterable[str]) -> list[str]:
         if wanted & set(family.tables):
             wanted |= set(family.tables)
     return [t for t in RAW_TABLES if t in wanted]
+
+
+def _families(*parents: str) -> tuple[Family, ...]:
+    by_parent = {family.parent: family for family in FAMILIES}
+    return tuple(by_parent[parent] for parent in parents)
+
+
+# The modules a user turns on and off (INTERCOM_MODULES), each the families it reads. `deletions`
+# is no module: its tombstones load while any module they mark (conversations, contacts,
+# companies) is on.
+MODULES: dict[str, tuple[Family, ...]] = {
+    "conversations": (CONVERSATIONS,),
+    "tickets": (*_families("ticket_types", "ticket_states"), TICKETS),
+    "contacts": (CONTACTS,),
+    "companies": (COMPANIES,),
+    "admins": _families("admins", "teams"),
+    "tags": _families("tags"),
+    "segments": _families("segments"),
+    "data_attributes": _families("data_attributes"),
+    "admin_activity_logs": (ADMIN_ACTIVITY,),
+    "help_center": HELP_CENTER,
+}
+_MARKED_BY_DELETIONS = ("conversations", "contacts", "companies")
+
+
+def module_tables(modules: Iterable[str]) -> tuple[str, ...]:
+    """The raw tables the modules read, in `RAW_TABLES` order (KeyError for an unknown module)."""
+    modules = set(modules)
+    wanted = {table for module in modules for table in tables_of(*MODULES[module])}
+    if modules & set(_MARKED_BY_DELETIONS):
+        wanted |= set(DELETIONS.tables)
+    return tuple(table for table in RAW_TABLES if table in wanted)
+
+
+def module_of(table: str) -> str:
+    """The module that reads `table` (`deletions` for the tombstones)."""
+    for module, families in MODULES.items():
+        if table in tables_of(*families):
+            return module
+    return family_of(table).parent

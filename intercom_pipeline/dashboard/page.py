@@ -1,0 +1,324 @@
+"""The dashboard page: one self-contained HTML file (inline CSS and SVG, no script, no network).
+
+Sections follow a support lead's questions: how satisfied are customers, what is left open,
+who answers how fast, what the surveys say, where surveys go, and whether the syncs run.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from html import escape
+
+import duckdb
+
+from intercom_pipeline.dashboard import queries
+from intercom_pipeline.dashboard.charts import (
+    Series,
+    bar_chart,
+    empty,
+    format_value,
+    line_chart,
+    number,
+    stacked_bar_chart,
+)
+from intercom_pipeline.dashboard.style import CSS
+
+GOOD, BAD, NEUTRAL, RESPONSE = "#059669", "#dc2626", "#9ca3af", "#2563eb"
+# Tile key -> (label, unit).
+TILES = {
+    "conversations": ("Conversations", ""),
+    "resolved": ("Resolved", ""),
+    "unresolved": ("Unresolved", ""),
+    "satisfaction_rate": ("Satisfaction", "%"),
+    "dissatisfaction_rate": ("Dissatisfaction", "%"),
+    "response_rate": ("Response rate", "%"),
+    "median_time_to_first_response_minutes": ("Median first response", "min"),
+    "nps": ("NPS", ""),
+    "csat_satisfied_rate": ("CSAT satisfied", "%"),
+    "ces_mean": ("CES mean (1-7)", ""),
+}
+
+
+@dataclass(frozen=True)
+class SurveyView:
+    """How one survey metric is drawn: its score column and axis, its categories' layers."""
+
+    score: str  # survey_scores' column for this metric
+    label: str
+    bounds: tuple[float, float]
+    categories: tuple[tuple[str, str, str], ...]  # (survey_scores column, label, colour)
+
+
+def _bands(positive: str, neutral: str, negative: str) -> tuple[tuple[str, str, str], ...]:
+    """The three bands survey_scores counts for CSAT, CES and 5-STAR, named for one metric."""
+    return (
+        ("positive_responses", positive, GOOD),
+        ("neutral_responses", neutral, NEUTRAL),
+        ("negative_responses", negative, BAD),
+    )
+
+
+SURVEYS = {
+    "NPS": SurveyView(
+        "nps",
+        "NPS (points)",
+        (-100, 100),
+        (
+            ("promoters", "Promoters", GOOD),
+            ("passives", "Passives", NEUTRAL),
+            ("detractors", "Detractors", BAD),
+        ),
+    ),
+    "CSAT": SurveyView(
+        "csat_satisfied_rate",
+        "CSAT % satisfied",
+        (0, 100),
+        _bands("Satisfied", "Neutral", "Unsatisfied"),
+    ),
+    "CES": SurveyView(
+        "ces_mean",
+        "CES mean (1-7)",
+        (1, 7),
+        _bands("Positive (5-7)", "Neutral (4)", "Negative (1-3)"),
+    ),
+}
+NOTHING = "\N{EN DASH}"  # a figure with nothing to count yet
+NO_SYNC_HISTORY = "No sync history yet: it appears after the first sync"
+
+
+def column(rows: queries.Rows, key: str, value: str) -> dict[str, float | int | None]:
+    """One column of the rows by their key column: what a `Series` plots."""
+    return {
+        str(r[key]): None if r[value] is None else float(r[value])  # type: ignore[arg-type]
+        for r in rows
+    }
+
+
+def section(name: str, title: str, parts: Sequence[str], note: str = "") -> str:
+    lead = f'<p class="lead">{escape(note)}</p>' if note else ""
+    return (
+        f'<section data-section="{escape(name)}"><h2>{escape(title)}</h2>{lead}'
+        f'<div class="grid">{"".join(parts)}</div></section>'
+    )
+
+
+def tiles(values: dict[str, object]) -> str:
+    """The all-time headline figures; a figure with nothing to count shows a dash."""
+    cells = []
+    for key, (label, unit) in TILES.items():
+        value = values[key]
+        if value is None:
+            shown, attributes = NOTHING, ""
+        else:
+            shown = format_value(value, unit)  # type: ignore[arg-type]
+            attributes = f' data-value="{number(value)}"'  # type: ignore[arg-type]
+        cells.append(
+            f'<div class="tile" data-metric="{key}"{attributes}>'
+            f'<span class="figure">{escape(shown)}</span>'
+            f'<span class="caption">{escape(label)}</span></div>'
+        )
+    return f'<div class="tiles">{"".join(cells)}</div>'
+
+
+def satisfaction_section(daily: queries.Rows) -> str:
+    """The daily rates of support_metrics_daily; response apart, as it sits far below the others."""
+
+    def rate(metric: str, label: str, color: str) -> Series:
+        return Series(metric, label, column(daily, "day", metric), color)
+
+    satisfaction = line_chart(
+        "satisfaction_rates",
+        "Satisfaction and dissatisfaction by day of creation (% of rated)",
+        [
+            rate("satisfaction_rate", "Satisfaction (rated 4-5 / rated)", GOOD),
+            rate("dissatisfaction_rate", "Dissatisfaction (rated 1-2 / rated)", BAD),
+        ],
+        unit="%",
+        bounds=(0, 100),
+    )
+    response = line_chart(
+        "response_rate",
+        "Response rate by day of creation (% of conversations rated)",
+        [rate("response_rate", "Response (rated / conversations)", RESPONSE)],
+        unit="%",
+        bounds=(0, 100),
+    )
+    return section("satisfaction", "Satisfaction & response", [satisfaction, response])
+
+
+def resolution_section(conn: duckdb.DuckDBPyConnection, workspace: str, daily: queries.Rows) -> str:
+    ages = queries.conversation_ages(conn, workspace)
+    by_day = stacked_bar_chart(
+        "resolution_daily",
+        "Conversations by day of creation: resolved and unresolved now",
+        [
+            Series("resolved", "Resolved (closed)", column(daily, "day", "resolved"), GOOD),
+            Series(
+                "unresolved",
+                "Unresolved (open or snoozed)",
+                column(daily, "day", "unresolved"),
+                BAD,
+            ),
+        ],
+    )
+    buckets = [label for label, _ in queries.AGE_BUCKETS]
+    by_age = bar_chart(
+        "conversation_age",
+        "Conversation age: resolved at close, unresolved now",
+        buckets,
+        [
+            Series("resolved", "Resolved", column(ages, "bucket", "resolved"), GOOD),
+            Series("unresolved", "Unresolved", column(ages, "bucket", "unresolved"), BAD),
+        ],
+    )
+    return section("resolution", "Resolution & age", [by_day, by_age])
+
+
+def times_section(conn: duckdb.DuckDBPyConnection, workspace: str) -> str:
+    """Medians by team and by teammate: first response and close, each on its own scale."""
+    charts = []
+    for by, who in (("team", "team"), ("admin", "teammate")):
+        found = queries.performance(conn, workspace, by)
+        names = [str(r["name"]) for r in found]
+        for metric, what, color in (
+            ("median_time_to_first_response_minutes", "first response", RESPONSE),
+            ("median_time_to_last_close_minutes", "close", GOOD),
+        ):
+            values = column(found, "name", metric)
+            charts.append(
+                bar_chart(
+                    f"{metric}_by_{by}",
+                    f"Median time to {what} by {who} (minutes from creation)",
+                    names,
+                    [Series(metric, f"Median time to {what}", values, color)],
+                    unit="min",
+                )
+            )
+    note = (
+        "Conversations count for their current assignee; "
+        f"the {queries.TOP_ADMINS} busiest teammates."
+    )
+    return section("times", "Response & close times by team and teammate", charts, note)
+
+
+def surveys_section(conn: duckdb.DuckDBPyConnection, workspace: str) -> str:
+    """Per metric, its score by day and its answers by category (survey_scores)."""
+    charts = []
+    for metric, view in SURVEYS.items():
+        daily = queries.survey_daily(conn, workspace, metric)
+        score = [Series(view.score, view.label, column(daily, "day", view.score), RESPONSE)]
+        charts.append(
+            line_chart(
+                f"{metric}_score", f"{view.label} by day of response", score, bounds=view.bounds
+            )
+        )
+        layers = [
+            Series(c, name, column(daily, "day", c), color) for c, name, color in view.categories
+        ]
+        charts.append(
+            stacked_bar_chart(f"{metric}_categories", f"{metric} answers by category", layers)
+        )
+    return section("surveys", "Surveys: NPS, CSAT and CES", charts)
+
+
+def funnel_section(conn: duckdb.DuckDBPyConnection) -> str:
+    sends = queries.survey_funnel(conn)
+    metrics = [str(r["metric"]) for r in sends]
+    sent = bar_chart(
+        "survey_funnel",
+        "Surveys sent and answered, by metric",
+        metrics,
+        [
+            Series("sent", "Sent", column(sends, "metric", "sent"), RESPONSE),
+            Series("answered", "Answered", column(sends, "metric", "answered"), GOOD),
+        ],
+    )
+    held = queries.survey_suppressions(conn)
+    reasons = [str(r["reason_code"]) for r in held]
+    suppressed = bar_chart(
+        "survey_suppressed",
+        "Surveys on close not sent, by reason",
+        reasons,
+        [Series("suppressed", "Not sent", column(held, "reason_code", "requests"), NEUTRAL)],
+    )
+    return section("funnel", "Survey funnel", [sent, suppressed])
+
+
+def sync_section(conn: duckdb.DuckDBPyConnection) -> str:
+    history = queries.sync_history(conn)
+    if history is None:
+        return section(
+            "sync", "Sync status & history", [empty("sync_daily", "Syncs by day", NO_SYNC_HISTORY)]
+        )
+    outcomes = {
+        "success": ("Succeeded", GOOD),
+        "failure": ("Failed", BAD),
+        "canceled": ("Canceled", NEUTRAL),
+    }
+    daily = stacked_bar_chart(
+        "sync_daily",
+        "Syncs by day and outcome",
+        [
+            Series(outcome, label, column(history.per_day, "day", outcome), color)
+            for outcome, (label, color) in outcomes.items()
+        ],
+    )
+    return section("sync", "Sync status & history", [last_syncs(history), daily])
+
+
+def last_syncs(history: queries.SyncHistory) -> str:
+    """The last sync of each module (or table): a table, as a person reads statuses and times."""
+    body = "".join(
+        f'<tr data-module="{escape(str(r["module"]))}" data-status="{escape(str(r["status"]))}"'
+        f' data-rows="{r["rows_loaded"] or 0}"><td>{escape(str(r["module"]))}</td>'
+        f'<td class="status {escape(str(r["status"]))}">{escape(str(r["status"]))}</td>'
+        f"<td>{escape(_when(r['ended_at'] or r['started_at']))}</td>"
+        f'<td class="number">{int(r["rows_loaded"] or 0):,}</td>'  # type: ignore[call-overload]
+        f"<td>{escape(str(r['failure_reason'] or ''))}</td></tr>"
+        for r in history.last
+    )
+    return (
+        f'<figure class="table" data-chart="sync_last"><figcaption>Last sync per {history.unit}'
+        f"</figcaption><table><thead><tr><th>{history.unit}</th><th>status</th>"
+        "<th>ended (UTC)</th><th>rows</th><th>failure</th></tr></thead>"
+        f"<tbody>{body}</tbody></table></figure>"
+    )
+
+
+def _when(moment: object) -> str:
+    return moment.strftime("%Y-%m-%d %H:%M") if isinstance(moment, datetime) else NOTHING
+
+
+def workspace_sections(conn: duckdb.DuckDBPyConnection, workspace: str, several: bool) -> str:
+    """The sections one workspace's marts hold, under its name when there are several."""
+    heading = f"<h2 class='workspace'>Workspace {escape(workspace)}</h2>" if several else ""
+    daily = queries.support_daily(conn, workspace)
+    parts = (
+        satisfaction_section(daily),
+        resolution_section(conn, workspace, daily),
+        times_section(conn, workspace),
+        surveys_section(conn, workspace),
+    )
+    return f'<div data-workspace="{escape(workspace)}">{heading}{"".join(parts)}</div>'
+
+
+def render(conn: duckdb.DuckDBPyConnection, source: str) -> str:
+    """The whole page from the marts `conn` reads; `source` names them for the reader."""
+    found = queries.workspaces(conn)
+    body = "".join(workspace_sections(conn, w, len(found) > 1) for w in found) or section(
+        "support", "Support", [empty("support", "Conversations and surveys")]
+    )
+    newest = queries.as_of(conn)
+    stamp = datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC")
+    return (
+        '<!doctype html><html lang="en"><head><meta charset="utf-8">'
+        '<meta name="viewport" content="width=device-width, initial-scale=1">'
+        f"<title>Support dashboard</title><style>{CSS}</style></head><body>"
+        "<header><h1>Support dashboard</h1>"
+        f'<p class="meta">Built {stamp} from {escape(source)}; newest conversation update '
+        f"{escape(_when(newest))} UTC. Days are UTC.</p></header>"
+        f"<main>{tiles(queries.headlines(conn))}{body}{funnel_section(conn)}"
+        f"{sync_section(conn)}</main></body></html>"
+    )
