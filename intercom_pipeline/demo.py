@@ -307,19 +307,19 @@ def _progress_on_console() -> Iterator[None]:
 def _build_all(
     loaded: dg.Definitions, left_out: dg.AssetSelection | None, clock: StepClock
 ) -> dg.ExecuteInProcessResult | None:
-    """Materialize the demo job (less `left_out`) quietly; None, with the reason shown, if it fails.
+    """Materialize the demo job (less `left_out`), then the sync history of that very run.
 
-    dbt's event stream is held back (the Dagster UI keeps it as logs) and its tail printed only
-    when the build fails. The clock hears every event of the run as it is stored, through
-    `DagsterInstance.add_event_listener` (not in Dagster's API docs; Dagster's own external steps
-    use it).
+    The history asset in the job runs before the job has ended, so its run is recorded by a
+    second, short run (as the history sensor does after each sync in a deployment): the sync
+    history, its marts, the BI copy and the dashboard. None, with the reason shown, if it fails.
     """
     import dagster as dg
 
-    job = loaded.resolve_job_def(DEMO_JOB)
+    from intercom_pipeline.defs.operations import SETUP_EVENTS, SYNC_RUNS
+
+    graph = loaded.resolve_asset_graph()
     selection = None
     if left_out is not None:
-        graph = loaded.resolve_asset_graph()
         names = sorted(k.to_user_string() for k in left_out.resolve(graph))
         print(
             f"Not run, as they write to the workspace: {', '.join(names)}. "
@@ -331,6 +331,27 @@ def _build_all(
         if os.environ.get("DAGSTER_HOME")
         else dg.DagsterInstance.ephemeral()
     )
+    result = _execute(loaded.resolve_job_def(DEMO_JOB), instance, selection, clock)
+    history = dg.AssetSelection.assets(SYNC_RUNS, SETUP_EVENTS).downstream()
+    if result is None or not (history_keys := list(history.resolve(graph))):
+        return result
+    job = loaded.resolve_implicit_global_asset_job_def()
+    return result if _execute(job, instance, history_keys, clock) else None
+
+
+def _execute(
+    job: dg.JobDefinition,
+    instance: dg.DagsterInstance,
+    selection: list[dg.AssetKey] | None,
+    clock: StepClock,
+) -> dg.ExecuteInProcessResult | None:
+    """Run `job` (its `selection`) quietly; None, with the reason shown, if it fails.
+
+    dbt's event stream is held back (the Dagster UI keeps it as logs) and its tail printed only
+    when the build fails. The clock hears every event of the run as it is stored, through
+    `DagsterInstance.add_event_listener` (not in Dagster's API docs; Dagster's own external steps
+    use it).
+    """
     quiet = {"loggers": {"console": {"config": {"log_level": "WARNING"}}}}
     run_id = str(uuid.uuid4())
     instance.add_event_listener(run_id, clock)
@@ -382,6 +403,9 @@ def _print_metrics(warehouse: Warehouse) -> None:
         print(f"BI tools: open {serving} read-only (e.g. duckdb -readonly {serving})")
     else:
         print(f"BI tools: attach the {warehouse.describe()} read-only (README, Scale-out)")
+    dashboard = warehouse.settings.serving_path.parent / "dashboard" / "index.html"
+    if dashboard.exists():
+        print(f"Dashboard: open {dashboard} in a browser")
 
 
 def print_push_report(warehouse: Warehouse, pushed: dict[str, Any]) -> None:

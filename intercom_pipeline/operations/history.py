@@ -393,7 +393,8 @@ def _next_sync(schedule: ScheduleStatus, now: datetime) -> str:
         return "stopped (start it in the Dagster UI: Automation > Schedules)"
     if schedule.pause:
         return f"paused: {schedule.pause}"
-    return f"next {_time(next_tick(schedule.cron, now))} (every {schedule.interval})"
+    every = "daily" if schedule.interval == "daily" else f"every {schedule.interval}"
+    return f"next {_time(next_tick(schedule.cron, now))} ({every})"
 
 
 def _seconds(moment: datetime | None) -> float:
