@@ -75,6 +75,10 @@ def _rating(read: Callable[[Any], object]) -> Reader:
     return lambda c: None if c.rating is None else read(c.rating)
 
 
+def _ai_agent(name: str) -> Reader:
+    return lambda c: None if c.ai_agent is None else getattr(c.ai_agent, name)
+
+
 CONVERSATION_FIELDS: dict[str, tuple[FieldType, Reader]] = {
     "id": ("string", lambda c: c.id),
     "created_at": ("date", lambda c: c.created_at),
@@ -110,6 +114,17 @@ CONVERSATION_FIELDS: dict[str, tuple[FieldType, Reader]] = {
     "conversation_rating.contact_id": ("string", _rating(lambda r: r.contact_id)),
     "conversation_rating.admin_d": ("string", _rating(lambda r: r.admin_id)),
     "ai_agent_participated": ("boolean", lambda c: c.ai_agent_participated),
+    **{
+        f"ai_agent.{name}": ("string", _ai_agent(name))
+        for name in (
+            "source_type",
+            "source_title",
+            "last_answer_type",
+            "resolution_state",
+            "rating_remark",
+        )
+    },
+    "ai_agent.rating": ("integer", _ai_agent("rating")),
     **{f"statistics.{name}": ("integer", _stat(name)) for name in (*_DURATIONS, *_COUNTS)},
     **{f"statistics.{name}": ("date", _stat(name)) for name in _TIMES},
 }

@@ -15,11 +15,13 @@ from intercom_sandbox import text
 from intercom_sandbox.generate_extras import add_history_logs
 from intercom_sandbox.model import (
     Admin,
+    AiAgent,
     AppliedTag,
     Article,
     Collection,
     Company,
     Contact,
+    ContentSource,
     Conversation,
     DataAttribute,
     Event,
@@ -34,6 +36,7 @@ from intercom_sandbox.model import (
     TicketState,
     TicketType,
 )
+from intercom_sandbox.render import article_url
 from intercom_sandbox.workspace import DAY, Workspace, conversation_id
 
 HOUR = 3_600
@@ -126,6 +129,20 @@ SLAS = ("First response 1h", "VIP 30 minutes", "Standard 8h")
 PRIORITIES = ("none", "low", "medium", "high", "urgent")
 PRIORITY_WEIGHTS = (70, 5, 10, 10, 5)
 RATING_WEIGHTS = (10, 8, 12, 25, 45)  # 1..5 stars
+# The AI agent: what triggered it, what it answered with, and how customers rated each outcome.
+AI_SOURCE_TYPES = ("workflow", "profile", "essentials_plan_setup", "fin_preview")
+AI_SOURCE_WEIGHTS = (55, 30, 12, 3)
+AI_ANSWER_TYPES = ("ai_answer", "custom_answer", None)
+AI_ANSWER_WEIGHTS = (75, 15, 10)
+AI_RESOLUTIONS = ("assumed_resolution", "confirmed_resolution", "negative_feedback")
+AI_RESOLUTION_WEIGHTS = (55, 35, 10)
+AI_RATING_WEIGHTS = {  # 1..5 stars by resolution state
+    "confirmed_resolution": (0, 0, 5, 25, 70),
+    "assumed_resolution": (5, 5, 15, 35, 40),
+    "negative_feedback": (50, 30, 15, 5, 0),
+    "escalated": (20, 20, 25, 20, 15),
+    "procedure_handoff": (15, 20, 30, 20, 15),
+}
 
 
 def build_workspace(seed: int = 1, scale: str = "demo", now: int = DEFAULT_NOW) -> Workspace:
@@ -164,6 +181,11 @@ class _Builder:
         self.now = now
         self.app_id = f"sbx{seed:05d}"
         self.part_id = 9_000_000_000
+        # The AI agent's choices draw from their own stream, so adding them left every other
+        # generated value as it was.
+        self.ai_rng = random.Random(seed * 104_729 + 18)
+        self.ai_sources: list[ContentSource] = []
+        self.ai_articles: list[ContentSource] = []
 
     def build(self) -> Workspace:
         admins, teams = self.admins_and_teams()
@@ -173,6 +195,8 @@ class _Builder:
         self.tag_ids = {t.name: t.id for t in tags}
         attributes = self.data_attributes()
         help_centers, collections, articles = self.help_content()
+        self.ai_sources = self.ai_content_sources(articles)
+        self.ai_articles = [s for s in self.ai_sources if s.content_type == "article"]
         companies = self.companies()
         contacts = self.contacts(companies)
         ticket_types, ticket_states = self.ticket_catalogue()
@@ -337,6 +361,22 @@ class _Builder:
                 )
             )
         return centers, collections, articles
+
+    def ai_content_sources(self, articles: list[Article]) -> list[ContentSource]:
+        """What the AI agent may answer from: the published articles, then a few others.
+
+        Articles carry their title and url as GET /articles shows them; the others (snippets,
+        files, external pages) Intercom's internal content url.
+        """
+        sources = [
+            ContentSource("article", url, a.title)
+            for a in articles
+            if (url := article_url(self.app_id, a)) is not None
+        ]
+        for content_type, source_id, title in text.AI_OTHER_SOURCES:
+            url = f"/fin-ai-agent/content?content={content_type}&id={source_id}"
+            sources.append(ContentSource(content_type, url, title))
+        return sources
 
     def companies(self) -> list[Company]:
         rng = self.rng
@@ -700,6 +740,7 @@ class _Script:
         self.c = conversation
         self.t = start
         self.done = False
+        self.ai_source_type = "workflow"  # what triggered the AI agent, when it takes part
 
     def wait(self, low: int, high: int) -> None:
         self.t += self.rng.randint(low, high)
@@ -713,6 +754,7 @@ class _Script:
         body: str | None = None,
         assigned_to: tuple[str, str] | None = None,
         attachment: tuple[str, str, int] | None = None,
+        ai_answer: bool = False,
     ) -> bool:
         """Append a part unless its time is past the clock (then the script stops)."""
         if self.done or self.t >= self.b.now:
@@ -731,6 +773,7 @@ class _Script:
                 f"<p>{body}</p>" if body else None,
                 assigned_to,
                 attachment,
+                ai_answer=ai_answer,
             )
         )
         self.c.state = new_state
@@ -749,19 +792,35 @@ class _Script:
         rng, b, c = self.rng, self.b, self.c
         customer = (c.contact_ids[0], self.customer_role)
         bot = b.bot_ids[0]
+        answer_type = None
         if c.source_type == "conversation" and rng.random() < 0.4:
             c.ai_agent_participated = True
+            self.ai_source_type = b.ai_rng.choices(AI_SOURCE_TYPES, AI_SOURCE_WEIGHTS)[0]
+            answer_type = b.ai_rng.choices(AI_ANSWER_TYPES, AI_ANSWER_WEIGHTS)[0]
             self.wait(3, 30)
-            self.add("comment", "bot", bot, body=rng.choice(text.BOT_MESSAGES))
+            if not self.add(
+                "comment",
+                "bot",
+                bot,
+                body=rng.choice(text.BOT_MESSAGES),
+                ai_answer=answer_type == "ai_answer",
+            ):
+                answer_type = None  # past the clock: nothing answered yet
             if rng.random() < 0.15 and not huge_parts:  # the bot resolved it on its own
-                self.wait(60, 900)
-                c.admin_assignee_id = int(bot)
-                self.add("close", "bot", bot, "closed")
+                self.ai_agent(answer_type, self.ai_alone(answer_type))
                 return
         team = rng.choice(b.teams)
         self.wait(20, 600)
-        if self.add("assignment", "bot", b.bot_ids[1], assigned_to=("team", team.id)):
+        handed_off = self.add("assignment", "bot", b.bot_ids[1], assigned_to=("team", team.id))
+        if handed_off:
             c.team_assignee_id = int(team.id)
+        if c.ai_agent_participated:
+            # An answer followed by a hand-off to the team: escalated, or a procedure's hand-off.
+            outcome = None
+            if answer_type is not None and handed_off:
+                procedure = self.ai_source_type == "workflow" and b.ai_rng.random() < 0.3
+                outcome = "procedure_handoff" if procedure else "escalated"
+            self.ai_agent(answer_type, outcome)
         admin = self.pick_admin(team)
         if rng.random() < 0.85 or huge_parts:
             self.wait(60, 2 * HOUR)
@@ -809,6 +868,63 @@ class _Script:
         elif rng.random() < 0.5:
             self.wait(10 * MINUTE, 10 * HOUR)
             self.comment(customer[1], customer[0], rng.choice(text.CUSTOMER_REPLIES))
+
+    def ai_alone(self, answer_type: str | None) -> str | None:
+        """The AI agent ends it alone; returns the resolution state the parts show.
+
+        After an answer the customer may confirm it (confirmed_resolution) or reject it
+        (negative_feedback) in a reply, or say nothing (assumed_resolution); then the bot closes
+        the conversation. Cut by the clock before the close, nothing is resolved yet (None).
+        """
+        ai, c = self.b.ai_rng, self.c
+        outcome = ai.choices(AI_RESOLUTIONS, AI_RESOLUTION_WEIGHTS)[0] if answer_type else None
+        replies = {
+            "confirmed_resolution": text.AI_CONFIRMATIONS,
+            "negative_feedback": text.AI_NEGATIVE_REPLIES,
+        }
+        if outcome in replies:
+            self.t += ai.randint(20, 600)
+            if not self.add(
+                "comment", self.customer_role, c.contact_ids[0], body=ai.choice(replies[outcome])
+            ):
+                outcome = None
+        self.wait(60, 900)
+        c.admin_assignee_id = int(self.b.bot_ids[0])
+        closed = self.add("close", "bot", self.b.bot_ids[0], "closed")
+        return outcome if closed else None
+
+    def ai_agent(self, answer_type: str | None, resolution: str | None) -> None:
+        """Set the conversation's `ai_agent` once its AI phase is played.
+
+        The resolution follows the parts; a rating (sometimes with a remark) may come after a
+        resolution state, and an AI answer cites one to three sources, mostly articles.
+        """
+        ai, b, c = self.b.ai_rng, self.b, self.c
+        source_type = self.ai_source_type
+        title = {
+            "workflow": ai.choice(text.AI_WORKFLOW_TITLES),
+            "profile": ai.choice(text.AI_PROFILE_TITLES),
+            "fin_preview": "Fin preview",
+        }.get(source_type)
+        agent = AiAgent(source_type, title, answer_type, resolution)
+        if answer_type == "ai_answer":
+            sources: list[ContentSource] = []
+            articles = b.ai_articles
+            for _ in range(ai.choices((1, 2, 3), (50, 35, 15))[0]):
+                pool = articles if articles and ai.random() < 0.8 else b.ai_sources
+                source = ai.choice(pool)
+                if source not in sources:
+                    sources.append(source)
+            agent.content_sources = tuple(sources)
+        if resolution is not None and ai.random() < 0.35:
+            rated_at = self.t + ai.randint(30, 900)
+            if rated_at < b.now:
+                agent.rating = ai.choices(range(1, 6), AI_RATING_WEIGHTS[resolution])[0]
+                if ai.random() < 0.4:
+                    agent.rating_remark = ai.choice(text.AI_REMARKS[agent.rating])
+                agent.rated_at = rated_at
+                c.touch(rated_at)
+        c.ai_agent = agent
 
     def pick_admin(self, team: Team) -> Admin:
         ids = {str(i) for i in team.admin_ids}

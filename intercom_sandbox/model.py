@@ -185,6 +185,7 @@ class Part:
     assigned_to: tuple[str, str] | None = None  # ("admin" | "team", id)
     attachment: tuple[str, str, int] | None = None  # (name, content_type, filesize)
     tag_ids: tuple[str, ...] = ()
+    ai_answer: bool = False  # an answer the AI agent generated (the API's author.is_ai_answer)
 
 
 # Part types that count as a message written by somebody (not an event such as a close).
@@ -198,6 +199,34 @@ class Rating:
     created_at: int
     contact_id: str
     admin_id: str
+
+
+@dataclass(slots=True, frozen=True)
+class ContentSource:
+    """A source the AI agent answered from, as the API shows it in `ai_agent.content_sources`."""
+
+    content_type: str  # file, article, external_content, content_snippet, workflow_connector_action
+    url: str
+    title: str
+    locale: str = "en"
+
+
+@dataclass(slots=True)
+class AiAgent:
+    """The AI agent's part in a conversation (the API's `ai_agent` object).
+
+    `resolution_state` follows the parts (see `generator._Script.ai_agent`): None until an answer
+    was delivered.
+    """
+
+    source_type: str  # essentials_plan_setup, profile, workflow, workflow_preview, fin_preview
+    source_title: str | None
+    last_answer_type: str | None  # ai_answer, custom_answer; None when nothing was answered
+    resolution_state: str | None
+    rating: int | None = None
+    rating_remark: str | None = None
+    rated_at: int | None = None
+    content_sources: tuple[ContentSource, ...] = ()
 
 
 @dataclass(slots=True)
@@ -229,6 +258,7 @@ class Conversation:
     custom_attributes: dict[str, Any] = field(default_factory=dict)
     ticket_id: str | None = None
     ai_agent_participated: bool = False
+    ai_agent: AiAgent | None = None
     _stats: dict[str, Any] | None = None
 
     @property

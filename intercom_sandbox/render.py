@@ -11,6 +11,7 @@ from typing import Any
 
 from intercom_sandbox.model import (
     Admin,
+    AiAgent,
     AppliedTag,
     Article,
     Collection,
@@ -34,6 +35,7 @@ EMBEDDED_LIST_LIMIT = 10  # contact tags, companies and notes embed at most 10 i
 MAX_CONVERSATION_PARTS = 500  # GET /conversations/{id} returns the 500 most recent parts
 ATTACHMENT_HOST = "https://sandbox-attachments.intercom.example"
 BOT_NAMES = {"9900001": "Fin", "9900002": "Operator"}
+AI_AGENT_ID = "9900001"  # Fin: its parts are from_ai_agent
 
 
 def admin(a: Admin) -> dict[str, Any]:
@@ -155,6 +157,11 @@ def collection(c: Collection, ws: Workspace) -> dict[str, Any]:
     }
 
 
+def article_url(app_id: str, a: Article) -> str | None:
+    """A published article's help-center address (a draft has none)."""
+    return f"https://intercom.help/{app_id}/en/articles/{a.id}" if a.state == "published" else None
+
+
 def article(a: Article, ws: Workspace) -> dict[str, Any]:
     return {
         "type": "article",
@@ -168,9 +175,7 @@ def article(a: Article, ws: Workspace) -> dict[str, Any]:
         "created_at": a.created_at,
         "updated_at": a.updated_at,
         "has_unpublished_changes": False,
-        "url": f"https://intercom.help/{ws.app_id}/en/articles/{a.id}"
-        if a.state == "published"
-        else None,
+        "url": article_url(ws.app_id, a),
         "parent_ids": a.parent_ids,
         "default_locale": "en",
         "tags": {"type": "tag.list", "tags": []},
@@ -318,8 +323,8 @@ def _attachment(part_id: int, attachment: tuple[str, str, int]) -> dict[str, Any
 
 def part(p: Part, ws: Workspace) -> dict[str, Any]:
     author = _author(ws, p.author_type, p.author_id)
-    author["from_ai_agent"] = p.author_type == "bot" and p.author_id == "9900001"
-    author["is_ai_answer"] = author["from_ai_agent"] and p.part_type == "comment"
+    author["from_ai_agent"] = p.author_type == "bot" and p.author_id == AI_AGENT_ID
+    author["is_ai_answer"] = author["from_ai_agent"] and p.part_type == "comment" and p.ai_answer
     body: dict[str, Any] = {
         "type": "conversation_part",
         "id": str(p.id),
@@ -380,6 +385,10 @@ def conversation(c: Conversation, ws: Workspace, with_parts: bool = False) -> di
     }
     if c.company_id and c.company_id in ws.company_by_id:
         body["company"] = company(ws.company_by_id[c.company_id], ws)
+    if c.ai_agent is not None:
+        # Left out, like `company`, when there is none: the spec's `nullable` beside its `$ref`
+        # is ignored by OpenAPI 3.0, so a null would not conform.
+        body["ai_agent"] = _ai_agent(c.ai_agent)
     if with_parts:
         recent = c.parts[-MAX_CONVERSATION_PARTS:]
         body["conversation_parts"] = {
@@ -388,6 +397,33 @@ def conversation(c: Conversation, ws: Workspace, with_parts: bool = False) -> di
             "total_count": len(recent),
         }
     return body
+
+
+def _ai_agent(ai: AiAgent) -> dict[str, Any]:
+    """The `ai_agent` object of a conversation the AI agent took part in."""
+    return {
+        "source_type": ai.source_type,
+        "source_title": ai.source_title,
+        "last_answer_type": ai.last_answer_type,
+        "resolution_state": ai.resolution_state,
+        "rating": ai.rating,
+        "rating_remark": ai.rating_remark,
+        "created_at": ai.rated_at,
+        "updated_at": ai.rated_at,
+        "content_sources": {
+            "type": "content_source.list",
+            "total_count": len(ai.content_sources),
+            "content_sources": [
+                {
+                    "content_type": s.content_type,
+                    "url": s.url,
+                    "title": s.title,
+                    "locale": s.locale,
+                }
+                for s in ai.content_sources
+            ],
+        },
+    }
 
 
 def _source(c: Conversation, ws: Workspace) -> dict[str, Any]:

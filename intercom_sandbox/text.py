@@ -336,3 +336,23 @@ GENERAL_TAGS = (
 )
 # Tags that the survey suppression rules look for by default.
 SUPPRESSION_TAGS = ("fraud", "dupe", "do_not_send_survey")
+
+# The AI agent (Fin): what triggered it, and what customers say to and about its answers.
+AI_WORKFLOW_TITLES = ("Fin answers first", "Billing triage with Fin", "After-hours Fin")
+AI_PROFILE_TITLES = ("Fin for all visitors", "Fin for paying customers")
+AI_CONFIRMATIONS = ("That helped, thanks!", "Yes, that answered it.", "Perfect, all sorted.")
+AI_NEGATIVE_REPLIES = ("That didn't help.", "No, that's not my question.")
+AI_REMARKS = {
+    1: ("The bot did not understand me.", "Useless answer."),
+    2: ("Not quite what I needed.",),
+    3: ("Partly helpful.",),
+    4: ("Quick and useful.",),
+    5: ("Instant answer, great!", "Exactly what I needed."),
+}
+# Content the AI agent answers from besides articles: (content_type, id, title).
+AI_OTHER_SOURCES = (
+    ("content_snippet", "3234924", "Refund policy snippet"),
+    ("content_snippet", "3234925", "Plan limits snippet"),
+    ("external_content", "5120001", "Status page"),
+    ("file", "7300001", "Security whitepaper.pdf"),
+)

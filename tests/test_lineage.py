@@ -157,7 +157,7 @@ def test_groups_follow_the_flow_without_loops(graph: dg.AssetGraph) -> None:
         for parent in graph.get(key).parent_keys
     }
     order = {"intercom_raw": 0, "survey_feed": 0, "surveys_on_close": 0, "staging": 1}
-    order |= dict.fromkeys(("support", "customers", "surveys"), 2)
+    order |= dict.fromkeys(("support", "customers", "surveys", "ai_agent"), 2)
     order |= {"feedback": 3, "audiences": 3, "push_back": 4, "serving": 5}
     order["operations"] = 2  # the history's raw tables and its marts, read by the BI copy
     groups = {group for edge in edges for group in edge}

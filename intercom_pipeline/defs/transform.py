@@ -182,26 +182,39 @@ def _dbt_assets(
             )
             yield from build.stream()
         if not build.is_successful():
-            raise _out_of_memory(folder, store) or build.get_error() or dg.Failure("dbt failed")
+            raise _known_failure(folder, store) or build.get_error() or dg.Failure("dbt failed")
         if left_out:
             say_why_not_built(store, left_out, context.log)
 
     return _assets
 
 
-def _out_of_memory(folder: Path, store: Warehouse) -> dg.Failure | None:
-    """A failure naming the setting to raise, when DuckDB ran out of its memory budget."""
+def _known_failure(folder: Path, store: Warehouse) -> dg.Failure | None:
+    """A failure naming its fix, when the build stopped for a cause the user can act on.
+
+    DuckDB ran out of its memory budget (raise it), or an incremental model's columns changed
+    with a new release (rebuild it once from scratch).
+    """
     run_results = folder / "run_results.json"
     if not run_results.exists():  # dbt stopped before building anything
         return None
     results = json.loads(run_results.read_text()).get("results", [])
-    starved = [r["unique_id"] for r in results if "Out of Memory" in (r.get("message") or "")]
-    if not starved:
-        return None
-    return dg.Failure(
-        f"DuckDB ran out of its memory budget ({store.settings.memory_limit}) building "
-        f"{', '.join(starved)}: raise DUCKDB_MEMORY_LIMIT (e.g. to 4GB) and build again."
-    )
+
+    def failed_with(text: str) -> list[str]:
+        return [r["unique_id"] for r in results if text in (r.get("message") or "")]
+
+    if starved := failed_with("Out of Memory"):
+        return dg.Failure(
+            f"DuckDB ran out of its memory budget ({store.settings.memory_limit}) building "
+            f"{', '.join(starved)}: raise DUCKDB_MEMORY_LIMIT (e.g. to 4GB) and build again."
+        )
+    if changed := failed_with("out of sync"):
+        return dg.Failure(
+            f"The columns of {', '.join(changed)} changed (a new release or an edited model) "
+            "and the incremental table still has the old ones: materialize the dbt assets once "
+            "with the run config full_refresh: true (Launchpad), then builds go on as before."
+        )
+    return None
 
 
 @dg.definitions

@@ -87,6 +87,7 @@ def test_hourly_job_brings_related_contacts_only(loaded_defs: dg.Definitions) ->
         "conversation_parts",
         "conversation_contacts",
         "conversation_handling_events",
+        "conversation_content_sources",
         "tickets",
         "ticket_parts",
         "contacts",
@@ -202,7 +203,8 @@ def test_a_child_alone_loads_its_parent(
             for t in ("conversations", "conversation_contacts")
         }
     assert materialized["conversation_parts"]["loaded_with_family"].value == (
-        "conversations, conversation_contacts, conversation_handling_events"
+        "conversations, conversation_contacts, conversation_handling_events, "
+        "conversation_content_sources"
     )
     expected = {
         "conversations": len(ws.conversations),
@@ -210,6 +212,9 @@ def test_a_child_alone_loads_its_parent(
         "conversation_contacts": sum(len(c.contact_ids) for c in ws.conversations),
         "conversation_handling_events": sum(
             len(handling_events(ws, c)) for c in ws.conversations if c.admin_assignee_id
+        ),
+        "conversation_content_sources": sum(
+            len(c.ai_agent.content_sources) for c in ws.conversations if c.ai_agent
         ),
     }
     # Every table the run wrote has its materialization, counting the rows it stored.

@@ -94,6 +94,9 @@ def expected_counts(ws: Workspace) -> dict[str, int]:
         "conversation_handling_events": sum(
             len(handling_events(ws, c)) for c in ws.conversations if c.admin_assignee_id
         ),
+        "conversation_content_sources": sum(
+            len(c.ai_agent.content_sources) for c in ws.conversations if c.ai_agent
+        ),
         "tickets": len(ws.tickets),
         "ticket_parts": sum(len(t.parts) for t in ws.tickets),
         "deletions": 0,

@@ -40,6 +40,7 @@ SOURCE_ORDER = [
     "conversation_contacts",
     "conversation_parts",
     "conversation_handling_events",
+    "conversation_content_sources",
     "tickets",
     "ticket_parts",
     "contacts",

@@ -1,4 +1,4 @@
-"""Conversations, their parts, contacts and handling events, read incrementally.
+"""Conversations, their parts, contacts, handling events and AI content sources, incrementally.
 
 The search answers conversations without their parts: each changed conversation's parts are
 fetched (GET /conversations/{id}), and the handling events of those a teammate handles
@@ -62,11 +62,19 @@ def resources(connected: list[Workspace], lookback_seconds: int) -> list[DltReso
         """
         yield from fetched_handling_events(connected, rows)
 
+    @dlt.transformer(**replace_children(CONTENT_SOURCES, "conversation_id", "id"))
+    def conversation_content_sources(
+        rows: list[dict[str, Any]],
+    ) -> Iterator[list[dict[str, Any]]]:
+        """The content sources (articles, snippets, ...) the AI agent answered each one from."""
+        yield content_source_links(connected, rows)
+
     return [
         dlt.resource(per_workspace(connected, conversations), **merged("conversations", "id")),
         conversation_contacts,
         conversation_parts,
         conversation_handling_events,
+        conversation_content_sources,
     ]
 
 
@@ -104,6 +112,25 @@ def contact_links(connected: list[Workspace], rows: list[dict[str, Any]]) -> lis
         ],
         ({"workspace_id": r["workspace_id"], "conversation_id": str(r["id"])} for r in rows),
         "contact_id",
+    )
+
+
+CONTENT_SOURCES = "conversation_content_sources"
+
+
+def content_source_links(
+    connected: list[Workspace], rows: list[dict[str, Any]]
+) -> list[dict[str, Any]]:
+    """The content source rows of a page of conversations, with their parents' markers.
+
+    Read from the search's answer (its `ai_agent` object): no request of their own.
+    """
+    return with_markers(
+        connected,
+        CONTENT_SOURCES,
+        [link for row in rows for link in helpers.content_source_rows(row, row["workspace_id"])],
+        ({"workspace_id": r["workspace_id"], "conversation_id": str(r["id"])} for r in rows),
+        "id",
     )
 
 

@@ -84,7 +84,53 @@ def conversation_row(conversation: dict[str, Any], workspace_id: str) -> dict[st
     total = (record.get("statistics") or {}).get("count_conversation_parts")
     record["count_parts_total"] = total
     record["parts_truncated_by_api"] = bool(total and total > MAX_CONVERSATION_PARTS)
+    record.update(ai_agent_columns(record.get("ai_agent")))
     return shape("conversations", record, workspace_id)
+
+
+# The typed columns of a conversation's `ai_agent` object: column -> its key in the object.
+AI_AGENT_FIELDS = {
+    "ai_agent_source_type": "source_type",
+    "ai_agent_source_title": "source_title",
+    "ai_agent_last_answer_type": "last_answer_type",
+    "ai_agent_resolution_state": "resolution_state",
+    "ai_agent_rating": "rating",
+    "ai_agent_rating_remark": "rating_remark",
+}
+
+
+def ai_agent_columns(ai_agent: dict[str, Any] | None) -> dict[str, Any]:
+    """The AI agent's fields as columns, all null without the AI agent.
+
+    Its `created_at` (when its rating was given) becomes `ai_agent_rated_at`.
+    """
+    agent = ai_agent or {}
+    columns = {column: agent.get(key) for column, key in AI_AGENT_FIELDS.items()}
+    columns["ai_agent_rated_at"] = to_timestamp(agent.get("created_at"))
+    return columns
+
+
+def content_source_rows(conversation: dict[str, Any], workspace_id: str) -> list[dict[str, Any]]:
+    """The content sources the AI agent answered a conversation from, in the API's order.
+
+    Intercom gives them no id: `id` is "<conversation id>:<position>", stable because the list
+    is replaced whole whenever the conversation is read.
+    """
+    listing = (conversation.get("ai_agent") or {}).get("content_sources") or {}
+    conversation_id = str(conversation["id"])
+    return [
+        {
+            "workspace_id": workspace_id,
+            "id": f"{conversation_id}:{position}",
+            "conversation_id": conversation_id,
+            "position": position,
+            "content_type": source.get("content_type"),
+            "title": source.get("title"),
+            "url": source.get("url"),
+            "locale": source.get("locale"),
+        }
+        for position, source in enumerate(listing.get("content_sources") or [])
+    ]
 
 
 def conversation_contact_rows(

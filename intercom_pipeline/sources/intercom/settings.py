@@ -94,6 +94,15 @@ COLUMNS: dict[str, dict[str, dict[str, Any]]] = {
         "tags": _JSON,
         "count_parts_total": _BIGINT,
         "parts_truncated_by_api": _BOOL,
+        # The AI agent's part (Fin), kept whole and its fields typed; null without the AI agent.
+        "ai_agent": _JSON,
+        "ai_agent_source_type": _TEXT,
+        "ai_agent_source_title": _TEXT,
+        "ai_agent_last_answer_type": _TEXT,
+        "ai_agent_resolution_state": _TEXT,
+        "ai_agent_rating": _BIGINT,
+        "ai_agent_rating_remark": _TEXT,
+        "ai_agent_rated_at": {"data_type": "timestamp"},
     },
     "conversation_parts": {
         "id": _TEXT,
@@ -108,6 +117,15 @@ COLUMNS: dict[str, dict[str, dict[str, Any]]] = {
         "conversation_id": _TEXT,
         "contact_id": _TEXT,
         "external_id": _TEXT,
+    },
+    "conversation_content_sources": {
+        "id": _TEXT,
+        "conversation_id": _TEXT,
+        "position": _BIGINT,
+        "content_type": _TEXT,
+        "title": _TEXT,
+        "url": _TEXT,
+        "locale": _TEXT,
     },
     "tickets": {
         "id": _TEXT,

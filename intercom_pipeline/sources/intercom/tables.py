@@ -43,7 +43,12 @@ COMPANIES = Family("companies")
 CONTACTS = Family("contacts", ("contact_tags", "contact_companies"))
 CONVERSATIONS = Family(
     "conversations",
-    ("conversation_parts", "conversation_contacts", "conversation_handling_events"),
+    (
+        "conversation_parts",
+        "conversation_contacts",
+        "conversation_handling_events",
+        "conversation_content_sources",
+    ),
 )
 TICKETS = Family("tickets", ("ticket_parts",))
 DELETIONS = Family("deletions")

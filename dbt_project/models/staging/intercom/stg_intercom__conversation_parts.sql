@@ -39,6 +39,11 @@ final as (
         -- A contact wrote it: Intercom calls contacts "user" or "lead" (older parts: "contact").
         coalesce(json_extract_string(author, '$.type') in ('user', 'lead', 'contact'), false)
             as is_authored_by_contact,
+        -- The AI agent (Fin) wrote it; and its body is an answer the AI agent generated.
+        coalesce(try_cast(json_extract_string(author, '$.from_ai_agent') as boolean), false)
+            as is_from_ai_agent,
+        coalesce(try_cast(json_extract_string(author, '$.is_ai_answer') as boolean), false)
+            as is_ai_answer,
         json_extract_string(assigned_to, '$.type') as assigned_to_type,
         json_extract_string(assigned_to, '$.id') as assigned_to_id,
         coalesce(attachments, '[]'::json) as attachments,
