@@ -39,7 +39,6 @@ from intercom_pipeline.warehouse.lake import (
 )
 from intercom_pipeline.warehouse.lock import Log
 from intercom_pipeline.warehouse.settings import (
-    DEFAULT_LAKE_LOAD_MEMORY_LIMIT,
     DEFAULT_LOAD_MEMORY_LIMIT,
     DEFAULT_LOCK_TIMEOUT_SECONDS,
     DEFAULT_PATH,
@@ -76,7 +75,7 @@ class WarehouseResource(dg.ConfigurableResource):
     load_memory_limit: str = Field(
         default="",
         description="DUCKDB_LOAD_MEMORY_LIMIT: DuckDB's budget while dlt loads, spilling beyond "
-        f"(unset: {DEFAULT_LOAD_MEMORY_LIMIT}, in the lake mode {DEFAULT_LAKE_LOAD_MEMORY_LIMIT})",
+        f"(unset: {DEFAULT_LOAD_MEMORY_LIMIT})",
     )
     lock_timeout_seconds: int = Field(
         default=DEFAULT_LOCK_TIMEOUT_SECONDS,

@@ -21,12 +21,10 @@ SURVEY_FEED_DATASET = "survey_feed_raw"
 DEFAULT_PATH = "data/intercom.duckdb"
 DEFAULT_SERVING_DIR = "data/serving"
 # DuckDB spills merges to disk beyond its budget, and the budget adds to the process's peak.
-# DuckDB 1.5 merges the bench-scale contacts (199k rows, their JSON) in 512MB, not in 128MB
-# (out of memory even with insertion order off); the process then peaks at 0.9 GB.
-DEFAULT_LOAD_MEMORY_LIMIT = "512MB"
-# DuckLake writes Parquet row groups, buffered in memory: a bench-scale load (1M parts merged)
-# runs out of a small budget even with a spill folder, and loads in 1GB (peak 1.2 GB).
-DEFAULT_LAKE_LOAD_MEMORY_LIMIT = "1GB"
+# DuckDB 1.5 needs 1GB to merge the bench-scale conversation parts (1M rows) into the file: the
+# contacts (199k) run out of 128MB, the parts out of 512MB. DuckLake buffers Parquet row groups
+# and loads the same scale in 1GB too (the process peaks at 1.2 GB).
+DEFAULT_LOAD_MEMORY_LIMIT = "1GB"
 # The dbt build and the Python writers: a share of the machine, as DuckDB's own default (80%)
 # is, but leaving room for Dagster's processes. A bench-scale build (1M parts) fits in 1 GB;
 # with this default it peaks at about 1.7 GB and takes about 40 s (bench/dbt_build.py).
@@ -132,8 +130,7 @@ def warehouse_settings(
         else default_memory_limit(),
         load_memory_limit=_memory(
             "DUCKDB_LOAD_MEMORY_LIMIT",
-            load_memory_limit.strip()
-            or (DEFAULT_LAKE_LOAD_MEMORY_LIMIT if lake else DEFAULT_LOAD_MEMORY_LIMIT),
+            load_memory_limit.strip() or DEFAULT_LOAD_MEMORY_LIMIT,
         ),
         lock_timeout_seconds=float(lock_timeout_seconds),
         serving_storage_version=version,
