@@ -1,7 +1,8 @@
 """The dashboard page: one self-contained HTML file (inline CSS and SVG, no script, no network).
 
 Sections follow a support lead's questions: how satisfied are customers, what is left open,
-who answers how fast, what the surveys say, where surveys go, and whether the syncs run.
+who answers how fast, what the surveys say, how much the AI agent (Fin) takes on and resolves,
+where surveys go, and whether the syncs run.
 """
 
 from __future__ import annotations
@@ -84,8 +85,28 @@ SURVEYS = {
         _bands("Positive (5-7)", "Neutral (4)", "Negative (1-3)"),
     ),
 }
+# AI agent tile key (queries.AI_HEADLINES) -> (label, unit).
+AI_TILES = {
+    "ai_conversations": ("Conversations with Fin", ""),
+    "involvement_rate": ("Fin took part (% of all)", "%"),
+    "resolution_rate": ("Fin resolved (% answered)", "%"),
+    "handoff_rate": ("Handed off (% answered)", "%"),
+    "ai_csat": ("AI CSAT (% rated 4-5)", "%"),
+    "teammate_csat": ("Teammates' CSAT (% rated 4-5)", "%"),
+}
+# How each resolution state is named on the page.
+STATE_LABELS = {
+    "confirmed_resolution": "Confirmed resolution",
+    "assumed_resolution": "Assumed resolution",
+    "escalated": "Escalated",
+    "procedure_handoff": "Procedure hand-off",
+    "negative_feedback": "Negative feedback",
+    queries.NO_VERDICT: "No verdict",  # nothing answered, or nothing decided yet
+}
+AI, TEAMMATE, HANDOFF = "#7c3aed", "#2563eb", "#d97706"
 NOTHING = "\N{EN DASH}"  # a figure with nothing to count yet
 NO_SYNC_HISTORY = "No sync history yet: it appears after the first sync"
+NO_AI_AGENT = "No AI agent data yet"
 
 
 def column(rows: queries.Rows, key: str, value: str) -> dict[str, float | int | None]:
@@ -96,18 +117,19 @@ def column(rows: queries.Rows, key: str, value: str) -> dict[str, float | int | 
     }
 
 
-def section(name: str, title: str, parts: Sequence[str], note: str = "") -> str:
+def section(name: str, title: str, parts: Sequence[str], note: str = "", head: str = "") -> str:
+    """A titled section: its note, what goes above its charts (tiles), its charts in a grid."""
     lead = f'<p class="lead">{escape(note)}</p>' if note else ""
     return (
-        f'<section data-section="{escape(name)}"><h2>{escape(title)}</h2>{lead}'
+        f'<section data-section="{escape(name)}"><h2>{escape(title)}</h2>{lead}{head}'
         f'<div class="grid">{"".join(parts)}</div></section>'
     )
 
 
-def tiles(values: dict[str, object]) -> str:
+def tiles(values: dict[str, object], labels: dict[str, tuple[str, str]] = TILES) -> str:
     """The all-time headline figures; a figure with nothing to count shows a dash."""
     cells = []
-    for key, (label, unit) in TILES.items():
+    for key, (label, unit) in labels.items():
         value = values[key]
         if value is None:
             shown, attributes = NOTHING, ""
@@ -223,6 +245,138 @@ def surveys_section(conn: duckdb.DuckDBPyConnection, workspace: str) -> str:
     return section("surveys", "Surveys: NPS, CSAT and CES", charts)
 
 
+def ai_agent_section(conn: duckdb.DuckDBPyConnection, workspace: str) -> str:
+    """What the AI agent (Fin) takes on, resolves and hands over, how it is rated, what it cites."""
+    name, title = "ai_agent", "AI agent (Fin)"
+    if not queries.ai_agent_available(conn):
+        return section(name, title, [empty("ai_agent", "AI agent conversations", NO_AI_AGENT)])
+    headline = queries.ai_headlines(conn, workspace)
+    if not headline["ai_conversations"]:
+        return section(name, title, [empty("ai_agent", "AI agent conversations")])
+    daily = queries.ai_daily(conn, workspace)
+
+    def rate(metric: str, label: str, color: str) -> Series:
+        return Series(metric, label, column(daily, "day", metric), color)
+
+    rates = line_chart(
+        "ai_rates",
+        "Fin's involvement, resolution and hand-off by day of creation (%)",
+        [
+            rate("involvement_rate", "Took part (% of conversations)", AI),
+            rate("resolution_rate", "Resolved (% of answered)", GOOD),
+            rate("handoff_rate", "Handed off (% of answered)", HANDOFF),
+        ],
+        unit="%",
+        bounds=(0, 100),
+    )
+    csat = line_chart(
+        "ai_csat",
+        "AI CSAT beside teammates' CSAT by day of creation (% rated 4-5)",
+        [
+            rate("ai_csat", "AI agent (Fin)", AI),
+            rate("teammate_csat", "Teammates", TEAMMATE),
+        ],
+        unit="%",
+        bounds=(0, 100),
+    )
+    states = {
+        str(r["state"]): r["conversations"] for r in queries.ai_resolution_states(conn, workspace)
+    }
+    shown = [s for s in (*queries.RESOLUTION_STATES, queries.NO_VERDICT) if s in states]
+    by_state = bar_chart(
+        "ai_resolution_states",
+        "Fin's conversations by resolution state",
+        [STATE_LABELS.get(s, s) for s in shown],
+        [
+            Series(
+                "ai_conversations",
+                "Conversations",
+                {STATE_LABELS.get(s, s): float(states[s]) for s in shown},  # type: ignore[arg-type]
+                AI,
+            )
+        ],
+    )
+    sources = _named(queries.ai_top_sources(conn, workspace))
+    names = [str(r["name"]) for r in sources]
+    cited = bar_chart(
+        "ai_top_sources",
+        f"Top {queries.TOP_SOURCES} content sources by Fin conversations answered",
+        names,
+        [Series("conversations", "Conversations", column(sources, "name", "conversations"), AI)],
+    )
+    resolving = bar_chart(
+        "ai_top_sources_resolution",
+        "Resolution rate of the conversations citing them (%)",
+        names,
+        [
+            Series(
+                "resolution_rate",
+                "Resolved (% of citing)",
+                column(sources, "name", "resolution_rate"),
+                GOOD,
+            )
+        ],
+        unit="%",
+    )
+    parts = [
+        rates,
+        csat,
+        cited,
+        resolving,
+        by_state,
+        least_resolving(queries.ai_least_resolving_articles(conn, workspace)),
+    ]
+    note = (
+        "Conversations by day of creation; rates of answered conversations are Intercom's "
+        "verdict (resolved: confirmed or assumed; handed off: escalated or procedure hand-off)."
+    )
+    return section(name, title, parts, note, tiles(headline, AI_TILES))
+
+
+def _named(sources: queries.Rows) -> queries.Rows:
+    """Sources whose name another shares are told apart by their type, else by their key."""
+    for part in ("content_type", "content_key"):
+        seen = [str(r["name"]) for r in sources]
+        sources = [
+            {**r, "name": f"{r['name']} ({r[part]})"} if seen.count(str(r["name"])) > 1 else r
+            for r in sources
+        ]
+    return sources
+
+
+def least_resolving(articles: queries.Rows) -> str:
+    """The articles cited whose conversations Fin resolved least: a table, to read the titles."""
+    if not articles:
+        return empty("ai_least_resolving", "Articles Fin resolved least from")
+    body = "".join(_article_row(r) for r in articles)
+    return (
+        '<figure class="table" data-chart="ai_least_resolving"><figcaption>Articles Fin '
+        "resolved least from (all time)</figcaption><table><thead><tr><th>article</th>"
+        "<th>conversations</th><th>resolved</th><th>handed off</th><th>AI CSAT</th>"
+        f"<th>article id</th></tr></thead><tbody>{body}</tbody></table></figure>"
+    )
+
+
+def _article_row(r: dict[str, object]) -> str:
+    """One cited article: its counts and rates as attributes (for a test) and as text."""
+    rate = r["resolution_rate"]
+    known = "" if rate is None else f' data-resolution-rate="{number(rate)}"'  # type: ignore[arg-type]
+    return (
+        f'<tr data-source="{escape(str(r["name"]))}" data-conversations="{r["conversations"]}"'
+        f"{known}><td>{escape(str(r['name']))}</td>"
+        f'<td class="number">{int(r["conversations"]):,}</td>'  # type: ignore[call-overload]
+        f'<td class="number">{escape(_rate(rate))}</td>'
+        f'<td class="number">{int(r["handed_off_conversations"]):,}</td>'  # type: ignore[call-overload]
+        f'<td class="number">{escape(_rate(r["ai_csat"]))}</td>'
+        f"<td>{escape(str(r['article_id'] or NOTHING))}</td></tr>"
+    )
+
+
+def _rate(value: object) -> str:
+    """A percentage for people, a dash when there is nothing to divide."""
+    return NOTHING if value is None else format_value(value, "%")  # type: ignore[arg-type]
+
+
 def funnel_section(conn: duckdb.DuckDBPyConnection) -> str:
     sends = queries.survey_funnel(conn)
     metrics = [str(r["metric"]) for r in sends]
@@ -300,6 +454,7 @@ def workspace_sections(conn: duckdb.DuckDBPyConnection, workspace: str, several:
         resolution_section(conn, workspace, daily),
         times_section(conn, workspace),
         surveys_section(conn, workspace),
+        ai_agent_section(conn, workspace),
     )
     return f'<div data-workspace="{escape(workspace)}">{heading}{"".join(parts)}</div>'
 

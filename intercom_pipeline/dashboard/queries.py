@@ -2,7 +2,8 @@
 
 Rates and medians are the marts' own columns, never recomputed; the only aggregation here is
 counting (conversations by age, sends, syncs). The headline figures are the demo's
-(`warehouse/metrics.py`), summed over days and workspaces with the marts' own rule.
+(`warehouse/metrics.py`), summed over days and workspaces with the marts' own rule; the AI
+agent's all-time rates likewise sum ai_agent_metrics_daily's counts before dividing.
 """
 
 from __future__ import annotations
@@ -33,6 +34,33 @@ AGE_BUCKETS = (("< 1 day", 0), ("1-3 days", 1), ("3-7 days", 3), ("7-30 days", 7
 TOP_ADMINS = 15
 SYNC_HISTORY = ("ops", "sync_history")
 SYNC_OUTCOMES = ("success", "failure", "canceled")
+# The AI agent's marts: a BI copy older than them has none, and its page says so.
+AI_AGENT_MARTS = (
+    "ai_agent_metrics_daily",
+    "ai_agent_conversations",
+    "ai_agent_content_performance",
+)
+# AI agent tile key (ai_agent_metrics_daily's column) -> (numerator, denominator) counts summed
+# over the workspace's days; a count alone when it has no denominator.
+AI_HEADLINES = {
+    "ai_conversations": ("ai_conversations", None),
+    "involvement_rate": ("ai_conversations", "conversations"),
+    "resolution_rate": ("ai_resolved_conversations", "ai_answered_conversations"),
+    "handoff_rate": ("ai_handed_off_conversations", "ai_answered_conversations"),
+    "ai_csat": ("ai_rated_positive", "ai_rated_conversations"),
+    "teammate_csat": ("teammate_rated_positive", "teammate_rated_conversations"),
+}
+# ai_agent_conversations' resolution states, in the order drawn; null is NO_VERDICT.
+RESOLUTION_STATES = (
+    "confirmed_resolution",
+    "assumed_resolution",
+    "escalated",
+    "procedure_handoff",
+    "negative_feedback",
+)
+NO_VERDICT = "no verdict"
+# The content sources shown: the most cited, and the articles resolving least.
+TOP_SOURCES = 10
 
 Rows = list[dict[str, object]]
 
@@ -196,6 +224,73 @@ def sync_history(conn: duckdb.DuckDBPyConnection) -> SyncHistory | None:
     )
     unit = "module" if "module" in columns else "table"
     return SyncHistory(unit, last, per_day) if last else None
+
+
+def ai_agent_available(conn: duckdb.DuckDBPyConnection) -> bool:
+    """Whether the copy has the AI agent's marts (a copy built before them has not)."""
+    return all(_columns(conn, "analytics", mart) for mart in AI_AGENT_MARTS)
+
+
+def ai_headlines(conn: duckdb.DuckDBPyConnection, workspace: str) -> dict[str, object]:
+    """The workspace's all-time AI agent figures, by tile key: counts summed, then divided."""
+    figures = ", ".join(
+        f"sum({top}) as {key}"
+        if bottom is None
+        else f"round(sum({top}) * 100.0 / nullif(sum({bottom}), 0), 2) as {key}"
+        for key, (top, bottom) in AI_HEADLINES.items()
+    )
+    found = rows(
+        conn,
+        f"select {figures} from analytics.ai_agent_metrics_daily where workspace_id = ?",
+        [workspace],
+    )
+    return found[0]
+
+
+def ai_daily(conn: duckdb.DuckDBPyConnection, workspace: str) -> Rows:
+    """The AI agent's rates per day of creation (ai_agent_metrics_daily)."""
+    return rows(
+        conn,
+        "select strftime(metric_date, '%Y-%m-%d') as day, ai_conversations, involvement_rate,"
+        " resolution_rate, handoff_rate, ai_csat, teammate_csat"
+        " from analytics.ai_agent_metrics_daily where workspace_id = ? order by metric_date",
+        [workspace],
+    )
+
+
+def ai_resolution_states(conn: duckdb.DuckDBPyConnection, workspace: str) -> Rows:
+    """AI conversations per resolution state (ai_agent_conversations); null is NO_VERDICT."""
+    return rows(
+        conn,
+        f"select coalesce(resolution_state, '{NO_VERDICT}') as state, count(*) as conversations"
+        " from analytics.ai_agent_conversations where workspace_id = ? group by 1",
+        [workspace],
+    )
+
+
+def ai_top_sources(conn: duckdb.DuckDBPyConnection, workspace: str) -> Rows:
+    """The content sources the AI agent answered from most, with how those conversations ended."""
+    return rows(
+        conn,
+        "select coalesce(title, content_key) as name, content_type, content_key, conversations,"
+        " resolution_rate"
+        " from analytics.ai_agent_content_performance where workspace_id = ?"
+        f" order by conversations desc, name, content_type limit {TOP_SOURCES}",
+        [workspace],
+    )
+
+
+def ai_least_resolving_articles(conn: duckdb.DuckDBPyConnection, workspace: str) -> Rows:
+    """The articles cited whose conversations the AI agent resolved least (lowest rate first)."""
+    return rows(
+        conn,
+        "select coalesce(title, content_key) as name, url, article_id, conversations,"
+        " resolved_conversations, resolution_rate, handed_off_conversations, ai_csat"
+        " from analytics.ai_agent_content_performance"
+        " where workspace_id = ? and content_type = 'article'"
+        f" order by resolution_rate, conversations desc, name limit {TOP_SOURCES}",
+        [workspace],
+    )
 
 
 def as_of(conn: duckdb.DuckDBPyConnection) -> datetime | None:

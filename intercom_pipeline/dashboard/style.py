@@ -13,6 +13,7 @@ h2.workspace { font-size: 20px; border-bottom: 2px solid var(--ink); }
 .meta, .lead, .note { color: var(--muted); margin: 0 0 8px; }
 .tiles { display: grid; grid-template-columns: repeat(auto-fill, minmax(200px, 1fr));
   gap: 10px; margin-top: 16px; }
+section .tiles { margin: 8px 0 14px; }
 .tile { background: #fff; border: 1px solid var(--line); border-radius: 8px; padding: 10px 12px; }
 .tile .figure { display: block; font-size: 22px; font-weight: 600; }
 .tile .caption { color: var(--muted); font-size: 12px; }

@@ -18,7 +18,7 @@ def build_dashboard_asset() -> dg.AssetsDefinition:
     def support_dashboard(
         context: dg.AssetExecutionContext, warehouse: WarehouseResource
     ) -> dg.MaterializeResult:
-        """One HTML page of support and survey figures, with nothing to install to open it.
+        """One HTML page of support, survey and AI agent figures, nothing to install to open it.
 
         Read from what BI tools read (the BI copy, or the lake attached read-only) and written
         to `<DUCKDB_SERVING_DIR>/dashboard/index.html`: inline SVG charts, no script, no network.

@@ -11,6 +11,7 @@ from __future__ import annotations
 import json
 import os
 import re
+import shutil
 import subprocess
 import sys
 from collections.abc import Iterator
@@ -24,8 +25,8 @@ from selenium.webdriver.chrome.service import Service
 from selenium.webdriver.common.by import By
 
 from intercom_pipeline.dashboard import build_dashboard
-from intercom_pipeline.dashboard.page import NO_SYNC_HISTORY
-from intercom_pipeline.dashboard.queries import HEADLINES
+from intercom_pipeline.dashboard.page import NO_AI_AGENT, NO_SYNC_HISTORY, STATE_LABELS
+from intercom_pipeline.dashboard.queries import AI_AGENT_MARTS, HEADLINES, NO_VERDICT, TOP_SOURCES
 from intercom_pipeline.settings import PROJECT_ROOT
 from intercom_pipeline.warehouse.metrics import headline_metrics
 from intercom_sandbox import DEFAULT_TOKEN, RunningSandbox, Sandbox, SandboxConfig
@@ -177,13 +178,18 @@ def _browser() -> webdriver.Chrome:
 
 @dataclass(frozen=True)
 class Shown:
-    """What the page showed: its console, and each figure by (chart, metric, key) -> value."""
+    """What the page showed: its console, and each figure by (chart, metric, key) -> value.
+
+    `tiles` are the page's headline tiles, `section_tiles` those of a section, by section name.
+    """
 
     console: list[dict[str, object]]
     figures: dict[tuple[str, str, str], float]
     tiles: dict[str, float]
     syncs: dict[str, str]
     text: str
+    section_tiles: dict[str, dict[str, float]]
+    articles: dict[str, tuple[float, float | None]]  # least resolving: conversations, rate
 
     def chart(self, name: str, *metrics: str) -> dict[tuple[str, str], float]:
         """(metric, key) -> value of one chart's figures of these metrics."""
@@ -196,8 +202,12 @@ const all = (selector) => Array.from(document.querySelectorAll(selector));
 return {
   figures: all('svg [data-value]').map((e) => [
     e.closest('figure').dataset.chart, e.dataset.metric, e.dataset.key, e.dataset.value]),
-  tiles: all('.tile[data-value]').map((e) => [e.dataset.metric, e.dataset.value]),
+  tiles: all('.tile[data-value]').map((e) => [
+    (e.closest('[data-section]') || {dataset: {}}).dataset.section || '',
+    e.dataset.metric, e.dataset.value]),
   syncs: all('tr[data-module]').map((e) => [e.dataset.module, e.dataset.status]),
+  articles: all('tr[data-source]').map((e) => [
+    e.dataset.source, e.dataset.conversations, e.dataset.resolutionRate ?? null]),
 };
 """
 
@@ -211,12 +221,18 @@ def _read_page(page: Path) -> Shown:
         console = browser.get_log("browser")
     finally:
         browser.quit()
+    section_tiles: dict[str, dict[str, float]] = {}
+    for section, metric, value in found["tiles"]:
+        if section:
+            section_tiles.setdefault(section, {})[metric] = float(value)
     return Shown(
         console,
         {(c, m, k): float(v) for c, m, k, v in found["figures"]},
-        {m: float(v) for m, v in found["tiles"]},
+        {m: float(v) for s, m, v in found["tiles"] if not s},
         dict(found["syncs"]),
         text,
+        section_tiles,
+        {s: (float(n), None if r is None else float(r)) for s, n, r in found["articles"]},
     )
 
 
@@ -301,6 +317,101 @@ def test_the_dashboard_shows_the_marts_times_funnel_and_syncs(built: Built, show
         assert NO_SYNC_HISTORY in shown.text
     else:
         assert shown.syncs == history
+
+
+AI_RATES = ("involvement_rate", "resolution_rate", "handoff_rate", "ai_csat", "teammate_csat")
+
+
+def test_the_dashboard_shows_the_ai_agents_marts(built: Built, shown: Shown) -> None:
+    """The AI agent section's rates, states, sources and tiles are the AI marts' own."""
+    daily = "analytics.ai_agent_metrics_daily"
+    with duckdb.connect(str(built.serving), read_only=True) as conn:
+        ai_conversations = conn.execute("select count(*) from analytics.ai_agent_conversations")
+        assert ai_conversations.fetchone()[0] > 0, "the tiny sandbox has AI agent conversations"
+        rates = {
+            metric: _by_key(
+                conn,
+                f"select '{metric}', strftime(metric_date, '%Y-%m-%d'), {metric} from {daily}",
+            )
+            for metric in AI_RATES
+        }
+        states = _by_key(
+            conn,
+            f"select 'ai_conversations', coalesce(resolution_state, '{NO_VERDICT}'), count(*) "
+            "from analytics.ai_agent_conversations group by all",
+        )
+        top = conn.execute(
+            "select coalesce(title, content_key), conversations, resolution_rate "
+            "from analytics.ai_agent_content_performance "
+            f"order by conversations desc, 1, content_type limit {TOP_SOURCES}"
+        ).fetchall()
+        articles = conn.execute(
+            "select coalesce(title, content_key), conversations, resolution_rate "
+            "from analytics.ai_agent_content_performance where content_type = 'article' "
+            f"order by resolution_rate, conversations desc, 1 limit {TOP_SOURCES}"
+        ).fetchall()
+        sums = conn.execute(
+            "select sum(ai_conversations), sum(conversations), sum(ai_resolved_conversations),"
+            " sum(ai_handed_off_conversations), sum(ai_answered_conversations),"
+            " sum(ai_rated_positive), sum(ai_rated_conversations),"
+            f" sum(teammate_rated_positive), sum(teammate_rated_conversations) from {daily}"
+        ).fetchone()
+    assert len(rates["involvement_rate"]) > 30 and rates["resolution_rate"]
+    assert shown.chart("ai_rates", "involvement_rate", "resolution_rate", "handoff_rate") == (
+        rates["involvement_rate"] | rates["resolution_rate"] | rates["handoff_rate"]
+    )
+    assert shown.chart("ai_csat", "ai_csat", "teammate_csat") == (
+        rates["ai_csat"] | rates["teammate_csat"]
+    )
+    assert shown.chart("ai_resolution_states", "ai_conversations") == {
+        (m, STATE_LABELS[state]): n for (m, state), n in states.items()
+    }
+    assert top and shown.chart("ai_top_sources", "conversations") == {
+        ("conversations", name): n for name, n, _ in top
+    }
+    assert shown.chart("ai_top_sources_resolution", "resolution_rate") == {
+        ("resolution_rate", name): float(rate) for name, _, rate in top
+    }
+    assert shown.articles == {
+        name: (n, None if rate is None else float(rate)) for name, n, rate in articles
+    }
+    ai, total, resolved, handed_off, answered, positive, rated, team_positive, team_rated = sums
+
+    def rate(top: int, bottom: int) -> object:
+        """The mart's rule over all days: two decimals (DuckDB rounds a half away from 0)."""
+        return pytest.approx(top * 100 / bottom, abs=0.005 + 1e-9)
+
+    assert shown.section_tiles["ai_agent"] == {
+        "ai_conversations": ai,
+        "involvement_rate": rate(ai, total),
+        "resolution_rate": rate(resolved, answered),
+        "handoff_rate": rate(handed_off, answered),
+        **({"ai_csat": rate(positive, rated)} if rated else {}),
+        **({"teammate_csat": rate(team_positive, team_rated)} if team_rated else {}),
+    }
+    assert NO_AI_AGENT not in shown.text
+
+
+def test_a_bi_copy_without_the_ai_marts_says_no_ai_agent_data_yet(
+    built: Built, tmp_path: Path
+) -> None:
+    """A BI copy built before the AI agent's marts: the page says so, the rest is as before."""
+    older = tmp_path / "older.duckdb"
+    shutil.copy(built.serving, older)
+    with duckdb.connect(str(older)) as conn:
+        for mart in AI_AGENT_MARTS:
+            kind = conn.execute(
+                "select table_type from information_schema.tables "
+                "where table_schema = 'analytics' and table_name = ?",
+                [mart],
+            ).fetchone()[0]
+            conn.execute(f"drop {'view' if kind == 'VIEW' else 'table'} analytics.{mart}")
+    shown = _read_page(build_dashboard(older, tmp_path).path)
+    assert [e for e in shown.console if e["level"] == "SEVERE"] == []
+    assert NO_AI_AGENT in shown.text
+    assert "ai_agent" not in shown.section_tiles
+    assert not [f for f in shown.figures if f[0].startswith("ai_")]
+    assert shown.chart("resolution_daily", "resolved")  # the other sections as before
 
 
 def _last_sync_statuses(conn: duckdb.DuckDBPyConnection) -> dict[str, str] | None:
