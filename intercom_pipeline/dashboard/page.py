@@ -253,7 +253,21 @@ def ai_agent_section(conn: duckdb.DuckDBPyConnection, workspace: str) -> str:
     headline = queries.ai_headlines(conn, workspace)
     if not headline["ai_conversations"]:
         return section(name, title, [empty("ai_agent", "AI agent conversations")])
-    daily = queries.ai_daily(conn, workspace)
+    parts = [
+        *_ai_daily_charts(queries.ai_daily(conn, workspace)),
+        *_ai_source_charts(_named(queries.ai_top_sources(conn, workspace))),
+        _ai_states_chart(queries.ai_resolution_states(conn, workspace)),
+        least_resolving(queries.ai_least_resolving_articles(conn, workspace)),
+    ]
+    note = (
+        "Conversations by day of creation; rates of answered conversations are Intercom's "
+        "verdict (resolved: confirmed or assumed; handed off: escalated or procedure hand-off)."
+    )
+    return section(name, title, parts, note, tiles(headline, AI_TILES))
+
+
+def _ai_daily_charts(daily: queries.Rows) -> list[str]:
+    """Involvement, resolution and hand-off rates; AI CSAT beside the teammates' (by day)."""
 
     def rate(metric: str, label: str, color: str) -> Series:
         return Series(metric, label, column(daily, "day", metric), color)
@@ -272,31 +286,29 @@ def ai_agent_section(conn: duckdb.DuckDBPyConnection, workspace: str) -> str:
     csat = line_chart(
         "ai_csat",
         "AI CSAT beside teammates' CSAT by day of creation (% rated 4-5)",
-        [
-            rate("ai_csat", "AI agent (Fin)", AI),
-            rate("teammate_csat", "Teammates", TEAMMATE),
-        ],
+        [rate("ai_csat", "AI agent (Fin)", AI), rate("teammate_csat", "Teammates", TEAMMATE)],
         unit="%",
         bounds=(0, 100),
     )
-    states = {
-        str(r["state"]): r["conversations"] for r in queries.ai_resolution_states(conn, workspace)
-    }
+    return [rates, csat]
+
+
+def _ai_states_chart(rows: queries.Rows) -> str:
+    """Fin's conversations by Intercom's resolution state (no verdict last)."""
+    states = {str(r["state"]): r["conversations"] for r in rows}
     shown = [s for s in (*queries.RESOLUTION_STATES, queries.NO_VERDICT) if s in states]
-    by_state = bar_chart(
+    labels = {s: STATE_LABELS.get(s, s) for s in shown}
+    counts = {labels[s]: float(states[s]) for s in shown}  # type: ignore[arg-type]
+    return bar_chart(
         "ai_resolution_states",
         "Fin's conversations by resolution state",
-        [STATE_LABELS.get(s, s) for s in shown],
-        [
-            Series(
-                "ai_conversations",
-                "Conversations",
-                {STATE_LABELS.get(s, s): float(states[s]) for s in shown},  # type: ignore[arg-type]
-                AI,
-            )
-        ],
+        list(labels.values()),
+        [Series("ai_conversations", "Conversations", counts, AI)],
     )
-    sources = _named(queries.ai_top_sources(conn, workspace))
+
+
+def _ai_source_charts(sources: queries.Rows) -> list[str]:
+    """The sources Fin cites most, and how often the conversations citing each were resolved."""
     names = [str(r["name"]) for r in sources]
     cited = bar_chart(
         "ai_top_sources",
@@ -304,33 +316,20 @@ def ai_agent_section(conn: duckdb.DuckDBPyConnection, workspace: str) -> str:
         names,
         [Series("conversations", "Conversations", column(sources, "name", "conversations"), AI)],
     )
+    resolved = Series(
+        "resolution_rate",
+        "Resolved (% of citing)",
+        column(sources, "name", "resolution_rate"),
+        GOOD,
+    )
     resolving = bar_chart(
         "ai_top_sources_resolution",
         "Resolution rate of the conversations citing them (%)",
         names,
-        [
-            Series(
-                "resolution_rate",
-                "Resolved (% of citing)",
-                column(sources, "name", "resolution_rate"),
-                GOOD,
-            )
-        ],
+        [resolved],
         unit="%",
     )
-    parts = [
-        rates,
-        csat,
-        cited,
-        resolving,
-        by_state,
-        least_resolving(queries.ai_least_resolving_articles(conn, workspace)),
-    ]
-    note = (
-        "Conversations by day of creation; rates of answered conversations are Intercom's "
-        "verdict (resolved: confirmed or assumed; handed off: escalated or procedure hand-off)."
-    )
-    return section(name, title, parts, note, tiles(headline, AI_TILES))
+    return [cited, resolving]
 
 
 def _named(sources: queries.Rows) -> queries.Rows:

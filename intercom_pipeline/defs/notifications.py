@@ -9,9 +9,6 @@ instance is), which every daemon and host shares. Nothing is sent when no channe
 
 from __future__ import annotations
 
-import os
-import re
-
 import dagster as dg
 from pydantic import Field
 
@@ -20,11 +17,12 @@ from intercom_pipeline.operations.notify import (
     NotifyError,
     NotifySettings,
     deliver,
+    error_text,
     failure_cause,
     failure_message,
     notify_settings,
     recovered_message,
-    redact,
+    without_secrets,
 )
 
 # Resource field -> the environment variable that sets it.
@@ -40,8 +38,6 @@ NOTIFY_VARIABLES = {
     "webserver_url": "DAGSTER_WEBSERVER_URL",
 }
 CAUSE_KEY_PREFIX = "intercom_pipeline/notified_cause/"
-# Variables whose values are taken out of any error before it is sent.
-_SECRET_VARIABLE = re.compile(r"(TOKEN|PASSWORD|SECRET|SECRET_ACCESS_KEY|WEBHOOK_URL)$")
 
 
 class NotificationsResource(dg.ConfigurableResource):
@@ -81,19 +77,7 @@ def failure_text(context: dg.RunFailureSensorContext) -> str:
     steps = context.get_step_failure_events()
     data = (steps[0] if steps else context.failure_event).event_specific_data
     error = getattr(data, "error", None)
-    if error is None:
-        return context.failure_event.message or ""
-    chain = [error]
-    while chain[-1].cause is not None:
-        chain.append(chain[-1].cause)
-    ours = [e for e in chain if e.message.startswith("intercom_pipeline.")]
-    message = (ours or chain[-1:])[0].message.strip()
-    return re.sub(r"^[\w.]+\.(\w+): ", r"\1: ", message)  # the class without its module
-
-
-def _secret_values() -> list[str]:
-    """The values of the variables that hold secrets, so no error can carry one to a chat."""
-    return [value for name, value in os.environ.items() if _SECRET_VARIABLE.search(name)]
+    return error_text(error) if error is not None else context.failure_event.message or ""
 
 
 def _cause_key(job_name: str) -> str:
@@ -113,7 +97,7 @@ def notify_on_failure(
     if not settings.channels:
         return
     run, storage = context.dagster_run, context.instance.run_storage
-    error = redact(failure_text(context), _secret_values())
+    error = without_secrets(failure_text(context))
     cause, key = failure_cause(error), _cause_key(run.job_name)
     if storage.get_cursor_values({key}).get(key) == cause:
         context.log.info(f"{run.job_name} failed again for the notified cause: {cause}")

@@ -10,11 +10,8 @@ cycle (`defs/operations.py` imports `defs/resources.py`).
 
 from __future__ import annotations
 
-import os
-import re
-from collections.abc import Collection, Iterable
+from collections.abc import Collection
 from datetime import UTC, datetime
-from typing import Any
 
 import dagster as dg
 from pydantic import Field
@@ -30,7 +27,7 @@ from intercom_pipeline.operations.history import (
     retention_days,
     run_kind,
 )
-from intercom_pipeline.operations.notify import redact
+from intercom_pipeline.operations.notify import error_text, without_secrets
 from intercom_pipeline.sources.intercom.tables import RAW_TABLES
 
 SNAPSHOT_KEY = "intercom_pipeline/ops/setup_snapshot"
@@ -45,10 +42,9 @@ _STATUS = {
     dg.DagsterRunStatus.FAILURE: "failure",
     dg.DagsterRunStatus.CANCELED: "canceled",
 }
+
+
 # Variables whose values never reach the history (as notifications.py keeps them from a chat).
-_SECRET_VARIABLE = re.compile(r"(TOKEN|PASSWORD|SECRET|SECRET_ACCESS_KEY|WEBHOOK_URL)$")
-
-
 class OperationsResource(dg.ConfigurableResource):
     """How long the sync history and the audit log keep their rows."""
 
@@ -158,30 +154,13 @@ def _failure_reason(instance: dg.DagsterInstance, run_id: str) -> str:
     text = ""
     if steps:
         error = steps[0].event_log_entry.dagster_event.event_specific_data.error  # type: ignore[union-attr]
-        text = _error_text(error) if error is not None else ""
+        text = error_text(error) if error is not None else ""
     if not text:
         failures = instance.get_records_for_run(
             run_id, of_type=dg.DagsterEventType.RUN_FAILURE
         ).records
         text = failures[0].event_log_entry.dagster_event.message or "" if failures else ""  # type: ignore[union-attr]
-    return redact(text, _secret_values())
-
-
-def _error_text(error: Any) -> str:
-    """The outermost error of the project's own in the chain, else the root cause.
-
-    `error` is Dagster's serialized error (`message`, `cause`), which it does not export.
-    """
-    chain = [error]
-    while chain[-1].cause is not None:
-        chain.append(chain[-1].cause)
-    ours = [e for e in chain if e.message.startswith("intercom_pipeline.")]
-    message = (ours or chain[-1:])[0].message.strip()
-    return re.sub(r"^[\w.]+\.(\w+): ", r"\1: ", message)
-
-
-def _secret_values() -> Iterable[str]:
-    return [value for name, value in os.environ.items() if _SECRET_VARIABLE.search(name)]
+    return without_secrets(text)
 
 
 def read_snapshot(instance: dg.DagsterInstance) -> SetupSnapshot | None:

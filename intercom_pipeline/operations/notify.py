@@ -16,6 +16,7 @@ import ssl
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from email.message import EmailMessage
+from typing import Any
 from urllib.parse import urlsplit
 
 import requests
@@ -167,6 +168,29 @@ def recovered_message(job: str, run_id: str, cause: str, ui_url: str | None) -> 
 def _shorten(text: str, limit: int) -> str:
     text = " ".join(text.split())
     return text if len(text) <= limit else text[: limit - 3].rstrip() + "..."
+
+
+_SECRET_VARIABLE = re.compile(r"(TOKEN|PASSWORD|SECRET|SECRET_ACCESS_KEY|WEBHOOK_URL)$")
+
+
+def error_text(error: Any) -> str:
+    """The error that explains a failure: the outermost of the project's own, else the root.
+
+    `error` is Dagster's serialized error (`message`, `cause`): Dagster and dlt wrap ours
+    (`Error occurred while executing op`, `Pipeline execution failed`). The class keeps its
+    name, not its module.
+    """
+    chain = [error]
+    while chain[-1].cause is not None:
+        chain.append(chain[-1].cause)
+    ours = [e for e in chain if e.message.startswith("intercom_pipeline.")]
+    message = (ours or chain[-1:])[0].message.strip()
+    return re.sub(r"^[\w.]+\.(\w+): ", r"\1: ", message)
+
+
+def without_secrets(text: str) -> str:
+    """`text` without the value of any variable that holds a secret (tokens, passwords, ...)."""
+    return redact(text, [v for name, v in os.environ.items() if _SECRET_VARIABLE.search(name)])
 
 
 def redact(text: str, secrets: Iterable[str]) -> str:
