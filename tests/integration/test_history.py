@@ -26,7 +26,7 @@ from intercom_pipeline.defs.operations import (
     history_after_success,
     write_tables,
 )
-from intercom_pipeline.defs.schedules import pause_on_blocking_failure, resume_on_success
+from intercom_pipeline.defs.schedules import SYNCS, pause_on_blocking_failure, resume_on_success
 from intercom_pipeline.operations.history import SyncRun, TableLoad, event, history_rows
 from intercom_pipeline.warehouse.extensions import install_extensions
 from intercom_sandbox import DEFAULT_TOKEN, RunningSandbox, Sandbox, SandboxConfig
@@ -34,20 +34,7 @@ from intercom_sandbox import DEFAULT_TOKEN, RunningSandbox, Sandbox, SandboxConf
 JOB, SCHEDULE = "intercom_settings_job", "intercom_settings"
 SCHEDULES = ("intercom_contacts", "intercom_conversations", "intercom_settings")
 WRONG_TOKEN = "revoked-token-5f3a9c71d2"
-SETTINGS_TABLES = {
-    "admins",
-    "teams",
-    "team_admins",
-    "tags",
-    "segments",
-    "data_attributes",
-    "ticket_types",
-    "ticket_states",
-    "admin_activity_logs",
-    "help_centers",
-    "collections",
-    "articles",
-}
+SETTINGS_TABLES = set(next(sync.tables for sync in SYNCS if sync.name == SCHEDULE))
 
 
 @pytest.fixture
@@ -67,16 +54,6 @@ def sandbox(monkeypatch: pytest.MonkeyPatch) -> Iterator[RunningSandbox]:
         ):
             monkeypatch.delenv(name, raising=False)
         yield running
-
-
-@pytest.fixture
-def instance(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[dg.DagsterInstance]:
-    """A persistent instance at DAGSTER_HOME, which the CLI opens too."""
-    home = tmp_path / "dagster_home"
-    home.mkdir()
-    monkeypatch.setenv("DAGSTER_HOME", str(home))
-    with dg.DagsterInstance.get() as opened:
-        yield opened
 
 
 def definitions() -> dg.Definitions:

@@ -31,6 +31,7 @@ from intercom_pipeline.defs.notifications import (
 from intercom_pipeline.defs.resources import resources_from_environment
 from intercom_pipeline.operations.notify import NotifyError
 from intercom_sandbox import DEFAULT_TOKEN, RunningSandbox, Sandbox, SandboxConfig
+from tests.integration.sensing import sensed
 
 JOB = "intercom_settings_job"
 WRONG_TOKEN = "revoked-token-5f3a9c71d2"
@@ -117,18 +118,14 @@ def run_and_notify(instance: dg.DagsterInstance) -> dg.ExecuteInProcessResult:
     from intercom_pipeline.definitions import defs
 
     result = defs().resolve_job_def(JOB).execute_in_process(instance=instance, raise_on_error=False)
-    if result.success:
-        sensor, event = clear_on_success, result.get_run_success_event()
-    else:
-        sensor, event = notify_on_failure, result.get_run_failure_event()
-    context = dg.build_run_status_sensor_context(
-        sensor_name=sensor.name,
-        dagster_instance=instance,
-        dagster_run=result.dagster_run,
-        dagster_event=event,
-        resources=resources_from_environment(),  # EnvVars, as the code location has them
+    # The resources as EnvVars, as the code location has them.
+    sensed(
+        instance,
+        result,
+        clear_on_success,
+        notify_on_failure,
+        resources=resources_from_environment(),
     )
-    sensor(context)
     return result
 
 

@@ -8,7 +8,6 @@ check` (run in-process, as the command line would) finds the pauses the sensor s
 from __future__ import annotations
 
 from collections.abc import Iterator
-from pathlib import Path
 
 import dagster as dg
 import pytest
@@ -18,6 +17,7 @@ from intercom_pipeline.defs.notifications import failure_text
 from intercom_pipeline.defs.schedules import pause_on_blocking_failure, resume_on_success
 from intercom_pipeline.sources.intercom.client import IntercomClient
 from intercom_sandbox import DEFAULT_TOKEN, RunningSandbox, Sandbox, SandboxConfig
+from tests.integration.sensing import sensed
 
 JOB, SCHEDULE = "intercom_settings_job", "intercom_settings"
 SCHEDULES = ("intercom_conversations", "intercom_contacts", "intercom_settings")
@@ -34,32 +34,12 @@ def sandbox(monkeypatch: pytest.MonkeyPatch) -> Iterator[RunningSandbox]:
         yield running
 
 
-@pytest.fixture
-def instance(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[dg.DagsterInstance]:
-    """A persistent instance at DAGSTER_HOME, which the CLI opens too."""
-    home = tmp_path / "dagster_home"
-    home.mkdir()
-    monkeypatch.setenv("DAGSTER_HOME", str(home))
-    with dg.DagsterInstance.get() as opened:
-        yield opened
-
-
 def run_and_sense(instance: dg.DagsterInstance, job: str = JOB) -> dg.ExecuteInProcessResult:
     """Run a sync as a manual launch would, then the sensors the daemon would call for it."""
     from intercom_pipeline.definitions import defs
 
     result = defs().resolve_job_def(job).execute_in_process(instance=instance, raise_on_error=False)
-    if result.success:
-        sensor, event = resume_on_success, result.get_run_success_event()
-    else:
-        sensor, event = pause_on_blocking_failure, result.get_run_failure_event()
-    context = dg.build_run_status_sensor_context(
-        sensor_name=sensor.name,
-        dagster_instance=instance,
-        dagster_run=result.dagster_run,
-        dagster_event=event,
-    )
-    sensor(context)
+    sensed(instance, result, resume_on_success, pause_on_blocking_failure)
     return result
 
 
