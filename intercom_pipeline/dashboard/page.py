@@ -144,28 +144,32 @@ def tiles(values: dict[str, object], labels: dict[str, tuple[str, str]] = TILES)
     return f'<div class="tiles">{"".join(cells)}</div>'
 
 
+def daily_rates_chart(
+    key: str, title: str, daily: queries.Rows, lines: list[tuple[str, str, str]]
+) -> str:
+    """A line chart of percentages by day: one line per (column, label, color) of `daily`."""
+    series = [
+        Series(metric, label, column(daily, "day", metric), color) for metric, label, color in lines
+    ]
+    return line_chart(key, title, series, unit="%", bounds=(0, 100))
+
+
 def satisfaction_section(daily: queries.Rows) -> str:
     """The daily rates of support_metrics_daily; response apart, as it sits far below the others."""
-
-    def rate(metric: str, label: str, color: str) -> Series:
-        return Series(metric, label, column(daily, "day", metric), color)
-
-    satisfaction = line_chart(
+    satisfaction = daily_rates_chart(
         "satisfaction_rates",
         "Satisfaction and dissatisfaction by day of creation (% of rated)",
+        daily,
         [
-            rate("satisfaction_rate", "Satisfaction (rated 4-5 / rated)", GOOD),
-            rate("dissatisfaction_rate", "Dissatisfaction (rated 1-2 / rated)", BAD),
+            ("satisfaction_rate", "Satisfaction (rated 4-5 / rated)", GOOD),
+            ("dissatisfaction_rate", "Dissatisfaction (rated 1-2 / rated)", BAD),
         ],
-        unit="%",
-        bounds=(0, 100),
     )
-    response = line_chart(
+    response = daily_rates_chart(
         "response_rate",
         "Response rate by day of creation (% of conversations rated)",
-        [rate("response_rate", "Response (rated / conversations)", RESPONSE)],
-        unit="%",
-        bounds=(0, 100),
+        daily,
+        [("response_rate", "Response (rated / conversations)", RESPONSE)],
     )
     return section("satisfaction", "Satisfaction & response", [satisfaction, response])
 
@@ -268,27 +272,21 @@ def ai_agent_section(conn: duckdb.DuckDBPyConnection, workspace: str) -> str:
 
 def _ai_daily_charts(daily: queries.Rows) -> list[str]:
     """Involvement, resolution and hand-off rates; AI CSAT beside the teammates' (by day)."""
-
-    def rate(metric: str, label: str, color: str) -> Series:
-        return Series(metric, label, column(daily, "day", metric), color)
-
-    rates = line_chart(
+    rates = daily_rates_chart(
         "ai_rates",
         "Fin's involvement, resolution and hand-off by day of creation (%)",
+        daily,
         [
-            rate("involvement_rate", "Took part (% of conversations)", AI),
-            rate("resolution_rate", "Resolved (% of answered)", GOOD),
-            rate("handoff_rate", "Handed off (% of answered)", HANDOFF),
+            ("involvement_rate", "Took part (% of conversations)", AI),
+            ("resolution_rate", "Resolved (% of answered)", GOOD),
+            ("handoff_rate", "Handed off (% of answered)", HANDOFF),
         ],
-        unit="%",
-        bounds=(0, 100),
     )
-    csat = line_chart(
+    csat = daily_rates_chart(
         "ai_csat",
         "AI CSAT beside teammates' CSAT by day of creation (% rated 4-5)",
-        [rate("ai_csat", "AI agent (Fin)", AI), rate("teammate_csat", "Teammates", TEAMMATE)],
-        unit="%",
-        bounds=(0, 100),
+        daily,
+        [("ai_csat", "AI agent (Fin)", AI), ("teammate_csat", "Teammates", TEAMMATE)],
     )
     return [rates, csat]
 
