@@ -16,11 +16,16 @@ import argparse
 import os
 import signal
 import sys
+from pathlib import Path
+from typing import TYPE_CHECKING
 
 from intercom_pipeline import demo as demo_runner
 from intercom_pipeline.settings import ConfigurationError
 from intercom_pipeline.sources.intercom.client import IntercomError
 from intercom_pipeline.sources.intercom.tables import TABLE_NAME_WIDTH
+
+if TYPE_CHECKING:
+    import dagster as dg
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -185,21 +190,35 @@ def _auth_check() -> int:
     return _resume_token_pauses()
 
 
-def _resume_token_pauses() -> int:
-    """Resume the schedules paused for a rejected token in the instance at DAGSTER_HOME."""
-    if not os.environ.get("DAGSTER_HOME"):
-        print(
-            "DAGSTER_HOME is not set, so no paused schedule was resumed: set it to the folder of "
-            "the Dagster instance the daemon uses (the one holding dagster.yaml) and run "
-            "`intercom-pipeline auth check` again."
-        )
-        return 0
+def _dagster_instance(consequence: str, command: str) -> dg.DagsterInstance | None:
+    """The Dagster instance at DAGSTER_HOME (a relative path taken from here); None, said why.
+
+    Dagster itself wants an absolute path; the Makefile's `.dagster_home` is relative to the
+    project, so `DAGSTER_HOME=.dagster_home` works here too.
+    """
     import dagster as dg
 
+    raw = os.environ.get("DAGSTER_HOME", "").strip()
+    home = Path(raw).expanduser().resolve() if raw else None
+    if home is None or not home.is_dir():
+        where = f"DAGSTER_HOME={raw!r} is no folder" if raw else "DAGSTER_HOME is not set"
+        print(
+            f"{where}{consequence}: set it to the folder of the Dagster instance the daemon "
+            f"uses (the one holding dagster.yaml) and run `intercom-pipeline {command}` again."
+        )
+        return None
+    return dg.DagsterInstance.from_config(str(home))
+
+
+def _resume_token_pauses() -> int:
+    """Resume the schedules paused for a rejected token in the instance at DAGSTER_HOME."""
+    instance = _dagster_instance(", so no paused schedule was resumed", "auth check")
+    if instance is None:
+        return 0
     from intercom_pipeline.defs.schedules import schedule_jobs
     from intercom_pipeline.operations.pause import TOKEN_REJECTED, read_pauses, resume_schedules
 
-    with dg.DagsterInstance.get() as instance:
+    with instance:
         store = instance.run_storage
         paused = read_pauses(store, schedule_jobs())
         resumed = sorted(s for s, pause in paused.items() if pause.reason == TOKEN_REJECTED)
@@ -216,12 +235,16 @@ def _resume_token_pauses() -> int:
 
 def _status() -> int:
     """Print each module's last sync and each schedule's next tick or pause, from DAGSTER_HOME."""
-    if not os.environ.get("DAGSTER_HOME"):
-        print(
-            "DAGSTER_HOME is not set: set it to the folder of the Dagster instance the daemon "
-            "uses (the one holding dagster.yaml) and run `intercom-pipeline status` again."
-        )
+    instance = _dagster_instance("", "status")
+    if instance is None:
         return 0
+    from intercom_pipeline.defs.operations import status_report
+    from intercom_pipeline.defs.resources import resources_from_environment
+
+    days = resources_from_environment(resolved=True)["operations"].history_days()
+    with instance:
+        print(status_report(instance, days))
+    return 0
     import dagster as dg
 
     from intercom_pipeline.defs.operations import status_report
