@@ -6,9 +6,10 @@
 Rows are counted as the resources yield them (`counter`); calls, 429s and retries come from the
 clients' per-endpoint counts, an endpoint going to the family whose table it serves (a call no
 family claims, such as GET /me, is left out). calls/s is the rate since the last report,
-against the ceiling the rate-limit headers announce (X-RateLimit-Limit per 10 s). The final
-counts are reported only after a run long enough to have reported during it: a shorter run's
-summary says the same.
+against the ceiling the rate-limit headers announce (X-RateLimit-Limit per 10 s); a family
+that has not moved since its last line is not repeated. The final counts, with each family's
+rate over the whole run, are reported only after a run long enough to have reported during it:
+a shorter run's summary says the same.
 Plain Python: a thread and a callable to log with (a `logging.Logger`, Dagster's `context.log`,
 or any function taking one string).
 """
@@ -78,8 +79,8 @@ class Progress:
         self._lock = threading.Lock()
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
-        self._last_at = clock()
-        self._last_calls: dict[str, int] = {}
+        self._started_at = self._last_at = clock()
+        self._last_counts: dict[str, tuple[int, int]] = {}  # family -> (calls, rows) last said
         self._reported = False  # whether a report went out while the extraction ran
 
     def counter(self, table: str) -> Callable[[Any], Any]:
@@ -104,21 +105,25 @@ class Progress:
         if self._thread is not None:
             self._thread.join()
         if self._reported:  # a shorter run's summary already says it all
-            self.report()
+            self.report(final=True)
 
     def _run(self) -> None:
         while not self._stop.wait(self.interval):
             self.report()
             self._reported = True
 
-    def report(self) -> None:
-        for line in self.lines():
+    def report(self, final: bool = False) -> None:
+        for line in self.lines(final):
             self._emit(line)
 
-    def lines(self) -> list[str]:
-        """One line per family that has rows or calls so far."""
+    def lines(self, final: bool = False) -> list[str]:
+        """One line per family that moved since its last line (every family, when `final`).
+
+        The rate is since the last report, or over the whole run when `final`.
+        """
         now = self.clock()
-        elapsed = max(now - self._last_at, 1e-9)
+        since = self._started_at if final else self._last_at
+        elapsed = max(now - since, 1e-9)
         calls = self._calls_by_family()
         with self._lock:
             rows = dict(self.rows)
@@ -129,10 +134,12 @@ class Progress:
         for family in self._families():
             counts = calls.get(family, {})
             tables = [t for t in self.tables if family_or_other(t) == family]
-            if not counts.get("api_calls") and not any(rows.get(t) for t in tables):
+            now_counts = (counts.get("api_calls", 0), sum(rows.get(t, 0) for t in tables))
+            last_counts = self._last_counts.get(family, (0, 0))
+            if now_counts == (0, 0) or (now_counts == last_counts and not final):
                 continue
-            rate = (counts.get("api_calls", 0) - self._last_calls.get(family, 0)) / elapsed
-            self._last_calls[family] = counts.get("api_calls", 0)
+            rate = (now_counts[0] - (0 if final else last_counts[0])) / elapsed
+            self._last_counts[family] = now_counts
             lines.append(self._line(family, tables, rows, counts, rate))
         self._last_at = now
         return lines
