@@ -309,40 +309,42 @@ def _build_all(
 ) -> dg.ExecuteInProcessResult | None:
     """Materialize the demo job (less `left_out`), then the sync history of that very run.
 
-    The history asset in the job runs before the job has ended, so its run is recorded by a
-    second, short run (as the history sensor does after each sync in a deployment): the sync
-    history, its marts, the BI copy and the dashboard. None, with the reason shown, if it fails.
+    The history of a run can only be read once the run has ended, so the job runs without the
+    history's assets (the sync history, its marts, the BI copy and the dashboard), and a second,
+    short run builds them, as the history sensor does after each sync in a deployment. None,
+    with the reason shown, if either run fails.
     """
     import dagster as dg
 
     from intercom_pipeline.defs.operations import SETUP_EVENTS, SYNC_RUNS
 
     graph = loaded.resolve_asset_graph()
-    selection = None
+    job = loaded.resolve_job_def(DEMO_JOB)
+    in_job = dg.AssetSelection.all().resolve(job.asset_layer.asset_graph)
     if left_out is not None:
         names = sorted(k.to_user_string() for k in left_out.resolve(graph))
         print(
             f"Not run, as they write to the workspace: {', '.join(names)}. "
             "`intercom-pipeline demo --push` runs them too."
         )
-        selection = list((dg.AssetSelection.all() - left_out).resolve(graph))
+        in_job -= left_out.resolve(graph)
+    history = dg.AssetSelection.assets(SYNC_RUNS, SETUP_EVENTS).downstream().resolve(graph)
     instance = (
         dg.DagsterInstance.get()
         if os.environ.get("DAGSTER_HOME")
         else dg.DagsterInstance.ephemeral()
     )
-    result = _execute(loaded.resolve_job_def(DEMO_JOB), instance, selection, clock)
-    history = dg.AssetSelection.assets(SYNC_RUNS, SETUP_EVENTS).downstream()
-    if result is None or not (history_keys := list(history.resolve(graph))):
+    result = _execute(job, instance, sorted(in_job - history), clock)
+    if result is None or not history:
         return result
-    job = loaded.resolve_implicit_global_asset_job_def()
-    return result if _execute(job, instance, history_keys, clock) else None
+    everything = loaded.resolve_implicit_global_asset_job_def()
+    return result if _execute(everything, instance, sorted(history), clock) else None
 
 
 def _execute(
     job: dg.JobDefinition,
     instance: dg.DagsterInstance,
-    selection: list[dg.AssetKey] | None,
+    selection: list[dg.AssetKey],
     clock: StepClock,
 ) -> dg.ExecuteInProcessResult | None:
     """Run `job` (its `selection`) quietly; None, with the reason shown, if it fails.
