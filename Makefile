@@ -27,9 +27,11 @@ $(DAGSTER_HOME)/dagster.yaml: dagster.yaml
 demo: setup $(DAGSTER_HOME)/dagster.yaml
 	$(BIN)/intercom-pipeline demo
 
-## make test: set up, then lint and run the whole test suite
+## make test: set up, then lint and run the whole test suite, in TEST_WORKERS processes (a file's
+## tests stay in one process, so they share its fixtures; TEST_WORKERS=0 runs them in this one)
+TEST_WORKERS ?= 2
 test: setup lint
-	$(BIN)/python -m pytest
+	$(BIN)/python -m pytest -n $(TEST_WORKERS) --dist loadfile
 
 lint: setup
 	$(BIN)/ruff check .
