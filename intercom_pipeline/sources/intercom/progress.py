@@ -7,9 +7,9 @@ Rows are counted as the resources yield them (`counter`); calls, 429s and retrie
 clients' per-endpoint counts, an endpoint going to the family whose table it serves (a call no
 family claims, such as GET /me, is left out). calls/s is the rate since the last report,
 against the ceiling the rate-limit headers announce (X-RateLimit-Limit per 10 s); a family
-that has not moved since its last line is not repeated. The final counts, with each family's
-rate over the whole run, are reported only after a run long enough to have reported during it:
-a shorter run's summary says the same.
+that has not moved since its last line is not repeated. The final counts of the families still
+moving, with their rate over the whole run, are reported only after a run long enough to have
+reported during it: a shorter run's summary says the same.
 Plain Python: a thread and a callable to log with (a `logging.Logger`, Dagster's `context.log`,
 or any function taking one string).
 """
@@ -117,7 +117,7 @@ class Progress:
             self._emit(line)
 
     def lines(self, final: bool = False) -> list[str]:
-        """One line per family that moved since its last line (every family, when `final`).
+        """One line per family that moved since its last line.
 
         The rate is since the last report, or over the whole run when `final`.
         """
@@ -136,7 +136,7 @@ class Progress:
             tables = [t for t in self.tables if family_or_other(t) == family]
             now_counts = (counts.get("api_calls", 0), sum(rows.get(t, 0) for t in tables))
             last_counts = self._last_counts.get(family, (0, 0))
-            if now_counts == (0, 0) or (now_counts == last_counts and not final):
+            if now_counts in ((0, 0), last_counts):
                 continue
             rate = (now_counts[0] - (0 if final else last_counts[0])) / elapsed
             self._last_counts[family] = now_counts
