@@ -16,7 +16,17 @@ from typing import Any, TypeVar
 
 from intercom_sandbox import text
 from intercom_sandbox.generate_extras import add_activity_logs
-from intercom_sandbox.generator import custom_attribute_value, hex_id
+from intercom_sandbox.generator import (
+    AI_ANSWER_TYPES,
+    AI_ANSWER_WEIGHTS,
+    AI_FIRST_SHARE,
+    AI_SOURCE_TYPES,
+    AI_SOURCE_WEIGHTS,
+    ai_agent_of,
+    custom_attribute_value,
+    handoff_resolution,
+    hex_id,
+)
 from intercom_sandbox.model import (
     AppliedTag,
     Company,
@@ -219,7 +229,7 @@ def _new_conversations(
     drawn = [(interval.moment(), interval.rng.choice(visible)) for _ in range(count)]
     added = []
     for at, contact in sorted(drawn, key=lambda moment_and_contact: moment_and_contact[0]):
-        conversation = _new_conversation(ws, contact, at, interval.rng)
+        conversation = _new_conversation(ws, contact, at, interval)
         ws.add_conversation(conversation)
         added.append(conversation.id)
     return added
@@ -439,7 +449,11 @@ def _append(
     c.touch(at)
 
 
-def _new_conversation(ws: Workspace, contact: Contact, at: int, rng: random.Random) -> Conversation:
+def _new_conversation(
+    ws: Workspace, contact: Contact, at: int, interval: _Interval
+) -> Conversation:
+    """A customer writes in; a chat may get the AI agent's answer first, then the team has it."""
+    rng = interval.rng
     _topic, subject, body = rng.choice(text.CUSTOMER_OPENERS)
     channel = rng.choice(("conversation", "email"))
     team = rng.choice(ws.teams)
@@ -465,15 +479,48 @@ def _new_conversation(ws: Workspace, contact: Contact, at: int, rng: random.Rand
         company_id=contact.company_ids[0] if contact.company_ids else None,
         title=subject,
     )
+    handed_off = _ai_answers_first(ws, conversation, interval) if channel == "conversation" else at
     conversation.parts.append(
         Part(
             ws.allocate_part_id(),
             "assignment",
-            at,
+            handed_off,
             "bot",
             ws.bot_ids[1],
             "open",
             assigned_to=("team", team.id),
         )
     )
+    conversation.touch(handed_off)
     return conversation
+
+
+def _ai_answers_first(ws: Workspace, conversation: Conversation, interval: _Interval) -> int:
+    """Maybe the AI agent answers a new chat before the hand-off; returns the hand-off's moment.
+
+    As in the generated history, a share of chats meet the AI agent first; its choices draw
+    from a stream of the conversation's own, so every other change of the move stays the same.
+    """
+    ai = random.Random(f"{ws.seed}:{conversation.id}")
+    if ai.random() >= AI_FIRST_SHARE:
+        return conversation.created_at
+    source_type = ai.choices(AI_SOURCE_TYPES, AI_SOURCE_WEIGHTS)[0]
+    answer_type = ai.choices(AI_ANSWER_TYPES, AI_ANSWER_WEIGHTS)[0]
+    answered = min(interval.end, conversation.created_at + ai.randint(3, 30))
+    message = f"<p>{ai.choice(text.BOT_MESSAGES)}</p>"
+    conversation.parts.append(
+        Part(
+            ws.allocate_part_id(),
+            "comment",
+            answered,
+            "bot",
+            ws.bot_ids[0],
+            "open",
+            message,
+            ai_answer=answer_type == "ai_answer",
+        )
+    )
+    resolution = handoff_resolution(ai, source_type) if answer_type else None
+    conversation.ai_agent_participated = True
+    conversation.ai_agent = ai_agent_of(ai, source_type, answer_type, resolution, ws.ai_sources)
+    return min(interval.end, answered + ai.randint(20, 600))

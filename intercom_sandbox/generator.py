@@ -136,6 +136,9 @@ AI_ANSWER_TYPES = ("ai_answer", "custom_answer", None)
 AI_ANSWER_WEIGHTS = (75, 15, 10)
 AI_RESOLUTIONS = ("assumed_resolution", "confirmed_resolution", "negative_feedback")
 AI_RESOLUTION_WEIGHTS = (55, 35, 10)
+# Share of chats the AI agent answers first, and of workflow hand-offs that are a procedure's.
+AI_FIRST_SHARE = 0.4
+AI_PROCEDURE_SHARE = 0.3
 AI_RATING_WEIGHTS = {  # 1..5 stars by resolution state
     "confirmed_resolution": (0, 0, 5, 25, 70),
     "assumed_resolution": (5, 5, 15, 35, 40),
@@ -185,7 +188,6 @@ class _Builder:
         # generated value as it was.
         self.ai_rng = random.Random(seed * 104_729 + 18)
         self.ai_sources: list[ContentSource] = []
-        self.ai_articles: list[ContentSource] = []
 
     def build(self) -> Workspace:
         admins, teams = self.admins_and_teams()
@@ -196,7 +198,6 @@ class _Builder:
         attributes = self.data_attributes()
         help_centers, collections, articles = self.help_content()
         self.ai_sources = self.ai_content_sources(articles)
-        self.ai_articles = [s for s in self.ai_sources if s.content_type == "article"]
         companies = self.companies()
         contacts = self.contacts(companies)
         ticket_types, ticket_states = self.ticket_catalogue()
@@ -223,6 +224,7 @@ class _Builder:
             tickets=tickets,
             next_part_id=self.part_id,
             conversation_count=len(conversations),
+            ai_sources=self.ai_sources,
         )
         for event in self.events(contacts):
             workspace.add_event(event)
@@ -793,7 +795,7 @@ class _Script:
         customer = (c.contact_ids[0], self.customer_role)
         bot = b.bot_ids[0]
         answer_type = None
-        if c.source_type == "conversation" and rng.random() < 0.4:
+        if c.source_type == "conversation" and rng.random() < AI_FIRST_SHARE:
             c.ai_agent_participated = True
             self.ai_source_type = b.ai_rng.choices(AI_SOURCE_TYPES, AI_SOURCE_WEIGHTS)[0]
             answer_type = b.ai_rng.choices(AI_ANSWER_TYPES, AI_ANSWER_WEIGHTS)[0]
@@ -818,8 +820,7 @@ class _Script:
             # An answer followed by a hand-off to the team: escalated, or a procedure's hand-off.
             outcome = None
             if answer_type is not None and handed_off:
-                procedure = self.ai_source_type == "workflow" and b.ai_rng.random() < 0.3
-                outcome = "procedure_handoff" if procedure else "escalated"
+                outcome = handoff_resolution(b.ai_rng, self.ai_source_type)
             self.ai_agent(answer_type, outcome)
         admin = self.pick_admin(team)
         if rng.random() < 0.85 or huge_parts:
@@ -896,26 +897,10 @@ class _Script:
     def ai_agent(self, answer_type: str | None, resolution: str | None) -> None:
         """Set the conversation's `ai_agent` once its AI phase is played.
 
-        The resolution follows the parts; a rating (sometimes with a remark) may come after a
-        resolution state, and an AI answer cites one to three sources, mostly articles.
+        A rating (sometimes with a remark) may come after a resolution state.
         """
         ai, b, c = self.b.ai_rng, self.b, self.c
-        source_type = self.ai_source_type
-        title = {
-            "workflow": ai.choice(text.AI_WORKFLOW_TITLES),
-            "profile": ai.choice(text.AI_PROFILE_TITLES),
-            "fin_preview": "Fin preview",
-        }.get(source_type)
-        agent = AiAgent(source_type, title, answer_type, resolution)
-        if answer_type == "ai_answer":
-            sources: list[ContentSource] = []
-            articles = b.ai_articles
-            for _ in range(ai.choices((1, 2, 3), (50, 35, 15))[0]):
-                pool = articles if articles and ai.random() < 0.8 else b.ai_sources
-                source = ai.choice(pool)
-                if source not in sources:
-                    sources.append(source)
-            agent.content_sources = tuple(sources)
+        agent = ai_agent_of(ai, self.ai_source_type, answer_type, resolution, b.ai_sources)
         if resolution is not None and ai.random() < 0.35:
             rated_at = self.t + ai.randint(30, 900)
             if rated_at < b.now:
@@ -929,6 +914,41 @@ class _Script:
     def pick_admin(self, team: Team) -> Admin:
         ids = {str(i) for i in team.admin_ids}
         return self.rng.choice([a for a in self.b.admins if a.id in ids])
+
+
+def ai_agent_of(
+    ai: random.Random,
+    source_type: str,
+    answer_type: str | None,
+    resolution: str | None,
+    sources: list[ContentSource],
+) -> AiAgent:
+    """The AI agent's part in a conversation, unrated.
+
+    An AI answer cites one to three sources, mostly articles. The generated history and the
+    clock's new conversations both use it.
+    """
+    title = {
+        "workflow": ai.choice(text.AI_WORKFLOW_TITLES),
+        "profile": ai.choice(text.AI_PROFILE_TITLES),
+        "fin_preview": "Fin preview",
+    }.get(source_type)
+    agent = AiAgent(source_type, title, answer_type, resolution)
+    if answer_type == "ai_answer":
+        articles = [s for s in sources if s.content_type == "article"]
+        cited: list[ContentSource] = []
+        for _ in range(ai.choices((1, 2, 3), (50, 35, 15))[0]):
+            source = ai.choice(articles if articles and ai.random() < 0.8 else sources)
+            if source not in cited:
+                cited.append(source)
+        agent.content_sources = tuple(cited)
+    return agent
+
+
+def handoff_resolution(ai: random.Random, source_type: str) -> str:
+    """How an answered conversation the AI agent handed to the team resolves."""
+    procedure = source_type == "workflow" and ai.random() < AI_PROCEDURE_SHARE
+    return "procedure_handoff" if procedure else "escalated"
 
 
 def custom_attribute_value(rng: random.Random, data_type: str, now: int) -> Any:

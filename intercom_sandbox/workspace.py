@@ -18,6 +18,7 @@ from intercom_sandbox.model import (
     Collection,
     Company,
     Contact,
+    ContentSource,
     Conversation,
     DataAttribute,
     DeletedConversation,
@@ -71,6 +72,8 @@ class Workspace:
     deleted_conversations: list[DeletedConversation] = field(default_factory=list)
     # Admin activity logs, oldest first; their ids count up from "1" (generate_extras.py).
     activity_logs: list[dict[str, Any]] = field(default_factory=list)
+    # What the AI agent may answer from (articles, snippets, files, external pages).
+    ai_sources: list[ContentSource] = field(default_factory=list)
     utc_offset_seconds: int = 0
     lock: threading.RLock = field(default_factory=threading.RLock, repr=False)
     # Bumped on every change so cached search results are recomputed.

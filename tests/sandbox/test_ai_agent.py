@@ -1,6 +1,7 @@
 """The AI agent (Fin) in the sandbox: the `ai_agent` object agrees with the parts and the spec.
 
-Read through the API, as a loader would: every conversation the AI agent took part in carries
+Read through the API, as a loader would, after the clock moved an hour with new conversations
+(the generated ones and those of the move alike): every conversation the AI agent took part in carries
 the whole object, the others none; its resolution state is the one its parts show; its content
 sources are the workspace's articles as GET /articles renders them (or Intercom's internal
 content urls); ratings only follow a resolution state.
@@ -8,6 +9,7 @@ content urls); ratings only follow a resolution state.
 
 from __future__ import annotations
 
+import random
 from collections import Counter
 from collections.abc import Iterator
 from typing import Any
@@ -15,6 +17,7 @@ from typing import Any
 import pytest
 
 from intercom_sandbox import RunningSandbox, Sandbox, SandboxConfig
+from intercom_sandbox.activity import Activity, advance
 from intercom_sandbox.generator import build_workspace
 from tests.conftest import SandboxClient
 from tests.sandbox.helpers import walk_numbered, walk_search
@@ -30,6 +33,9 @@ HANDED_OFF = {"escalated", "procedure_handoff"}
 CUSTOMERS = ("user", "lead")
 
 
+NEW_IN_THE_HOUR = 80
+
+
 @pytest.fixture(scope="module")
 def running() -> Iterator[RunningSandbox]:
     with RunningSandbox(Sandbox(SandboxConfig(seed=3, scale="tiny"))) as running:
@@ -42,7 +48,16 @@ def client(running: RunningSandbox) -> SandboxClient:
 
 
 @pytest.fixture(scope="module")
-def conversations(running: RunningSandbox, client: SandboxClient) -> list[dict[str, Any]]:
+def moved(client: SandboxClient) -> dict[str, Any]:
+    """What an hour of the clock changed: new conversations, some of them chats Fin answers."""
+    body = {"seconds": 3_600, "activity": {"new_conversations": NEW_IN_THE_HOUR}}
+    return client.control("POST", "/clock/advance", body)["changes"]
+
+
+@pytest.fixture(scope="module")
+def conversations(
+    running: RunningSandbox, client: SandboxClient, moved: dict[str, Any]
+) -> list[dict[str, Any]]:
     """Every conversation as GET /conversations/{id} answers it (with its parts)."""
     found = []
     for conversation in running.sandbox.workspace.conversations:
@@ -194,6 +209,36 @@ def test_the_ai_agent_is_the_same_for_the_same_seed() -> None:
     first, second = build_workspace(4, "tiny"), build_workspace(4, "tiny")
     assert [c.ai_agent for c in first.conversations] == [c.ai_agent for c in second.conversations]
     assert any(c.ai_agent is not None for c in first.conversations)
+
+
+def test_the_clocks_new_chats_meet_the_ai_agent_too(
+    moved: dict[str, Any], with_ai: list[dict[str, Any]]
+) -> None:
+    """As in the history: a share of new chats get Fin's answer first, with its sources, and
+    are then handed to the team; emails never are."""
+    new = set(moved["new_conversations"])
+    assert len(new) == NEW_IN_THE_HOUR
+    answered = [c for c in with_ai if c["id"] in new]
+    assert 0 < len(answered) < len(new) / 2
+    for conversation in answered:
+        assert conversation["source"]["type"] == "conversation"
+        first, handoff = parts(conversation)[:2]
+        assert first["author"]["from_ai_agent"] and handoff["part_type"] == "assignment"
+        assert conversation["created_at"] < first["created_at"] <= handoff["created_at"]
+        assert conversation["updated_at"] == handoff["created_at"]
+    cited = [c for c in answered if c["ai_agent"]["content_sources"]["content_sources"]]
+    assert cited and all(c["ai_agent"]["resolution_state"] in HANDED_OFF for c in cited)
+
+
+def test_the_clocks_ai_agent_is_the_same_for_the_same_seed() -> None:
+    def new_agents() -> list[Any]:
+        ws = build_workspace(4, "tiny")
+        changes = advance(ws, 3_600, Activity(new_conversations=40), random.Random(9))
+        added = set(changes.new_conversations)
+        return [c.ai_agent for c in ws.conversations if c.id in added]
+
+    first = new_agents()
+    assert first == new_agents() and any(agent is not None for agent in first)
 
 
 def test_conversations_can_be_searched_by_the_ai_agents_fields(
