@@ -17,12 +17,9 @@ from typing import Any, TypeVar
 from intercom_sandbox import text
 from intercom_sandbox.generate_extras import add_activity_logs
 from intercom_sandbox.generator import (
-    AI_ANSWER_TYPES,
-    AI_ANSWER_WEIGHTS,
     AI_FIRST_SHARE,
-    AI_SOURCE_TYPES,
-    AI_SOURCE_WEIGHTS,
     ai_agent_of,
+    ai_first_turn,
     custom_attribute_value,
     handoff_resolution,
     hex_id,
@@ -504,8 +501,7 @@ def _ai_answers_first(ws: Workspace, conversation: Conversation, interval: _Inte
     ai = random.Random(f"{ws.seed}:{conversation.id}")
     if ai.random() >= AI_FIRST_SHARE:
         return conversation.created_at
-    source_type = ai.choices(AI_SOURCE_TYPES, AI_SOURCE_WEIGHTS)[0]
-    answer_type = ai.choices(AI_ANSWER_TYPES, AI_ANSWER_WEIGHTS)[0]
+    source_type, answer_type = ai_first_turn(ai)
     answered = min(interval.end, conversation.created_at + ai.randint(3, 30))
     message = f"<p>{ai.choice(text.BOT_MESSAGES)}</p>"
     conversation.parts.append(

@@ -797,8 +797,7 @@ class _Script:
         answer_type = None
         if c.source_type == "conversation" and rng.random() < AI_FIRST_SHARE:
             c.ai_agent_participated = True
-            self.ai_source_type = b.ai_rng.choices(AI_SOURCE_TYPES, AI_SOURCE_WEIGHTS)[0]
-            answer_type = b.ai_rng.choices(AI_ANSWER_TYPES, AI_ANSWER_WEIGHTS)[0]
+            self.ai_source_type, answer_type = ai_first_turn(b.ai_rng)
             self.wait(3, 30)
             if not self.add(
                 "comment",
@@ -914,6 +913,12 @@ class _Script:
     def pick_admin(self, team: Team) -> Admin:
         ids = {str(i) for i in team.admin_ids}
         return self.rng.choice([a for a in self.b.admins if a.id in ids])
+
+
+def ai_first_turn(ai: random.Random) -> tuple[str, str | None]:
+    """What triggered the AI agent, and what it answered with (None: nothing)."""
+    source_type = ai.choices(AI_SOURCE_TYPES, AI_SOURCE_WEIGHTS)[0]
+    return source_type, ai.choices(AI_ANSWER_TYPES, AI_ANSWER_WEIGHTS)[0]
 
 
 def ai_agent_of(
